@@ -1,0 +1,279 @@
+import { bindParams, compileSql } from './compile-sql.js'
+import { normalizeRow } from './driver-value.js'
+import { Mutex } from './mutex.js'
+import type {
+  Row,
+  RunResult,
+  SqlDialect,
+  SqlParams,
+  StorageAdapter,
+  StorageCapabilities,
+} from './storage-adapter.js'
+import { StorageError, type StorageErrorCode } from './storage-error.js'
+
+type MaybePromise<T> = T | Promise<T>
+
+/**
+ * The few calls a single-connection driver supplies. SQL arrives already rewritten to the
+ * driver's placeholders and parameters already mapped to driver values; core does the rest.
+ */
+export interface SqlConnection {
+  /** Runs a multi-statement script. */
+  exec(sql: string): MaybePromise<void>
+  /** Runs one statement and reports changes and the last rowid. */
+  run(sql: string, params: unknown[]): MaybePromise<RunResult>
+  /** Returns the first row or `undefined`. */
+  get(sql: string, params: unknown[]): MaybePromise<Row | undefined>
+  /** Returns every row. */
+  all(sql: string, params: unknown[]): MaybePromise<Row[]>
+  /** Opens a lazy cursor; `return()` on the iterator must release it. */
+  iterate(sql: string, params: unknown[]): Iterator<Row> | AsyncIterator<Row>
+  /** Closes the connection. */
+  close(): MaybePromise<void>
+}
+
+/** Configuration for `createConnectionAdapter`. */
+export interface ConnectionAdapterConfig {
+  /** The driver's name, reported as `adapter.kind`. */
+  kind: string
+  /** The dialect the connection speaks. */
+  dialect: SqlDialect
+  /** What the connection supports. */
+  capabilities: StorageCapabilities
+  /** The open connection. */
+  connection: SqlConnection
+  /** Maps a driver error to a portable code. */
+  errorCode(error: unknown): StorageErrorCode
+  /** The statement that opens a transaction. Default is `'BEGIN'`. */
+  beginSql?: string
+}
+
+/** One level of transaction nesting: its own lock, and whether it may still be used. */
+interface Scope {
+  readonly mutex: Mutex
+  readonly depth: number
+  active: boolean
+}
+
+interface Shared {
+  readonly config: ConnectionAdapterConfig
+  closed: boolean
+  closing?: Promise<void>
+}
+
+/**
+ * Builds a `StorageAdapter` on one connection: placeholder rewriting, value rules, error
+ * mapping, a mutex so concurrent calls and transactions never interleave, and savepoints
+ * for nested transactions. Every single-connection driver (SQLite in its forms) uses this.
+ */
+export function createConnectionAdapter(config: ConnectionAdapterConfig): StorageAdapter {
+  return new ConnectionAdapter({ config, closed: false }, { mutex: new Mutex(), depth: 0, active: true })
+}
+
+class ConnectionAdapter implements StorageAdapter {
+  readonly kind: string
+  readonly dialect: SqlDialect
+  readonly capabilities: StorageCapabilities
+  readonly #shared: Shared
+  readonly #scope: Scope
+
+  constructor(shared: Shared, scope: Scope) {
+    this.#shared = shared
+    this.#scope = scope
+    this.kind = shared.config.kind
+    this.dialect = shared.config.dialect
+    this.capabilities = shared.config.capabilities
+  }
+
+  exec(sql: string): Promise<void> {
+    if (typeof sql !== 'string') return Promise.reject(badSql())
+    return this.#locked(sql, (connection) => connection.exec(sql))
+  }
+
+  run(sql: string, params?: SqlParams): Promise<RunResult> {
+    return this.#statement(sql, params, (connection, text, values) => connection.run(text, values))
+  }
+
+  get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return this.#statement(sql, params, async (connection, text, values) => {
+      const row = await connection.get(text, values)
+      return row === undefined ? undefined : (normalizeRow(row) as T)
+    })
+  }
+
+  all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    return this.#statement(sql, params, async (connection, text, values) => {
+      const rows = await connection.all(text, values)
+      for (let i = 0; i < rows.length; i++) normalizeRow(rows[i] as Row)
+      return rows as T[]
+    })
+  }
+
+  async *iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
+    const { text, values } = this.#prepare(sql, params)
+    await this.#acquire()
+    let cursor: Iterator<Row> | AsyncIterator<Row> | undefined
+    try {
+      try {
+        cursor = this.#shared.config.connection.iterate(text, values)
+      } catch (error) {
+        throw this.#error(error, sql)
+      }
+      while (true) {
+        let step: IteratorResult<Row>
+        try {
+          step = await cursor.next()
+        } catch (error) {
+          cursor = undefined
+          throw this.#error(error, sql)
+        }
+        if (step.done) {
+          cursor = undefined
+          return
+        }
+        yield normalizeRow(step.value) as T
+      }
+    } finally {
+      try {
+        await cursor?.return?.()
+      } finally {
+        this.#scope.mutex.release()
+      }
+    }
+  }
+
+  async transaction<T>(fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new StorageError('INVALID_ARGUMENT', 'transaction() needs a callback')
+    await this.#acquire()
+    const { connection, beginSql = 'BEGIN' } = this.#shared.config
+    const depth = this.#scope.depth
+    const savepoint = `engram_sp_${depth}`
+    const inner: Scope = { mutex: new Mutex(), depth: depth + 1, active: true }
+    try {
+      await this.#guard(depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`, (sql) => connection.exec(sql))
+      let result: T
+      try {
+        result = await fn(new ConnectionAdapter(this.#shared, inner))
+        await finish(inner)
+      } catch (error) {
+        await finish(inner)
+        const undo = depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`
+        await this.#quietly(undo)
+        throw error
+      }
+      try {
+        await this.#guard(depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`, (sql) => connection.exec(sql))
+      } catch (error) {
+        if (depth === 0) await this.#quietly('ROLLBACK')
+        throw error
+      }
+      return result
+    } finally {
+      inner.active = false
+      this.#scope.mutex.release()
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#scope.depth > 0) {
+      throw new StorageError('INVALID_ARGUMENT', 'A transaction handle cannot be closed; the transaction ends with its callback')
+    }
+    const shared = this.#shared
+    if (shared.closing) return shared.closing
+    shared.closing = (async () => {
+      await this.#scope.mutex.acquire()
+      try {
+        shared.closed = true
+        await shared.config.connection.close()
+      } finally {
+        this.#scope.mutex.release()
+      }
+    })()
+    return shared.closing
+  }
+
+  #prepare(sql: string, params: SqlParams | undefined): { text: string; values: unknown[] } {
+    this.#checkOpen()
+    if (typeof sql !== 'string') throw badSql()
+    const compiled = compileSql(sql, this.dialect)
+    return { text: compiled.text, values: bindParams(compiled, params, this.dialect) }
+  }
+
+  async #statement<T>(
+    sql: string,
+    params: SqlParams | undefined,
+    call: (connection: SqlConnection, text: string, values: unknown[]) => MaybePromise<T>,
+  ): Promise<T> {
+    const { text, values } = this.#prepare(sql, params)
+    return this.#locked(sql, (connection) => call(connection, text, values))
+  }
+
+  async #locked<T>(sql: string, call: (connection: SqlConnection) => MaybePromise<T>): Promise<T> {
+    await this.#acquire()
+    try {
+      return await call(this.#shared.config.connection)
+    } catch (error) {
+      throw this.#error(error, sql)
+    } finally {
+      this.#scope.mutex.release()
+    }
+  }
+
+  /** Takes this scope's lock, then checks the adapter and the scope are still usable. */
+  async #acquire(): Promise<void> {
+    this.#checkOpen()
+    const mutex = this.#scope.mutex
+    if (mutex.tryAcquire()) return
+    await mutex.acquire()
+    try {
+      this.#checkOpen(true)
+    } catch (error) {
+      mutex.release()
+      throw error
+    }
+  }
+
+  /** Throws unless usable; a call queued before `close()` (`queued`) still runs. */
+  #checkOpen(queued = false): void {
+    if (this.#shared.closed || (!queued && this.#shared.closing)) {
+      throw new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
+    }
+    if (!this.#scope.active) {
+      throw new StorageError('CLOSED', 'This transaction has already finished; use the adapter outside its callback')
+    }
+  }
+
+  async #guard(sql: string, call: (sql: string) => MaybePromise<void>): Promise<void> {
+    try {
+      await call(sql)
+    } catch (error) {
+      throw this.#error(error, sql)
+    }
+  }
+
+  /** Runs a rollback whose own failure must never hide the error that caused it. */
+  async #quietly(sql: string): Promise<void> {
+    try {
+      await this.#shared.config.connection.exec(sql)
+    } catch {
+      // The transaction may already be gone (SQLite rolls back on some errors by itself).
+    }
+  }
+
+  #error(error: unknown, sql: string): StorageError {
+    if (error instanceof StorageError) return error
+    const message = error instanceof Error ? error.message : String(error)
+    return new StorageError(this.#shared.config.errorCode(error), message, { cause: error, sql })
+  }
+}
+
+/** Waits for calls still running in a finished callback's scope, then turns the scope off. */
+async function finish(scope: Scope): Promise<void> {
+  await scope.mutex.acquire()
+  scope.active = false
+  scope.mutex.release()
+}
+
+function badSql(): StorageError {
+  return new StorageError('INVALID_ARGUMENT', 'SQL must be a string')
+}

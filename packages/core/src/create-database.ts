@@ -1,0 +1,169 @@
+import type { SqlDialect, StorageAdapter } from './storage-adapter.js'
+import { StorageError } from './storage-error.js'
+
+/** Options for `createDatabase`; anything beyond these is passed to the driver untouched. */
+export interface DatabaseOptions {
+  /** A driver type (`'sqlite-native'`, `'postgres'`, a plugin's name) or `'auto'`. Default is `'auto'`. */
+  type?: string
+  /** A connection URL: `postgres://…` or `postgresql://…` for Postgres; a path or `file:` URL for SQLite. */
+  url?: string
+  /** A Postgres connection string; the same as `url`. */
+  connectionString?: string
+  /** A SQLite file path, or `':memory:'`. */
+  filename?: string
+  /** Driver-specific options. */
+  [option: string]: unknown
+}
+
+/** A storage driver as the registry knows it: a name, a dialect and a way to open it. */
+export interface DriverDefinition {
+  /** The name `createDatabase({ type })` selects it by. */
+  readonly type: string
+  /** The dialect its adapters speak. */
+  readonly dialect: SqlDialect
+  /** Opens an adapter; throw a `StorageError` with code `UNSUPPORTED` if this runtime cannot host it. */
+  open(options: DatabaseOptions): Promise<StorageAdapter>
+}
+
+/** Which runtime `type: 'auto'` is choosing for. */
+export type EngramRuntime = 'node' | 'browser' | 'capacitor'
+
+/** The drivers `type: 'auto'` tries, in order, on each runtime. */
+export const AUTO_DRIVERS: Readonly<Record<EngramRuntime, readonly string[]>> = {
+  node: ['sqlite-native', 'sqljs'],
+  browser: ['indexeddb', 'sqljs'],
+  capacitor: ['capacitor', 'indexeddb', 'sqljs'],
+}
+
+const SQLITE_DRIVERS: Readonly<Record<EngramRuntime, readonly string[]>> = {
+  node: ['sqlite-native', 'sqljs'],
+  browser: ['sqljs'],
+  capacitor: ['capacitor', 'sqljs'],
+}
+
+const registry = new Map<string, DriverDefinition>()
+
+/** Makes a driver available to `createDatabase` by its `type`, replacing one of the same name. */
+export function registerDriver(driver: DriverDefinition): void {
+  if (!driver || typeof driver.type !== 'string' || typeof driver.open !== 'function') {
+    throw new StorageError('INVALID_ARGUMENT', 'registerDriver() needs { type, dialect, open }')
+  }
+  registry.set(driver.type, driver)
+}
+
+/** Tells which runtime this code is running in. */
+export function detectRuntime(): EngramRuntime {
+  const g = globalThis as {
+    Capacitor?: { isNativePlatform?: () => boolean }
+    process?: { versions?: { node?: string } }
+    window?: unknown
+  }
+  if (g.Capacitor?.isNativePlatform?.()) return 'capacitor'
+  if (g.process?.versions?.node && g.window === undefined) return 'node'
+  return 'browser'
+}
+
+/**
+ * Opens a database.
+ *
+ * @example
+ * await createDatabase('./data/app.db')                       // SQLite file
+ * await createDatabase('postgres://app@db.internal/app')      // Postgres, always
+ * await createDatabase({ type: 'sqljs', filename: ':memory:' }) // one driver, explicitly
+ */
+export async function createDatabase(options: DatabaseOptions | string): Promise<StorageAdapter> {
+  const request: DatabaseOptions = typeof options === 'string' ? { url: options } : { ...options }
+  const runtime = detectRuntime()
+  const { candidates, resolved } = plan(request, runtime)
+  const attempts: string[] = []
+  for (const type of candidates) {
+    let driver: DriverDefinition
+    try {
+      driver = await loadDriver(type)
+    } catch (error) {
+      if (candidates.length === 1) throw error
+      attempts.push(`${type}: ${(error as Error).message}`)
+      continue
+    }
+    try {
+      return await driver.open({ ...resolved, type })
+    } catch (error) {
+      // Only a driver that cannot run here lets `auto` move on; a real failure is the answer.
+      if (candidates.length > 1 && error instanceof StorageError && error.code === 'UNSUPPORTED') {
+        attempts.push(`${type}: ${error.message}`)
+        continue
+      }
+      throw error
+    }
+  }
+  throw new StorageError(
+    'DRIVER_NOT_INSTALLED',
+    `No storage driver could be opened on ${runtime}. Tried:\n  - ${attempts.join('\n  - ')}`,
+  )
+}
+
+/** Works out which drivers a request may use, and the options they receive. */
+function plan(
+  request: DatabaseOptions,
+  runtime: EngramRuntime,
+): { candidates: readonly string[]; resolved: DatabaseOptions } {
+  const type = request.type ?? 'auto'
+  const url = request.url ?? request.connectionString
+  if (type !== 'auto') {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(type) && !registry.has(type)) {
+      throw new StorageError('INVALID_ARGUMENT', `"${type}" is not a driver type; expected a name like "sqlite-native"`)
+    }
+    return { candidates: [type], resolved: url === undefined ? request : withUrl(request, url) }
+  }
+  if (url !== undefined) {
+    const target = withUrl(request, url)
+    return { candidates: target.connectionString ? ['postgres'] : SQLITE_DRIVERS[runtime], resolved: target }
+  }
+  if (request.filename !== undefined) return { candidates: SQLITE_DRIVERS[runtime], resolved: request }
+  return { candidates: AUTO_DRIVERS[runtime], resolved: request }
+}
+
+/** Splits a URL into `connectionString` (Postgres) or `filename` (SQLite). */
+function withUrl(request: DatabaseOptions, url: string): DatabaseOptions {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new StorageError('INVALID_ARGUMENT', 'The database URL must be a non-empty string')
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
+  if (scheme === 'postgres' || scheme === 'postgresql') return { ...request, url, connectionString: url }
+  if (url.startsWith('file:')) {
+    const path = decodeURIComponent(url.slice('file:'.length).replace(/^\/\/(localhost)?(?=\/)/, ''))
+    return { ...request, url, filename: path }
+  }
+  if (scheme !== undefined && scheme.length > 1) {
+    throw new StorageError('UNSUPPORTED', `No engram driver handles ${scheme}:// URLs; use postgres://, a file path or file:`)
+  }
+  return { ...request, url, filename: url }
+}
+
+/** Finds a registered driver, or imports `@engram/<type>` and registers its `driver` export. */
+async function loadDriver(type: string): Promise<DriverDefinition> {
+  const known = registry.get(type)
+  if (known) return known
+  const specifier = `@engram/${type}`
+  let module: { driver?: DriverDefinition }
+  try {
+    module = await import(/* @vite-ignore */ specifier)
+  } catch (error) {
+    const missing = (error as { code?: string }).code
+    const notFound =
+      (missing === 'ERR_MODULE_NOT_FOUND' || missing === 'MODULE_NOT_FOUND') &&
+      String((error as Error).message).includes(specifier)
+    throw new StorageError(
+      'DRIVER_NOT_INSTALLED',
+      notFound
+        ? `${specifier} is not installed; add it with "pnpm add ${specifier}" (or register the driver with registerDriver())`
+        : `${specifier} could not be loaded: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+  if (!module.driver || typeof module.driver.open !== 'function') {
+    throw new StorageError('DRIVER_NOT_INSTALLED', `${specifier} does not export an engram driver`)
+  }
+  registry.set(type, module.driver)
+  return module.driver
+}

@@ -1,0 +1,76 @@
+export type { AnnHit, AnnIndex } from './ann-index.js'
+export { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
+export {
+  createConnectionAdapter,
+  type ConnectionAdapterConfig,
+  type SqlConnection,
+} from './connection-adapter.js'
+export {
+  AUTO_DRIVERS,
+  createDatabase,
+  type DatabaseOptions,
+  type DriverDefinition,
+  detectRuntime,
+  type EngramRuntime,
+  registerDriver,
+} from './create-database.js'
+export { fromDriverInteger, normalizeRow, toDriverValue } from './driver-value.js'
+export {
+  type CompareOperator,
+  FILTER_OPERATORS,
+  type FieldCondition,
+  type Filter,
+  type FilterNode,
+  type FilterScalar,
+  isSafeFieldName,
+  type ValidateFilterOptions,
+  validateFilter,
+} from './filter.js'
+export { compareCodePoints, matchesFilter } from './matches-filter.js'
+export { Mutex } from './mutex.js'
+export { type FusedResult, type RrfOptions, reciprocalRankFusion } from './rrf.js'
+export { sqliteErrorCode } from './sqlite-error-code.js'
+export type {
+  Row,
+  RunResult,
+  SqlDialect,
+  SqlParams,
+  SqlValue,
+  StorageAdapter,
+  StorageCapabilities,
+} from './storage-adapter.js'
+export {
+  invalidArgument,
+  isStorageError,
+  StorageError,
+  type StorageErrorCode,
+  type StorageErrorDetails,
+} from './storage-error.js'
+export { bytesToVector, dot, norm, similarity, vectorToBytes } from './vector-math.js'
+export type {
+  CollectionInfo,
+  CollectionSpec,
+  DeleteTarget,
+  Metadata,
+  MetadataValue,
+  VectorCapabilities,
+  VectorMatch,
+  VectorMetric,
+  VectorQuery,
+  VectorRecord,
+  VectorStore,
+} from './vector-store.js'
+export {
+  collectionNotFound,
+  MAX_ID_LENGTH,
+  specMismatch,
+  toVector,
+  type ValidQuery,
+  type ValidRecord,
+  validateCollectionName,
+  validateCollectionSpec,
+  validateId,
+  validateMetadata,
+  validateQuery,
+  validateRecords,
+} from './vector-validation.js'

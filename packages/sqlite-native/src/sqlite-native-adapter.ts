@@ -1,0 +1,139 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import {
+  createConnectionAdapter,
+  fromDriverInteger,
+  type Row,
+  type SqlConnection,
+  StorageError,
+  type StorageAdapter,
+  sqliteErrorCode,
+} from '@engram/core'
+import Database from 'better-sqlite3'
+
+/** Options for `createSqliteNativeAdapter`. */
+export interface SqliteNativeConfig {
+  /** The database file, or `':memory:'`. Parent folders are created. */
+  filename: string
+  /** Open read-only. Default is `false`. */
+  readonly?: boolean
+  /** Fail instead of creating the file when it does not exist. Default is `false`. */
+  fileMustExist?: boolean
+  /** How long a write waits for another process's lock, in milliseconds. Default is `5000`. */
+  busyTimeout?: number
+  /** Use write-ahead logging for file databases. Default is `true`. */
+  wal?: boolean
+  /** Enforce foreign keys. Default is `true`. */
+  foreignKeys?: boolean
+  /** Prepared statements kept per connection (least recently used are dropped). Default is `200`. */
+  statementCacheSize?: number
+}
+
+type Statement = Database.Statement<unknown[], Row>
+
+/** Opens a SQLite database with better-sqlite3 and returns it as a `StorageAdapter`. */
+export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAdapter {
+  const filename = config?.filename
+  if (typeof filename !== 'string' || filename.length === 0) {
+    throw new StorageError('INVALID_ARGUMENT', 'createSqliteNativeAdapter needs a filename (a path or ":memory:")')
+  }
+  const inMemory = filename === ':memory:' || filename === ''
+  let db: Database.Database
+  try {
+    if (!inMemory && !config.readonly) mkdirSync(dirname(resolve(filename)), { recursive: true })
+    db = new Database(filename, {
+      readonly: config.readonly ?? false,
+      fileMustExist: config.fileMustExist ?? false,
+      timeout: config.busyTimeout ?? 5000,
+    })
+  } catch (error) {
+    throw new StorageError('CONNECTION_FAILED', `Could not open SQLite database ${filename}: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  try {
+    if (!inMemory && !config.readonly && (config.wal ?? true)) db.pragma('journal_mode = WAL')
+    db.pragma(`foreign_keys = ${(config.foreignKeys ?? true) ? 'ON' : 'OFF'}`)
+  } catch (error) {
+    db.close()
+    throw new StorageError(sqliteErrorCode(error), `Could not configure ${filename}: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  return createConnectionAdapter({
+    kind: 'sqlite-native',
+    dialect: 'sqlite',
+    capabilities: {
+      fts: 'fts5',
+      json: true,
+      returning: true,
+      savepoints: true,
+      lastInsertRowid: true,
+      concurrency: 'single',
+      persistence: inMemory ? 'memory' : 'file',
+    },
+    connection: new BetterSqliteConnection(db, config.statementCacheSize ?? 200),
+    errorCode: sqliteErrorCode,
+    beginSql: 'BEGIN IMMEDIATE',
+  })
+}
+
+/** better-sqlite3 behind core's `SqlConnection`, with a bounded LRU of prepared statements. */
+class BetterSqliteConnection implements SqlConnection {
+  readonly #db: Database.Database
+  readonly #cache = new Map<string, Statement>()
+  readonly #cacheSize: number
+
+  constructor(db: Database.Database, cacheSize: number) {
+    this.#db = db
+    this.#cacheSize = Math.max(0, cacheSize)
+  }
+
+  exec(sql: string): void {
+    this.#db.exec(sql)
+  }
+
+  run(sql: string, params: unknown[]): { changes: number; lastInsertRowid: number | bigint } {
+    const info = this.#statement(sql).run(...params)
+    return { changes: info.changes, lastInsertRowid: fromDriverInteger(info.lastInsertRowid as bigint) }
+  }
+
+  get(sql: string, params: unknown[]): Row | undefined {
+    return this.#statement(sql).get(...params)
+  }
+
+  all(sql: string, params: unknown[]): Row[] {
+    return this.#statement(sql).all(...params)
+  }
+
+  iterate(sql: string, params: unknown[]): Iterator<Row> {
+    // A statement can only run one iteration at a time, so cursors get their own.
+    return this.#prepare(sql).iterate(...params)
+  }
+
+  close(): void {
+    this.#cache.clear()
+    this.#db.close()
+  }
+
+  #statement(sql: string): Statement {
+    const cached = this.#cache.get(sql)
+    if (cached !== undefined) {
+      // Move to the back: the Map's insertion order is the LRU order.
+      this.#cache.delete(sql)
+      this.#cache.set(sql, cached)
+      return cached
+    }
+    const statement = this.#prepare(sql)
+    if (this.#cacheSize > 0) {
+      if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string)
+      this.#cache.set(sql, statement)
+    }
+    return statement
+  }
+
+  #prepare(sql: string): Statement {
+    // Integers come back as bigint so none loses precision; core turns safe ones back into numbers.
+    return this.#db.prepare<unknown[], Row>(sql).safeIntegers(true)
+  }
+}

@@ -58,9 +58,19 @@ export function bindParams(compiled: CompiledSql, params: SqlParams | undefined,
       { sql: compiled.text },
     )
   }
-  const out = new Array<unknown>(values.length)
-  for (let i = 0; i < values.length; i++) out[i] = toDriverValue(values[i], dialect, i + 1)
+  // Most parameters are strings and numbers that bind as they are: then the caller's array is used as is.
+  let i = 0
+  while (i < values.length && isPlain(values[i])) i++
+  if (i === values.length) return values as unknown[]
+  const out = values.slice()
+  for (; i < out.length; i++) out[i] = toDriverValue(out[i], dialect, i + 1)
   return out
+}
+
+/** A value every driver binds unchanged: a string, a non-NaN number, a bigint or null. */
+function isPlain(value: unknown): boolean {
+  const type = typeof value
+  return type === 'string' || (type === 'number' && value === value) || type === 'bigint' || value === null
 }
 
 function bindNamed(compiled: CompiledSql, params: SqlParams | undefined, dialect: SqlDialect): unknown[] {

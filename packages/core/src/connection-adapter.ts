@@ -1,4 +1,4 @@
-import { bindParams, compileSql } from './compile-sql.js'
+import { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 import { normalizeRow } from './driver-value.js'
 import { Mutex } from './mutex.js'
 import type {
@@ -87,26 +87,19 @@ class ConnectionAdapter implements StorageAdapter {
 
   exec(sql: string): Promise<void> {
     if (typeof sql !== 'string') return Promise.reject(badSql())
-    return this.#locked(sql, (connection) => connection.exec(sql))
+    return this.#call(sql, EXEC, [])
   }
 
   run(sql: string, params?: SqlParams): Promise<RunResult> {
-    return this.#statement(sql, params, (connection, text, values) => connection.run(text, values))
+    return this.#statement(sql, params, RUN)
   }
 
   get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return this.#statement(sql, params, async (connection, text, values) => {
-      const row = await connection.get(text, values)
-      return row === undefined ? undefined : (normalizeRow(row) as T)
-    })
+    return this.#statement(sql, params, GET) as Promise<T | undefined>
   }
 
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.#statement(sql, params, async (connection, text, values) => {
-      const rows = await connection.all(text, values)
-      for (let i = 0; i < rows.length; i++) normalizeRow(rows[i] as Row)
-      return rows as T[]
-    })
+    return this.#statement(sql, params, ALL) as Promise<T[]>
   }
 
   async *iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
@@ -199,19 +192,58 @@ class ConnectionAdapter implements StorageAdapter {
     return { text: compiled.text, values: bindParams(compiled, params, this.dialect) }
   }
 
-  async #statement<T>(
-    sql: string,
-    params: SqlParams | undefined,
-    call: (connection: SqlConnection, text: string, values: unknown[]) => MaybePromise<T>,
-  ): Promise<T> {
-    const { text, values } = this.#prepare(sql, params)
-    return this.#locked(sql, (connection) => call(connection, text, values))
+  #statement<R>(sql: string, params: SqlParams | undefined, op: Operation<R>): Promise<R> {
+    let compiled: CompiledSql
+    let values: unknown[]
+    try {
+      this.#checkOpen()
+      if (typeof sql !== 'string') throw badSql()
+      compiled = compileSql(sql, this.dialect)
+      values = bindParams(compiled, params, this.dialect)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#call(compiled.text, op, values, sql)
   }
 
-  async #locked<T>(sql: string, call: (connection: SqlConnection) => MaybePromise<T>): Promise<T> {
+  /**
+   * Runs one operation under this scope's lock. When the lock is free and the driver answers
+   * synchronously (better-sqlite3, sql.js), the whole call costs one resolved promise.
+   */
+  #call<R>(text: string, op: Operation<R>, values: unknown[], sql = text): Promise<R> {
+    const mutex = this.#scope.mutex
+    if (this.#shared.closed || this.#shared.closing || !this.#scope.active) {
+      return Promise.reject(this.#unusable())
+    }
+    if (!mutex.tryAcquire()) return this.#queued(text, op, values, sql)
+    let result: MaybePromise<unknown>
+    try {
+      result = op.call(this.#shared.config.connection, text, values)
+    } catch (error) {
+      mutex.release()
+      return Promise.reject(this.#error(error, sql))
+    }
+    if (!(result instanceof Promise)) {
+      mutex.release()
+      return Promise.resolve(op.finish(result))
+    }
+    return result.then(
+      (value) => {
+        mutex.release()
+        return op.finish(value)
+      },
+      (error: unknown) => {
+        mutex.release()
+        throw this.#error(error, sql)
+      },
+    )
+  }
+
+  /** The slow path of `#call`: wait for the lock first. */
+  async #queued<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
     await this.#acquire()
     try {
-      return await call(this.#shared.config.connection)
+      return op.finish(await op.call(this.#shared.config.connection, text, values))
     } catch (error) {
       throw this.#error(error, sql)
     } finally {
@@ -235,12 +267,12 @@ class ConnectionAdapter implements StorageAdapter {
 
   /** Throws unless usable; a call queued before `close()` (`queued`) still runs. */
   #checkOpen(queued = false): void {
-    if (this.#shared.closed || (!queued && this.#shared.closing)) {
-      throw new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
-    }
-    if (!this.#scope.active) {
-      throw new StorageError('CLOSED', 'This transaction has already finished; use the adapter outside its callback')
-    }
+    if (this.#shared.closed || (!queued && this.#shared.closing) || !this.#scope.active) throw this.#unusable()
+  }
+
+  #unusable(): StorageError {
+    if (this.#shared.closed || this.#shared.closing) return new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
+    return new StorageError('CLOSED', 'This transaction has already finished; use the adapter outside its callback')
   }
 
   async #guard(sql: string, call: (sql: string) => MaybePromise<void>): Promise<void> {
@@ -265,6 +297,33 @@ class ConnectionAdapter implements StorageAdapter {
     const message = error instanceof Error ? error.message : String(error)
     return new StorageError(this.#shared.config.errorCode(error), message, { cause: error, sql })
   }
+}
+
+/** One kind of call on the connection, and how its raw result becomes the contract's. */
+interface Operation<R> {
+  call(connection: SqlConnection, text: string, values: unknown[]): MaybePromise<unknown>
+  finish(result: unknown): R
+}
+
+const EXEC: Operation<void> = {
+  call: (connection, text) => connection.exec(text),
+  finish: () => undefined,
+}
+const RUN: Operation<RunResult> = {
+  call: (connection, text, values) => connection.run(text, values),
+  finish: (result) => result as RunResult,
+}
+const GET: Operation<Row | undefined> = {
+  call: (connection, text, values) => connection.get(text, values),
+  finish: (row) => (row === undefined ? undefined : normalizeRow(row as Row)),
+}
+const ALL: Operation<Row[]> = {
+  call: (connection, text, values) => connection.all(text, values),
+  finish: (result) => {
+    const rows = result as Row[]
+    for (let i = 0; i < rows.length; i++) normalizeRow(rows[i] as Row)
+    return rows
+  },
 }
 
 /** Waits for calls still running in a finished callback's scope, then turns the scope off. */

@@ -1,1 +1,1 @@
-export {}
+export { createHnswIndex, type HnswIndex, type HnswIndexConfig, removeHnswIndex } from './hnsw-index.js'

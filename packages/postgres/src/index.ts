@@ -1,1 +1,5 @@
-export {}
+export { type ConnectionTarget, connectionTarget, describeTarget } from './connection-target.js'
+export { driver } from './driver.js'
+export { isConnectionLevelError, postgresErrorCode } from './postgres-error-code.js'
+export { createPostgresAdapter, type PostgresConfig } from './postgres-adapter.js'
+export { createPgTypeParsers, type PgTypeParsers, parameterTypes, parseInt8 } from './pg-type-parsers.js'

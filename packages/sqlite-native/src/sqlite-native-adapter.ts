@@ -25,7 +25,7 @@ export interface SqliteNativeConfig {
   wal?: boolean
   /** Enforce foreign keys. Default is `true`. */
   foreignKeys?: boolean
-  /** Prepared statements kept per connection (least recently used are dropped). Default is `200`. */
+  /** Prepared statements kept per connection (the oldest are dropped first). Default is `200`. */
   statementCacheSize?: number
 }
 
@@ -78,7 +78,7 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
   })
 }
 
-/** better-sqlite3 behind core's `SqlConnection`, with a bounded LRU of prepared statements. */
+/** better-sqlite3 behind core's `SqlConnection`, with a bounded cache of prepared statements. */
 class BetterSqliteConnection implements SqlConnection {
   readonly #db: Database.Database
   readonly #cache = new Map<string, Statement>()
@@ -95,7 +95,10 @@ class BetterSqliteConnection implements SqlConnection {
 
   run(sql: string, params: unknown[]): { changes: number; lastInsertRowid: number | bigint } {
     const info = this.#statement(sql).run(...params)
-    return { changes: info.changes, lastInsertRowid: fromDriverInteger(info.lastInsertRowid as bigint) }
+    const rowid = info.lastInsertRowid
+    // Writers return plain numbers (cheaper); only a rowid beyond 2^53 is read again exactly.
+    const exact = typeof rowid === 'bigint' ? fromDriverInteger(rowid) : Number.isSafeInteger(rowid) ? rowid : this.#lastRowid()
+    return { changes: info.changes, lastInsertRowid: exact }
   }
 
   get(sql: string, params: unknown[]): Row | undefined {
@@ -117,23 +120,26 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   #statement(sql: string): Statement {
-    const cached = this.#cache.get(sql)
-    if (cached !== undefined) {
-      // Move to the back: the Map's insertion order is the LRU order.
-      this.#cache.delete(sql)
-      this.#cache.set(sql, cached)
-      return cached
-    }
-    const statement = this.#prepare(sql)
-    if (this.#cacheSize > 0) {
-      if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string)
-      this.#cache.set(sql, statement)
+    let statement = this.#cache.get(sql)
+    if (statement === undefined) {
+      statement = this.#prepare(sql)
+      if (this.#cacheSize > 0) {
+        // Evict the oldest entry: cheaper than reordering on every hit, and hot statements come straight back.
+        if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string)
+        this.#cache.set(sql, statement)
+      }
     }
     return statement
   }
 
   #prepare(sql: string): Statement {
-    // Integers come back as bigint so none loses precision; core turns safe ones back into numbers.
-    return this.#db.prepare<unknown[], Row>(sql).safeIntegers(true)
+    const statement = this.#db.prepare<unknown[], Row>(sql)
+    // Rows come back with integers as bigint so none loses precision; core turns safe ones back into numbers.
+    return statement.reader ? statement.safeIntegers(true) : statement
+  }
+
+  #lastRowid(): bigint {
+    const row = this.#statement('SELECT last_insert_rowid() AS id').get() as { id: bigint }
+    return row.id
   }
 }

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import Database from 'better-sqlite3'
+import { compare, printTable } from './measure.js'
+
+/**
+ * The adapter's overhead over raw better-sqlite3 prepared statements, measured in one run:
+ * a point SELECT by primary key, and 1,000 INSERTs in one transaction.
+ */
+export async function sqliteOverhead(): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'engram-bench-sqlite-'))
+  const schema = 'CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL NOT NULL)'
+  const rows = 10_000
+
+  const raw = new Database(join(folder, 'raw.db'))
+  raw.pragma('journal_mode = WAL')
+  raw.pragma('foreign_keys = ON')
+  raw.exec(schema)
+  const engram = createSqliteNativeAdapter({ filename: join(folder, 'engram.db') })
+  await engram.exec(schema)
+
+  const seed = raw.prepare('INSERT INTO kv (id, name, score) VALUES (?, ?, ?)')
+  raw.transaction(() => {
+    for (let i = 1; i <= rows; i++) seed.run(i, `name-${i}`, i / 7)
+  })()
+  await engram.transaction(async (tx) => {
+    for (let i = 1; i <= rows; i++) await tx.run('INSERT INTO kv (id, name, score) VALUES (?, ?, ?)', [i, `name-${i}`, i / 7])
+  })
+
+  let next = 0
+  const key = () => (next = (next * 7919 + 1) % rows) + 1
+  const rawSelect = raw.prepare('SELECT id, name, score FROM kv WHERE id = ?')
+  const reads = await compare([
+    { name: 'better-sqlite3 prepared get()', run: () => rawSelect.get(key()) },
+    { name: 'engram sqlite-native get()', run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]) },
+  ])
+  printTable('Point SELECT by primary key (10,000-row table)', reads)
+
+  const batch = 1000
+  const rawInsert = raw.prepare('INSERT INTO kv (name, score) VALUES (?, ?)')
+  const rawBatch = raw.transaction(() => {
+    for (let i = 0; i < batch; i++) rawInsert.run(`n${i}`, i)
+  })
+  const writes = await compare(
+    [
+      { name: 'better-sqlite3 transaction, 1,000 run()', run: () => rawBatch() },
+      {
+        name: 'better-sqlite3, 1,000 run() each awaited (the floor for any async API)',
+        run: async () => {
+          raw.exec('BEGIN IMMEDIATE')
+          for (let i = 0; i < batch; i++) await Promise.resolve(rawInsert.run(`n${i}`, i))
+          raw.exec('COMMIT')
+        },
+      },
+      {
+        name: 'engram transaction, 1,000 await tx.run()',
+        run: () =>
+          engram.transaction(async (tx) => {
+            for (let i = 0; i < batch; i++) await tx.run('INSERT INTO kv (name, score) VALUES (?, ?)', [`n${i}`, i])
+          }),
+      },
+    ],
+    { rounds: 9, roundMs: 300 },
+  )
+  printTable('1,000-row INSERT in one transaction (one op = 1,000 rows)', writes)
+
+  raw.close()
+  await engram.close()
+  rmSync(folder, { recursive: true, force: true })
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { createDatabase, type DatabaseOptions, registerDriver, type StorageAdapter, StorageError } from '../src/index.js'
+
+/** A plugin driver that records what it was asked to open and hands back a marker. */
+function recordingDriver(type: string, seen: DatabaseOptions[]) {
+  return {
+    type,
+    dialect: 'sqlite' as const,
+    async open(options: DatabaseOptions) {
+      seen.push(options)
+      return { kind: type } as unknown as StorageAdapter
+    },
+  }
+}
+
+describe('createDatabase', () => {
+  it('opens a registered plugin driver by its type and passes its options through', async () => {
+    const seen: DatabaseOptions[] = []
+    registerDriver(recordingDriver('plugin-x', seen))
+    const db = await createDatabase({ type: 'plugin-x', filename: 'a.db', extra: 1 })
+    expect(db.kind).toBe('plugin-x')
+    expect(seen[0]).toMatchObject({ type: 'plugin-x', filename: 'a.db', extra: 1 })
+  })
+
+  it('always sends postgres:// and postgresql:// URLs to the postgres driver', async () => {
+    const seen: DatabaseOptions[] = []
+    registerDriver({ ...recordingDriver('postgres', seen), dialect: 'postgres' })
+    await createDatabase('postgres://u@h/db')
+    await createDatabase('postgresql://u@h/db')
+    expect(seen.map((o) => [o.type, o.connectionString])).toEqual([
+      ['postgres', 'postgres://u@h/db'],
+      ['postgres', 'postgresql://u@h/db'],
+    ])
+  })
+
+  it('reports a driver that is not installed with DRIVER_NOT_INSTALLED and the install command', async () => {
+    const error = await createDatabase({ type: 'not-a-real-driver' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageError)
+    expect((error as StorageError).code).toBe('DRIVER_NOT_INSTALLED')
+    expect((error as StorageError).message).toContain('pnpm add @engram/not-a-real-driver')
+  })
+
+  it('lists every attempt and its reason when auto finds no usable SQLite driver', async () => {
+    for (const type of ['sqlite-native', 'sqljs']) {
+      registerDriver({
+        type,
+        dialect: 'sqlite',
+        async open() {
+          throw new StorageError('UNSUPPORTED', `${type} cannot run here`)
+        },
+      })
+    }
+    const error = (await createDatabase('./some/file.db').catch((e: unknown) => e)) as StorageError
+    expect(error.code).toBe('DRIVER_NOT_INSTALLED')
+    expect(error.message).toContain('sqlite-native: sqlite-native cannot run here')
+    expect(error.message).toContain('sqljs: sqljs cannot run here')
+  })
+
+  it('maps file: URLs to a filename', async () => {
+    const seen: DatabaseOptions[] = []
+    registerDriver(recordingDriver('sqlite-native', seen))
+    await createDatabase('file:///var/data/app.db')
+    await createDatabase('file:relative.db')
+    expect(seen.map((o) => o.filename)).toEqual(['/var/data/app.db', 'relative.db'])
+  })
+
+  it('does not fall back to another backend when the chosen one fails to open', async () => {
+    registerDriver({
+      type: 'sqlite-native',
+      dialect: 'sqlite',
+      async open() {
+        throw new StorageError('CONNECTION_FAILED', 'disk on fire')
+      },
+    })
+    const error = (await createDatabase({ filename: 'x.db' }).catch((e: unknown) => e)) as StorageError
+    expect(error.code).toBe('CONNECTION_FAILED')
+  })
+
+  it('rejects unknown URL schemes and odd driver names', async () => {
+    expect(((await createDatabase('mysql://h/db').catch((e: unknown) => e)) as StorageError).code).toBe('UNSUPPORTED')
+    expect(((await createDatabase({ type: '../../etc' }).catch((e: unknown) => e)) as StorageError).code).toBe(
+      'INVALID_ARGUMENT',
+    )
+  })
+})

@@ -1,0 +1,283 @@
+import {
+  type AnnHit,
+  type AnnIndex,
+  bytesToVector,
+  Mutex,
+  type StorageAdapter,
+  StorageError,
+  type VectorMetric,
+} from '@engram/core'
+import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+
+/** An `AnnIndex` that remembers which state of the database it holds (`@engram/hnsw-sidecar`'s `HnswIndex` is one). */
+export interface CheckpointedAnnIndex extends AnnIndex {
+  /** The checkpoint given to the last `persist()` that reached durable storage, or `undefined` for a new index. */
+  readonly checkpoint: string | undefined
+  /** Writes the index together with `checkpoint`. */
+  persist(checkpoint?: string): Promise<void>
+}
+
+/** What the store passes when it opens an index for a collection. */
+export interface AnnIndexOptions {
+  /** The index file, or `undefined` to keep the index in memory. */
+  path?: string
+  /** Number of dimensions. */
+  dimension: number
+  /** Similarity measure. */
+  metric: VectorMetric
+  /** Links per node. */
+  M?: number
+  /** Candidate list size while building. */
+  efConstruction?: number
+  /** Candidate list size while searching. */
+  efSearch?: number
+}
+
+/** Opens (or creates empty) the index at `options.path`; `createHnswIndex` from `@engram/hnsw-sidecar` fits. */
+export type AnnIndexFactory = (options: AnnIndexOptions) => Promise<CheckpointedAnnIndex>
+
+/** The ANN settings after defaults are filled in. */
+export interface AnnTierConfig {
+  /** The database file the index files are named after, or `undefined` for in-memory indexes. */
+  databasePath: string | undefined
+  /** Opens an index. */
+  createIndex: AnnIndexFactory
+  /** Deletes an index file and its checkpoint. */
+  removeIndex: (path: string) => Promise<void>
+  /** Changes applied since the last checkpoint that trigger a new one. */
+  persistEvery: number
+  /** Passed through to the index. */
+  M?: number
+  /** Passed through to the index. */
+  efConstruction?: number
+  /** Passed through to the index. */
+  efSearch?: number
+}
+
+/** Where a collection's ANN index stands, from `SqlVectorStore.annStatus`. */
+export interface AnnStatus {
+  /** Whether this store has the collection's index open. */
+  open: boolean
+  /** How it was opened: loaded from its file and caught up, or rebuilt from the database. */
+  source?: 'file' | 'rebuilt'
+  /** Live vectors in the index. */
+  size: number
+  /** The database change sequence the index has applied. */
+  appliedSequence: number
+  /** The database's current change sequence for the collection. */
+  sequence: number
+  /** The index file, when it has one. */
+  path?: string
+}
+
+interface OpenIndex {
+  index: CheckpointedAnnIndex
+  uid: string
+  applied: number
+  pending: number
+  source: 'file' | 'rebuilt'
+  path: string | undefined
+}
+
+const PAGE = 1000
+
+/**
+ * Keeps one ANN index per collection consistent with the SQLite database. The database is
+ * the source of truth: every write batch bumps the collection's sequence and stamps the rows
+ * (and tombstones for deletes) with it, and before each search the index applies whatever
+ * changed since the sequence it holds. The index file records that sequence in its
+ * checkpoint, so after a crash it catches up instead of being rebuilt or trusted stale.
+ */
+export class AnnTier {
+  readonly #db: StorageAdapter
+  readonly #config: AnnTierConfig
+  readonly #open = new Map<string, OpenIndex>()
+  readonly #mutex = new Mutex()
+
+  /** Builds the tier on `db`; indexes open lazily on first search. */
+  constructor(db: StorageAdapter, config: AnnTierConfig) {
+    this.#db = db
+    this.#config = config
+  }
+
+  /** Catches the collection's index up with the database and searches it. */
+  async search(
+    collection: CollectionRow,
+    vector: Float32Array,
+    k: number,
+    accept?: (label: number) => boolean,
+  ): Promise<AnnHit[]> {
+    return this.#locked(async () => {
+      const open = await this.#ready(collection)
+      return open.index.search(vector, k, accept)
+    })
+  }
+
+  /** Reports the collection's index state without opening it. */
+  async status(collection: CollectionRow): Promise<AnnStatus> {
+    return this.#locked(async () => {
+      const open = this.#open.get(collection.name)
+      const status: AnnStatus = {
+        open: open !== undefined && open.uid === collection.uid,
+        size: 0,
+        appliedSequence: 0,
+        sequence: collection.seq,
+      }
+      const path = this.#path(collection.name)
+      if (path !== undefined) status.path = path
+      if (open && status.open) {
+        status.source = open.source
+        status.size = open.index.size()
+        status.appliedSequence = open.applied
+      }
+      return status
+    })
+  }
+
+  /** Closes and deletes a dropped collection's index. */
+  async drop(name: string): Promise<void> {
+    await this.#locked(async () => {
+      const open = this.#open.get(name)
+      this.#open.delete(name)
+      await open?.index.close()
+      const path = this.#path(name)
+      if (path !== undefined) await this.#config.removeIndex(path)
+    })
+  }
+
+  /** Checkpoints every index with unsaved changes and closes them all. */
+  async close(): Promise<void> {
+    await this.#locked(async () => {
+      for (const [name, open] of this.#open) {
+        this.#open.delete(name)
+        try {
+          if (open.pending > 0) await this.#checkpoint(name, open)
+        } finally {
+          await open.index.close()
+        }
+      }
+    })
+  }
+
+  async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#mutex.acquire()
+    try {
+      return await fn()
+    } finally {
+      this.#mutex.release()
+    }
+  }
+
+  #path(name: string): string | undefined {
+    const base = this.#config.databasePath
+    return base === undefined ? undefined : `${base}.${name}.hnsw`
+  }
+
+  /** Returns the collection's index, opened or rebuilt if needed and caught up with the database. */
+  async #ready(collection: CollectionRow): Promise<OpenIndex> {
+    let open = this.#open.get(collection.name)
+    if (open && open.uid !== collection.uid) {
+      this.#open.delete(collection.name)
+      await open.index.close()
+      open = undefined
+    }
+    if (!open) {
+      open = await this.#openIndex(collection)
+      this.#open.set(collection.name, open)
+    }
+    if (collection.seq > open.applied) await this.#catchUp(collection, open)
+    return open
+  }
+
+  async #openIndex(collection: CollectionRow): Promise<OpenIndex> {
+    const path = this.#path(collection.name)
+    const options: AnnIndexOptions = { dimension: collection.dimension, metric: collection.metric }
+    if (path !== undefined) options.path = path
+    if (this.#config.M !== undefined) options.M = this.#config.M
+    if (this.#config.efConstruction !== undefined) options.efConstruction = this.#config.efConstruction
+    if (this.#config.efSearch !== undefined) options.efSearch = this.#config.efSearch
+    let index = await this.#config.createIndex(options)
+    const applied = parseCheckpoint(index.checkpoint, collection)
+    if (applied !== undefined) {
+      return { index, uid: collection.uid, applied, pending: 0, source: 'file', path }
+    }
+    // No usable checkpoint: another collection's file, one older than the pruned tombstones,
+    // or one ahead of the database (restored from an older copy). Start empty and rebuild.
+    if (index.size() > 0 || index.checkpoint !== undefined) {
+      await index.close()
+      if (path !== undefined) await this.#config.removeIndex(path)
+      index = await this.#config.createIndex(options)
+    }
+    const open: OpenIndex = { index, uid: collection.uid, applied: 0, pending: 0, source: 'rebuilt', path }
+    await this.#rebuild(collection, open)
+    return open
+  }
+
+  async #rebuild(collection: CollectionRow, open: OpenIndex): Promise<void> {
+    const sequence = await this.#sequence(collection)
+    const t = collectionTables(collection.cid)
+    // Rows read after the sequence may be newer; applying them early is harmless, they replay later.
+    await this.#addPages(`SELECT label, vector FROM ${t.vectors} WHERE label > ? ORDER BY label LIMIT ${PAGE}`, [], open)
+    open.applied = sequence
+    await this.#checkpoint(collection.name, open)
+  }
+
+  async #catchUp(collection: CollectionRow, open: OpenIndex): Promise<void> {
+    const sequence = await this.#sequence(collection)
+    const t = collectionTables(collection.cid)
+    const from = open.applied
+    const added = await this.#addPages(
+      `SELECT label, vector FROM ${t.vectors} WHERE seq > ? AND label > ? ORDER BY label LIMIT ${PAGE}`,
+      [from],
+      open,
+    )
+    const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
+    await open.index.remove(gone.map((row) => row.label))
+    open.applied = sequence
+    open.pending += added + gone.length
+    if (open.pending >= this.#config.persistEvery) await this.#checkpoint(collection.name, open)
+  }
+
+  /** Streams rows in label order a page at a time into the index; returns how many were added. */
+  async #addPages(sql: string, params: number[], open: OpenIndex): Promise<number> {
+    let after = 0
+    let total = 0
+    while (true) {
+      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [...params, after])
+      if (rows.length === 0) return total
+      await open.index.add(rows.map((row) => ({ label: row.label, vector: bytesToVector(row.vector) })))
+      total += rows.length
+      if (rows.length < PAGE) return total
+      after = (rows[rows.length - 1] as { label: number }).label
+    }
+  }
+
+  async #sequence(collection: CollectionRow): Promise<number> {
+    const row = await this.#db.get<{ seq: number }>(`SELECT seq FROM ${REGISTRY} WHERE cid = ?`, [collection.cid])
+    if (!row) throw new StorageError('NOT_FOUND', `Collection "${collection.name}" was dropped while it was being searched`)
+    return row.seq
+  }
+
+  /** Persists the index with its sequence, then prunes the tombstones it no longer needs. */
+  async #checkpoint(name: string, open: OpenIndex): Promise<void> {
+    await open.index.persist(`${open.uid}@${open.applied}`)
+    open.pending = 0
+    const row = await this.#db.get<{ cid: number; uid: string }>(`SELECT cid, uid FROM ${REGISTRY} WHERE name = ?`, [name])
+    if (!row || row.uid !== open.uid) return
+    const t = collectionTables(row.cid)
+    await this.#db.transaction(async (tx) => {
+      await tx.run(`DELETE FROM ${t.gone} WHERE seq <= ?`, [open.applied])
+      await tx.run(`UPDATE ${REGISTRY} SET floor = MAX(floor, ?) WHERE cid = ?`, [open.applied, row.cid])
+    })
+  }
+}
+
+/** The sequence a checkpoint holds, when it belongs to this collection and can be caught up from. */
+function parseCheckpoint(checkpoint: string | undefined, collection: CollectionRow): number | undefined {
+  if (checkpoint === undefined) return undefined
+  const at = checkpoint.lastIndexOf('@')
+  if (at < 0 || checkpoint.slice(0, at) !== collection.uid) return undefined
+  const sequence = Number(checkpoint.slice(at + 1))
+  if (!Number.isInteger(sequence) || sequence < collection.floor || sequence > collection.seq) return undefined
+  return sequence
+}

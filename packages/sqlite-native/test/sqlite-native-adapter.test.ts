@@ -1,0 +1,85 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createDatabase, StorageError } from '@engram/core'
+import { expectStorageError } from '@engram/conformance'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createSqliteNativeAdapter } from '../src/index.js'
+
+const folder = mkdtempSync(join(tmpdir(), 'engram-sqlite-native-unit-'))
+const open: Array<{ close(): Promise<void> }> = []
+const track = <T extends { close(): Promise<void> }>(adapter: T): T => {
+  open.push(adapter)
+  return adapter
+}
+afterEach(async () => {
+  for (const adapter of open.splice(0)) await adapter.close()
+})
+
+describe('createSqliteNativeAdapter', () => {
+  it('turns on WAL, foreign keys and a busy timeout by default', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: join(folder, 'defaults.db') }))
+    expect(await db.get('PRAGMA journal_mode')).toEqual({ journal_mode: 'wal' })
+    expect(await db.get('PRAGMA foreign_keys')).toEqual({ foreign_keys: 1 })
+    expect(await db.get('PRAGMA busy_timeout')).toEqual({ timeout: 5000 })
+  })
+
+  it('creates missing parent folders for a file database', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: join(folder, 'a', 'b', 'nested.db') }))
+    await db.exec('CREATE TABLE t (x INTEGER)')
+    expect(db.capabilities.persistence).toBe('file')
+  })
+
+  it('rejects writes to a read-only database with READONLY', async () => {
+    const path = join(folder, 'ro.db')
+    const writer = createSqliteNativeAdapter({ filename: path })
+    await writer.exec('CREATE TABLE t (x INTEGER)')
+    await writer.close()
+    const reader = track(createSqliteNativeAdapter({ filename: path, readonly: true }))
+    await expectStorageError(reader.run('INSERT INTO t VALUES (1)'), 'READONLY')
+  })
+
+  it('reports a file that cannot be opened as CONNECTION_FAILED', () => {
+    expect(() => createSqliteNativeAdapter({ filename: join(folder, 'missing.db'), fileMustExist: true })).toThrow(
+      StorageError,
+    )
+  })
+
+  it('keeps working when more distinct statements run than the statement cache holds', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:', statementCacheSize: 4 }))
+    for (let i = 0; i < 20; i++) expect(await db.get(`SELECT ${i} AS n`)).toEqual({ n: i })
+    expect(await db.get('SELECT 0 AS n')).toEqual({ n: 0 })
+  })
+
+  it('reports BUSY when another connection holds the write lock past the timeout', async () => {
+    const path = join(folder, 'busy.db')
+    const a = track(createSqliteNativeAdapter({ filename: path, busyTimeout: 50 }))
+    const b = track(createSqliteNativeAdapter({ filename: path, busyTimeout: 50 }))
+    await a.exec('CREATE TABLE t (x INTEGER)')
+    await a.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (1)')
+      await expectStorageError(b.run('INSERT INTO t VALUES (2)'), 'BUSY')
+    })
+    expect(await b.get('SELECT COUNT(*) AS n FROM t')).toEqual({ n: 1 })
+  })
+})
+
+describe('createDatabase with sqlite-native installed', () => {
+  it('opens a path with the sqlite-native driver', async () => {
+    const db = track(await createDatabase(join(folder, 'by-path.db')))
+    expect(db.kind).toBe('sqlite-native')
+    expect(db.dialect).toBe('sqlite')
+  })
+
+  it('opens type: auto with sqlite-native on Node', async () => {
+    const db = track(await createDatabase({ type: 'auto', filename: ':memory:' }))
+    expect(db.kind).toBe('sqlite-native')
+    expect(db.capabilities.persistence).toBe('memory')
+  })
+
+  it('opens a file: URL', async () => {
+    const db = track(await createDatabase(`file:${join(folder, 'by-url.db')}`))
+    await db.exec('CREATE TABLE t (x INTEGER)')
+    expect(await db.all('SELECT name FROM sqlite_master')).toEqual([{ name: 't' }])
+  })
+})

@@ -22,7 +22,10 @@ export interface Measurement {
  * Measures cases side by side: rounds alternate between the cases so drift in machine speed
  * hits each of them alike, and the median round is reported.
  */
-export async function compare(cases: readonly Case[], options: { rounds?: number; roundMs?: number } = {}): Promise<Measurement[]> {
+export async function compare(
+  cases: readonly Case[],
+  options: { rounds?: number; roundMs?: number } = {},
+): Promise<Measurement[]> {
   const rounds = options.rounds ?? 15
   const roundMs = options.roundMs ?? 200
   const samples = cases.map(() => [] as number[])
@@ -62,7 +65,9 @@ export function printTable(title: string, rows: readonly Measurement[]): void {
   console.log('| case | ops/s | µs/op | vs first | spread |')
   console.log('|---|---:|---:|---:|---:|')
   for (const row of rows) {
-    const relative = base ? `${(((base.opsPerSec - row.opsPerSec) / base.opsPerSec) * 100).toFixed(1)}% slower` : ''
+    const relative = base
+      ? `${(((base.opsPerSec - row.opsPerSec) / base.opsPerSec) * 100).toFixed(1)}% slower`
+      : ''
     console.log(
       `| ${row.name} | ${Math.round(row.opsPerSec).toLocaleString('en-US')} | ${row.usPerOp.toFixed(2)} | ${row === base ? 'baseline' : relative} | ±${(row.spread * 50).toFixed(1)}% |`,
     )

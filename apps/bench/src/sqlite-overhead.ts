@@ -26,15 +26,23 @@ export async function sqliteOverhead(): Promise<void> {
     for (let i = 1; i <= rows; i++) seed.run(i, `name-${i}`, i / 7)
   })()
   await engram.transaction(async (tx) => {
-    for (let i = 1; i <= rows; i++) await tx.run('INSERT INTO kv (id, name, score) VALUES (?, ?, ?)', [i, `name-${i}`, i / 7])
+    for (let i = 1; i <= rows; i++)
+      await tx.run('INSERT INTO kv (id, name, score) VALUES (?, ?, ?)', [i, `name-${i}`, i / 7])
   })
 
   let next = 0
-  const key = () => (next = (next * 7919 + 1) % rows) + 1
+  // A scattered but repeatable sequence of keys, so neither side reads the same page every time.
+  const key = () => {
+    next = (next * 7919 + 1) % rows
+    return next + 1
+  }
   const rawSelect = raw.prepare('SELECT id, name, score FROM kv WHERE id = ?')
   const reads = await compare([
     { name: 'better-sqlite3 prepared get()', run: () => rawSelect.get(key()) },
-    { name: 'engram sqlite-native get()', run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]) },
+    {
+      name: 'engram sqlite-native get()',
+      run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]),
+    },
   ])
   printTable('Point SELECT by primary key (10,000-row table)', reads)
 
@@ -58,7 +66,8 @@ export async function sqliteOverhead(): Promise<void> {
         name: 'engram transaction, 1,000 await tx.run()',
         run: () =>
           engram.transaction(async (tx) => {
-            for (let i = 0; i < batch; i++) await tx.run('INSERT INTO kv (name, score) VALUES (?, ?)', [`n${i}`, i])
+            for (let i = 0; i < batch; i++)
+              await tx.run('INSERT INTO kv (name, score) VALUES (?, ?)', [`n${i}`, i])
           }),
       },
     ],

@@ -1,9 +1,22 @@
 import { type StorageAdapter, StorageError } from '@engram/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type DialectSql, dialectSql, expectStorageError, rejectionOf, sleep, uniqueName } from './storage-fixtures.js'
+import {
+  type DialectSql,
+  dialectSql,
+  expectStorageError,
+  rejectionOf,
+  sleep,
+  uniqueName,
+} from './storage-fixtures.js'
 
 /** The switchable groups of the storage suite. */
-export type StorageSuiteGroup = 'basics' | 'parameters' | 'transactions' | 'errors' | 'streaming' | 'persistence'
+export type StorageSuiteGroup =
+  | 'basics'
+  | 'parameters'
+  | 'transactions'
+  | 'errors'
+  | 'streaming'
+  | 'persistence'
 
 /** How the persistence group reopens a database at the same location. */
 export interface PersistenceHooks {
@@ -74,7 +87,8 @@ export function describeStorageAdapter(
     afterEach(async () => {
       for (const adapter of extra) await adapter.close().catch(() => undefined)
       const { db } = ctx
-      for (const table of tables.reverse()) await db.exec(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
+      for (const table of tables.reverse())
+        await db.exec(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
       await db.close().catch(() => undefined)
       await options.cleanup?.()
     })
@@ -170,7 +184,10 @@ export function describeStorageAdapter(
           INSERT INTO ${t} VALUES (2, 'two');
           UPDATE ${t} SET name = 'TWO' WHERE id = 2;
         `)
-        expect(await ctx.db.all(`SELECT name FROM ${t} ORDER BY id`)).toEqual([{ name: 'one' }, { name: 'TWO' }])
+        expect(await ctx.db.all(`SELECT name FROM ${t} ORDER BY id`)).toEqual([
+          { name: 'one' },
+          { name: 'TWO' },
+        ])
       })
 
       it('exec() keeps ; inside string literals and comments', async () => {
@@ -210,14 +227,20 @@ export function describeStorageAdapter(
 
       it('runs many concurrent calls, all of which complete', async () => {
         const t = await ctx.table(`id ${ctx.sql.int}`)
-        await Promise.all(Array.from({ length: 100 }, (_, i) => ctx.db.run(`INSERT INTO ${t} VALUES (?)`, [i])))
+        await Promise.all(
+          Array.from({ length: 100 }, (_, i) => ctx.db.run(`INSERT INTO ${t} VALUES (?)`, [i])),
+        )
         expect(await ctx.db.get(`SELECT COUNT(*) AS n FROM ${t}`)).toEqual({ n: 100 })
       })
     })
 
     describe.runIf(enabled('parameters'))('parameters and values', () => {
       it('binds ? parameters in order', async () => {
-        expect(await ctx.db.get('SELECT ? AS a, ? AS b, ? AS c', ['x', 2, 'z'])).toEqual({ a: 'x', b: 2, c: 'z' })
+        expect(await ctx.db.get('SELECT ? AS a, ? AS b, ? AS c', ['x', 2, 'z'])).toEqual({
+          a: 'x',
+          b: 2,
+          c: 'z',
+        })
       })
 
       it('does not treat ? inside a string literal as a parameter', async () => {
@@ -233,21 +256,28 @@ export function describeStorageAdapter(
       })
 
       it('does not treat ? or :name inside comments as parameters', async () => {
-        const row = await ctx.db.get(`SELECT ? AS a -- really? :no
-          /* still? :nope */ , 2 AS b`, [1])
+        const row = await ctx.db.get(
+          `SELECT ? AS a -- really? :no
+          /* still? :nope */ , 2 AS b`,
+          [1],
+        )
         expect(row).toEqual({ a: 1, b: 2 })
       })
 
       it('binds :name parameters by name', async () => {
-        expect(await ctx.db.get('SELECT :first AS a, :second AS b', { second: 'two', first: 'one' })).toEqual({
-          a: 'one',
-          b: 'two',
-        })
+        expect(await ctx.db.get('SELECT :first AS a, :second AS b', { second: 'two', first: 'one' })).toEqual(
+          {
+            a: 'one',
+            b: 'two',
+          },
+        )
       })
 
       it('binds a repeated :name to the same value at every use', async () => {
         const t = await abc()
-        const rows = await ctx.db.all(`SELECT id FROM ${t} WHERE id = :v OR id = :v + 1 ORDER BY id`, { v: 2 })
+        const rows = await ctx.db.all(`SELECT id FROM ${t} WHERE id = :v OR id = :v + 1 ORDER BY id`, {
+          v: 2,
+        })
         expect(rows).toEqual([{ id: 2 }, { id: 3 }])
       })
 
@@ -259,12 +289,18 @@ export function describeStorageAdapter(
       })
 
       it('rejects a missing named parameter with INVALID_ARGUMENT', async () => {
-        const error = await expectStorageError(ctx.db.get('SELECT :a AS a, :b AS b', { a: 1 }), 'INVALID_ARGUMENT')
+        const error = await expectStorageError(
+          ctx.db.get('SELECT :a AS a, :b AS b', { a: 1 }),
+          'INVALID_ARGUMENT',
+        )
         expect(error.message).toContain(':b')
       })
 
       it('rejects an unused named parameter with INVALID_ARGUMENT', async () => {
-        const error = await expectStorageError(ctx.db.get('SELECT :a AS a', { a: 1, stray: 2 }), 'INVALID_ARGUMENT')
+        const error = await expectStorageError(
+          ctx.db.get('SELECT :a AS a', { a: 1, stray: 2 }),
+          'INVALID_ARGUMENT',
+        )
         expect(error.message).toContain(':stray')
       })
 
@@ -286,7 +322,10 @@ export function describeStorageAdapter(
 
       it('rejects an undefined parameter and writes nothing', async () => {
         const t = await ctx.table(`id ${ctx.sql.int}, name TEXT`)
-        await expectStorageError(ctx.db.run(`INSERT INTO ${t} VALUES (?, ?)`, [1, undefined as never]), 'INVALID_ARGUMENT')
+        await expectStorageError(
+          ctx.db.run(`INSERT INTO ${t} VALUES (?, ?)`, [1, undefined as never]),
+          'INVALID_ARGUMENT',
+        )
         await expectStorageError(
           ctx.db.run(`INSERT INTO ${t} VALUES (:id, :name)`, { id: 1, name: undefined as never }),
           'INVALID_ARGUMENT',
@@ -340,7 +379,7 @@ export function describeStorageAdapter(
 
       it('round-trips floating-point numbers', async () => {
         const t = await ctx.table(`id ${ctx.sql.int}, x ${ctx.sql.real}`)
-        const values = [0.1, -1.5e300, 3.141592653589793, 5e-324]
+        const values = [0.1, -1.5e300, Math.PI, 5e-324]
         for (const [i, x] of values.entries()) await ctx.db.run(`INSERT INTO ${t} VALUES (?, ?)`, [i, x])
         const rows = await ctx.db.all<{ x: unknown }>(`SELECT x FROM ${t} ORDER BY id`)
         expect(rows.map((r) => r.x)).toEqual(values)
@@ -379,7 +418,10 @@ export function describeStorageAdapter(
 
       it('writes ?? for the Postgres JSONB ? operator, and rejects it on SQLite', async () => {
         if (ctx.db.dialect === 'postgres') {
-          const row = await ctx.db.get(`SELECT '{"a":1}'::jsonb ?? 'a' AS has, '{"a":1}'::jsonb ??| ? AS any`, [['b', 'a']])
+          const row = await ctx.db.get(
+            `SELECT '{"a":1}'::jsonb ?? 'a' AS has, '{"a":1}'::jsonb ??| ? AS any`,
+            [['b', 'a']],
+          )
           expect(row).toEqual({ has: true, any: true })
         } else {
           await expectStorageError(ctx.db.get(`SELECT 1 ?? 2 AS x`), 'INVALID_ARGUMENT')
@@ -537,7 +579,8 @@ export function describeStorageAdapter(
       })
 
       it('serialises read-modify-write transactions on a single connection', async ({ skip }) => {
-        if (ctx.db.capabilities.concurrency !== 'single') skip('pooled adapters isolate rather than serialise')
+        if (ctx.db.capabilities.concurrency !== 'single')
+          skip('pooled adapters isolate rather than serialise')
         const t = await ctx.table(`id ${ctx.sql.int}, n ${ctx.sql.int}`)
         await ctx.db.run(`INSERT INTO ${t} VALUES (1, 0)`)
         await Promise.all(
@@ -557,7 +600,10 @@ export function describeStorageAdapter(
         await ctx.db.transaction(async (tx) => {
           leaked = tx
         })
-        await expectStorageError(rejectionOf(() => leaked?.get('SELECT 1 AS x')), 'CLOSED')
+        await expectStorageError(
+          rejectionOf(() => leaked?.get('SELECT 1 AS x')),
+          'CLOSED',
+        )
       })
 
       it('keeps the portable error code for a failure inside a transaction', async () => {
@@ -603,7 +649,10 @@ export function describeStorageAdapter(
     describe.runIf(enabled('errors'))('errors', () => {
       it('reports a unique violation as UNIQUE_VIOLATION with the driver error as cause', async () => {
         const t = await abc()
-        const error = await expectStorageError(ctx.db.run(`INSERT INTO ${t} VALUES (1, 'again')`), 'UNIQUE_VIOLATION')
+        const error = await expectStorageError(
+          ctx.db.run(`INSERT INTO ${t} VALUES (1, 'again')`),
+          'UNIQUE_VIOLATION',
+        )
         expect(error.cause).toBeDefined()
         expect(error.cause).not.toBeInstanceOf(StorageError)
       })
@@ -638,7 +687,10 @@ export function describeStorageAdapter(
       })
 
       it('rejects SQL that is not a string with INVALID_ARGUMENT', async () => {
-        await expectStorageError(rejectionOf(() => ctx.db.all(42 as never)), 'INVALID_ARGUMENT')
+        await expectStorageError(
+          rejectionOf(() => ctx.db.all(42 as never)),
+          'INVALID_ARGUMENT',
+        )
       })
 
       it('stays usable after a failed statement', async () => {
@@ -649,13 +701,31 @@ export function describeStorageAdapter(
 
       it('fails every call after close() with CLOSED', async () => {
         await ctx.db.close()
-        await expectStorageError(rejectionOf(() => ctx.db.exec('SELECT 1')), 'CLOSED')
-        await expectStorageError(rejectionOf(() => ctx.db.run('SELECT 1')), 'CLOSED')
-        await expectStorageError(rejectionOf(() => ctx.db.get('SELECT 1')), 'CLOSED')
-        await expectStorageError(rejectionOf(() => ctx.db.all('SELECT 1')), 'CLOSED')
-        await expectStorageError(rejectionOf(() => ctx.db.transaction(async () => 1)), 'CLOSED')
+        await expectStorageError(
+          rejectionOf(() => ctx.db.exec('SELECT 1')),
+          'CLOSED',
+        )
+        await expectStorageError(
+          rejectionOf(() => ctx.db.run('SELECT 1')),
+          'CLOSED',
+        )
+        await expectStorageError(
+          rejectionOf(() => ctx.db.get('SELECT 1')),
+          'CLOSED',
+        )
+        await expectStorageError(
+          rejectionOf(() => ctx.db.all('SELECT 1')),
+          'CLOSED',
+        )
+        await expectStorageError(
+          rejectionOf(() => ctx.db.transaction(async () => 1)),
+          'CLOSED',
+        )
         const iterator = ctx.db.iterate('SELECT 1')[Symbol.asyncIterator]()
-        await expectStorageError(rejectionOf(() => iterator.next()), 'CLOSED')
+        await expectStorageError(
+          rejectionOf(() => iterator.next()),
+          'CLOSED',
+        )
       })
 
       it('treats a second close() as a no-op', async () => {
@@ -667,7 +737,10 @@ export function describeStorageAdapter(
         const t = await abc()
         const queued = ctx.db.get(`SELECT COUNT(*) AS n FROM ${t}`)
         const closing = ctx.db.close()
-        await expectStorageError(rejectionOf(() => ctx.db.get('SELECT 1')), 'CLOSED')
+        await expectStorageError(
+          rejectionOf(() => ctx.db.get('SELECT 1')),
+          'CLOSED',
+        )
         expect(await queued).toEqual({ n: 3 })
         await closing
       })
@@ -693,9 +766,12 @@ export function describeStorageAdapter(
       it('iterate() binds parameters', async () => {
         const t = await abc()
         const names: unknown[] = []
-        for await (const row of ctx.db.iterate<{ name: string }>(`SELECT name FROM ${t} WHERE id >= :min ORDER BY id`, {
-          min: 2,
-        })) {
+        for await (const row of ctx.db.iterate<{ name: string }>(
+          `SELECT name FROM ${t} WHERE id >= :min ORDER BY id`,
+          {
+            min: 2,
+          },
+        )) {
           names.push(row.name)
         }
         expect(names).toEqual(['b', 'c'])
@@ -703,11 +779,14 @@ export function describeStorageAdapter(
 
       it('iterate() streams a large result in bounded memory', async () => {
         const rows = options.streamRows ?? 200_000
-        const memory = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number } } }).process?.memoryUsage
+        const memory = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number } } }).process
+          ?.memoryUsage
         const before = memory?.().heapUsed ?? 0
         let peak = before
         let count = 0
-        for await (const row of ctx.db.iterate<{ n: number; pad: string }>(series(rows, `, ${ctx.sql.pad(1000)} AS pad`))) {
+        for await (const row of ctx.db.iterate<{ n: number; pad: string }>(
+          series(rows, `, ${ctx.sql.pad(1000)} AS pad`),
+        )) {
           count++
           if (row.pad.length !== 1000) throw new Error(`row ${row.n} has a pad of ${row.pad.length}`)
           if (memory && count % 5000 === 0) peak = Math.max(peak, memory().heapUsed)
@@ -741,7 +820,10 @@ export function describeStorageAdapter(
 
       it('iterate() reports a bad statement as a StorageError', async () => {
         const iterator = ctx.db.iterate('SELEKT nonsense')[Symbol.asyncIterator]()
-        await expectStorageError(rejectionOf(() => iterator.next()), 'SYNTAX_ERROR')
+        await expectStorageError(
+          rejectionOf(() => iterator.next()),
+          'SYNTAX_ERROR',
+        )
         expect(await ctx.db.get('SELECT 1 AS ok')).toEqual({ ok: 1 })
       })
 
@@ -750,7 +832,8 @@ export function describeStorageAdapter(
         const names = await ctx.db.transaction(async (tx) => {
           await tx.run(`INSERT INTO ${t} VALUES (4, 'd')`)
           const seen: string[] = []
-          for await (const row of tx.iterate<{ name: string }>(`SELECT name FROM ${t} ORDER BY id`)) seen.push(row.name)
+          for await (const row of tx.iterate<{ name: string }>(`SELECT name FROM ${t} ORDER BY id`))
+            seen.push(row.name)
           return seen
         })
         expect(names).toEqual(['a', 'b', 'c', 'd'])
@@ -792,7 +875,8 @@ export function describeStorageAdapter(
       })
 
       it('creates nothing for an in-memory database', async ({ skip }) => {
-        if (hooks.memoryLocation === undefined || !hooks.exists) skip('no in-memory location for this adapter')
+        if (hooks.memoryLocation === undefined || !hooks.exists)
+          skip('no in-memory location for this adapter')
         const location = hooks.memoryLocation as string
         const memory = await reopen(location)
         await memory.exec('CREATE TABLE gone (id INTEGER)')

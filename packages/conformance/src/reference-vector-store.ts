@@ -9,9 +9,9 @@ import {
   type Metadata,
   matchesFilter,
   reciprocalRankFusion,
+  StorageError,
   similarity,
   specMismatch,
-  StorageError,
   type ValidQuery,
   type ValidRecord,
   type VectorCapabilities,
@@ -22,9 +22,11 @@ import {
   type VectorStore,
   validateCollectionName,
   validateCollectionSpec,
+  validateDeleteTarget,
   validateFilter,
   validateQuery,
   validateRecords,
+  validateScanOptions,
 } from '@engram/core'
 
 /** Options for `createReferenceVectorStore`. */
@@ -50,7 +52,6 @@ export function createReferenceVectorStore(config: ReferenceVectorStoreConfig = 
 }
 
 const MAX_DIMENSION = 65_535
-const DEFAULT_BATCH_SIZE = 100
 // BM25 parameters: term-frequency saturation and document-length normalisation.
 const K1 = 1.2
 const B = 0.75
@@ -154,10 +155,10 @@ class ReferenceVectorStore implements VectorStore {
     }
     // Hybrid fuses the full filtered lists, so its scores equal RRF over the two single-mode queries.
     const vectorList = rankByVector(candidates, spec.metric, valid)
-    const fused = reciprocalRankFusion(
-      [vectorList.map((r) => r.record), textList.map((r) => r.record)],
-      { k: valid.rrfK, limit: valid.topK },
-    )
+    const fused = reciprocalRankFusion([vectorList.map((r) => r.record), textList.map((r) => r.record)], {
+      k: valid.rrfK,
+      limit: valid.topK,
+    })
     return fused.map(({ id, score }) => toMatch(records.get(id) as StoredRecord, score, valid))
   }
 
@@ -176,21 +177,13 @@ class ReferenceVectorStore implements VectorStore {
 
   async delete(collection: string, target: DeleteTarget): Promise<number> {
     const { records } = this.#collection(collection)
-    const hasIds = typeof target === 'object' && target !== null && 'ids' in target
-    const hasFilter = typeof target === 'object' && target !== null && 'filter' in target
-    if (hasIds === hasFilter) {
-      throw new StorageError('INVALID_ARGUMENT', 'delete() takes either { ids } or { filter }')
-    }
-    if ('ids' in target) {
-      if (!Array.isArray(target.ids) || !target.ids.every((id) => typeof id === 'string')) {
-        throw new StorageError('INVALID_ARGUMENT', 'delete({ ids }) takes an array of string ids')
-      }
+    const valid = validateDeleteTarget(target, { operators: this.capabilities.operators })
+    if ('ids' in valid) {
       let removed = 0
-      for (const id of new Set(target.ids)) if (records.delete(id)) removed++
+      for (const id of new Set(valid.ids)) if (records.delete(id)) removed++
       return removed
     }
-    if (target.filter === undefined) throw new StorageError('INVALID_ARGUMENT', 'delete({ filter }) needs a filter')
-    const filter = this.#filter(target.filter)
+    const filter = valid.filter
     const doomed = [...records.values()].filter((record) => matchesFilter(filter, record.metadata))
     for (const record of doomed) records.delete(record.id)
     return doomed.length
@@ -205,13 +198,13 @@ class ReferenceVectorStore implements VectorStore {
     return n
   }
 
-  async *scan(collection: string, options: { filter?: Filter; batchSize?: number } = {}): AsyncIterable<VectorRecord[]> {
+  async *scan(
+    collection: string,
+    options: { filter?: Filter; batchSize?: number } = {},
+  ): AsyncIterable<VectorRecord[]> {
     const { records } = this.#collection(collection)
+    const { batchSize } = validateScanOptions(options)
     const filter = this.#filter(options.filter)
-    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new StorageError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`)
-    }
     // A snapshot, so writes made while the caller consumes batches neither repeat nor skip records.
     const matching = [...records.values()].filter((record) => matchesFilter(filter, record.metadata))
     for (let start = 0; start < matching.length; start += batchSize) {
@@ -243,9 +236,15 @@ class ReferenceVectorStore implements VectorStore {
 }
 
 /** Every candidate with its similarity to the query vector, best first, ties by id. */
-function rankByVector(candidates: readonly StoredRecord[], metric: VectorMetric, query: ValidQuery): Ranked[] {
+function rankByVector(
+  candidates: readonly StoredRecord[],
+  metric: VectorMetric,
+  query: ValidQuery,
+): Ranked[] {
   const vector = query.vector as Float32Array
-  return candidates.map((record) => ({ record, score: similarity(metric, vector, record.vector) })).sort(byScoreThenId)
+  return candidates
+    .map((record) => ({ record, score: similarity(metric, vector, record.vector) }))
+    .sort(byScoreThenId)
 }
 
 /**
@@ -308,7 +307,9 @@ function indexText(record: ValidRecord): StoredRecord {
 
 /** Copies metadata so neither the caller's later changes nor changes to returned records reach the store. */
 function copyMetadata(metadata: Metadata): Metadata {
-  return Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key, Array.isArray(value) ? [...value] : value]))
+  return Object.fromEntries(
+    Object.entries(metadata).map(([key, value]) => [key, Array.isArray(value) ? [...value] : value]),
+  )
 }
 
 function copyRecord(record: ValidRecord): ValidRecord {

@@ -41,7 +41,10 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Asserts that `promise` rejects with a `StorageError` of the given code, and returns the error. */
-export async function expectStorageError(promise: Promise<unknown>, code: StorageErrorCode): Promise<StorageError> {
+export async function expectStorageError(
+  promise: Promise<unknown>,
+  code: StorageErrorCode,
+): Promise<StorageError> {
   let caught: unknown
   try {
     await promise

@@ -30,7 +30,10 @@ export function randomVectors(count: number, dimension: number, seed: number): F
 
 /** Records with random vectors and no metadata, ids `r000`, `r001`, … */
 export function randomRecords(count: number, dimension: number, seed: number): FixtureRecord[] {
-  return randomVectors(count, dimension, seed).map((vector, i) => ({ id: `r${String(i).padStart(3, '0')}`, vector }))
+  return randomVectors(count, dimension, seed).map((vector, i) => ({
+    id: `r${String(i).padStart(3, '0')}`,
+    vector,
+  }))
 }
 
 function pick<T>(random: () => number, items: readonly T[]): T {
@@ -182,7 +185,12 @@ export const FILTER_CASES: readonly FilterCase[] = [
     expect: 'some',
     accepts: has('price', 10),
   },
-  { name: '$lt with a negative bound', filter: { price: { $lt: -1 } }, expect: 'some', rejects: has('price', -1) },
+  {
+    name: '$lt with a negative bound',
+    filter: { price: { $lt: -1 } },
+    expect: 'some',
+    rejects: has('price', -1),
+  },
   {
     name: '$lte includes zero at the boundary',
     filter: { price: { $lte: 0 } },
@@ -292,7 +300,10 @@ export const FILTER_CASES: readonly FilterCase[] = [
   },
   {
     name: '$and nested inside $or, beside a plain field key',
-    filter: { year: { $ne: 2020 }, $or: [{ $and: [{ category: 'tech' }, { price: { $gt: 0 } }] }, { flag: false }] },
+    filter: {
+      year: { $ne: 2020 },
+      $or: [{ $and: [{ category: 'tech' }, { price: { $gt: 0 } }] }, { flag: false }],
+    },
     expect: 'some',
   },
   { name: 'a filter that matches nothing', filter: { category: 'no-such-category' }, expect: 'none' },

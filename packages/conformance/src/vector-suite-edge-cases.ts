@@ -1,6 +1,12 @@
 import type { DeleteTarget, VectorRecord, VectorStore } from '@engram/core'
 import { expect, it } from 'vitest'
-import { collectBatches, expectCode, expectVector, type SuiteSettings, useStore } from './vector-suite-harness.js'
+import {
+  collectBatches,
+  expectCode,
+  expectVector,
+  type SuiteSettings,
+  useStore,
+} from './vector-suite-harness.js'
 
 const INVALID_TOP_K = [0, 10_001, 1.5, -1]
 
@@ -22,7 +28,9 @@ const INVALID_IDS: ReadonlyArray<[label: string, id: unknown]> = [
 ]
 
 /** Every call of the contract on an existing collection, for the CLOSED check. */
-const CALLS: ReadonlyArray<[operation: string, call: (store: VectorStore, name: string, spare: string) => unknown]> = [
+const CALLS: ReadonlyArray<
+  [operation: string, call: (store: VectorStore, name: string, spare: string) => unknown]
+> = [
   ['createCollection', (store, _name, spare) => store.createCollection(spare, { dimension: 2 })],
   ['describeCollection', (store, name) => store.describeCollection(name)],
   ['listCollections', (store) => store.listCollections()],
@@ -48,7 +56,11 @@ export function edgeCaseTests(settings: SuiteSettings): void {
   }
 
   /** Asserts that upserting `records` fails with `code` and leaves only the `keep` record, unchanged. */
-  async function expectBatchRejected(name: string, records: unknown[], code: 'INVALID_ARGUMENT' | 'DIMENSION_MISMATCH') {
+  async function expectBatchRejected(
+    name: string,
+    records: unknown[],
+    code: 'INVALID_ARGUMENT' | 'DIMENSION_MISMATCH',
+  ) {
     await expectCode(() => h.store.upsert(name, records as VectorRecord[]), code)
     await h.settle()
     expect(await h.store.count(name)).toBe(1)
@@ -61,7 +73,11 @@ export function edgeCaseTests(settings: SuiteSettings): void {
 
   it('a record of the wrong dimension is DIMENSION_MISMATCH and the whole batch writes nothing', async () => {
     const name = await withOneRecord()
-    await expectBatchRejected(name, [good('a'), { id: 'bad', vector: [1, 2] }, good('b')], 'DIMENSION_MISMATCH')
+    await expectBatchRejected(
+      name,
+      [good('a'), { id: 'bad', vector: [1, 2] }, good('b')],
+      'DIMENSION_MISMATCH',
+    )
   })
 
   it('a rejected batch does not replace existing records it names', async () => {
@@ -72,7 +88,11 @@ export function edgeCaseTests(settings: SuiteSettings): void {
 
   it('NaN in a vector is INVALID_ARGUMENT and the batch writes nothing', async () => {
     const name = await withOneRecord()
-    await expectBatchRejected(name, [good('a'), { id: 'nan', vector: [1, Number.NaN, 3] }], 'INVALID_ARGUMENT')
+    await expectBatchRejected(
+      name,
+      [good('a'), { id: 'nan', vector: [1, Number.NaN, 3] }],
+      'INVALID_ARGUMENT',
+    )
   })
 
   it('Infinity in a vector is INVALID_ARGUMENT and the batch writes nothing', async () => {

@@ -1,4 +1,10 @@
-import { FILTER_OPERATORS, type Filter, isStorageError, type StorageErrorCode, validateFilter } from '@engram/core'
+import {
+  FILTER_OPERATORS,
+  type Filter,
+  isStorageError,
+  type StorageErrorCode,
+  validateFilter,
+} from '@engram/core'
 import { describe, expect, it } from 'vitest'
 import {
   FILTER_CASES,
@@ -23,9 +29,14 @@ import {
 const QUERY_VECTOR = Array.from({ length: FILTER_DIMENSION }, (_, i) => (i % 2 === 0 ? 1 : -0.5))
 
 /** Asserts the case is not vacuous: its reference set has the declared size and its traps occur. */
-function checkCase(testCase: FilterCase, records: readonly FixtureRecord[], expected: readonly string[]): void {
+function checkCase(
+  testCase: FilterCase,
+  records: readonly FixtureRecord[],
+  expected: readonly string[],
+): void {
   if (testCase.expect === 'none') expect(expected, 'the case must match nothing').toEqual([])
-  else if (testCase.expect === 'all') expect(expected, 'the case must match everything').toHaveLength(FILTER_DATA_SIZE)
+  else if (testCase.expect === 'all')
+    expect(expected, 'the case must match everything').toHaveLength(FILTER_DATA_SIZE)
   else {
     expect(expected.length, 'the case must match some records').toBeGreaterThan(0)
     expect(expected.length, 'the case must not match every record').toBeLessThan(FILTER_DATA_SIZE)
@@ -80,11 +91,18 @@ export function filterTests(settings: SuiteSettings): void {
         checkCase(testCase, records, expected)
         const { store, name } = shared
         if (!supports(store.capabilities.operators, testCase.filter)) {
-          await expectCode(() => store.query(name, { vector: QUERY_VECTOR, filter: testCase.filter }), 'UNSUPPORTED')
+          await expectCode(
+            () => store.query(name, { vector: QUERY_VECTOR, filter: testCase.filter }),
+            'UNSUPPORTED',
+          )
           await expectCode(() => store.count(name, testCase.filter), 'UNSUPPORTED')
           return
         }
-        const matches = await store.query(name, { vector: QUERY_VECTOR, topK: FILTER_DATA_SIZE, filter: testCase.filter })
+        const matches = await store.query(name, {
+          vector: QUERY_VECTOR,
+          topK: FILTER_DATA_SIZE,
+          filter: testCase.filter,
+        })
         expect(sortedIds(matches)).toEqual(expected)
         expect(await store.count(name, testCase.filter)).toBe(expected.length)
       })

@@ -153,7 +153,11 @@ export function useSharedCollection(
   }
 }
 
-async function dropCollections(store: VectorStore, names: readonly string[], open: () => Promise<VectorStore>) {
+async function dropCollections(
+  store: VectorStore,
+  names: readonly string[],
+  open: () => Promise<VectorStore>,
+) {
   if (names.length === 0) return
   try {
     for (const name of names) await store.dropCollection(name)
@@ -215,9 +219,17 @@ export function isClose(actual: number, expected: number, tolerance: number): bo
 }
 
 /** Asserts that a score is within tolerance of the expected value. */
-export function expectScore(actual: number | undefined, expected: number, tolerance: number, label = 'score'): void {
+export function expectScore(
+  actual: number | undefined,
+  expected: number,
+  tolerance: number,
+  label = 'score',
+): void {
   expect(typeof actual, `${label} must be a number`).toBe('number')
-  expect(isClose(actual as number, expected, tolerance), `${label}: got ${actual}, expected ${expected}`).toBe(true)
+  expect(
+    isClose(actual as number, expected, tolerance),
+    `${label}: got ${actual}, expected ${expected}`,
+  ).toBe(true)
 }
 
 /** Asserts that `actual` is a `Float32Array` equal to `expected` within tolerance. */
@@ -235,9 +247,10 @@ export function expectDescending(matches: readonly VectorMatch[]): void {
   for (let i = 1; i < matches.length; i++) {
     const previous = matches[i - 1] as VectorMatch
     const match = matches[i] as VectorMatch
-    expect(match.score, `match ${i} (${match.id}) scores above match ${i - 1} (${previous.id})`).toBeLessThanOrEqual(
-      previous.score,
-    )
+    expect(
+      match.score,
+      `match ${i} (${match.id}) scores above match ${i - 1} (${previous.id})`,
+    ).toBeLessThanOrEqual(previous.score)
   }
 }
 
@@ -257,8 +270,12 @@ export function expectExactRanking(
   matches.forEach((match, i) => {
     const wanted = top[i] as { id: string; score: number }
     if (match.id === wanted.id) return
-    const tied = expected.filter((candidate) => isClose(candidate.score, wanted.score, tolerance)).map((c) => c.id)
-    expect(tied, `position ${i}: got ${match.id}, expected ${wanted.id} (score ${wanted.score})`).toContain(match.id)
+    const tied = expected
+      .filter((candidate) => isClose(candidate.score, wanted.score, tolerance))
+      .map((c) => c.id)
+    expect(tied, `position ${i}: got ${match.id}, expected ${wanted.id} (score ${wanted.score})`).toContain(
+      match.id,
+    )
   })
 }
 

@@ -1,6 +1,6 @@
-import { type Filter, reciprocalRankFusion, validateFilter, type VectorQuery } from '@engram/core'
+import { type Filter, reciprocalRankFusion, type VectorQuery, validateFilter } from '@engram/core'
 import { expect, it } from 'vitest'
-import { FRUIT_TEXTS, type FixtureRecord, hybridDataSet, randomVectors } from './vector-fixtures.js'
+import { type FixtureRecord, FRUIT_TEXTS, hybridDataSet, randomVectors } from './vector-fixtures.js'
 import {
   expectCode,
   expectDescending,
@@ -17,7 +17,11 @@ import {
 const RRF_TOLERANCE = 1e-6
 
 const textRecords = (items: ReadonlyArray<{ id: string; text?: string }>): FixtureRecord[] =>
-  items.map(({ id, text }, i) => ({ id, vector: Float32Array.from([1, i]), ...(text === undefined ? {} : { text }) }))
+  items.map(({ id, text }, i) => ({
+    id,
+    vector: Float32Array.from([1, i]),
+    ...(text === undefined ? {} : { text }),
+  }))
 
 /**
  * One record matches both the query vector (second best) and the text; one is the best vector
@@ -32,7 +36,12 @@ function fusionTrap(): FixtureRecord[] {
     metadata: { group },
   })
   const fillers = Array.from({ length: 20 }, (_, i) =>
-    record(`filler-${String(i).padStart(2, '0')}`, [0, 1, i / 20, 0], `plain filler words ${i}`, i < 10 ? 'a' : 'b'),
+    record(
+      `filler-${String(i).padStart(2, '0')}`,
+      [0, 1, i / 20, 0],
+      `plain filler words ${i}`,
+      i < 10 ? 'a' : 'b',
+    ),
   )
   return [
     record('vector-only', [1, 0, 0, 0], 'nothing relevant here', 'a'),
@@ -45,7 +54,8 @@ function fusionTrap(): FixtureRecord[] {
 /** Full-text and hybrid search; skipped when the store reports `capabilities.hybrid: false`. */
 export function hybridTests(settings: SuiteSettings): void {
   const h = useStore(settings)
-  const requireHybrid = (ctx: Skipper) => ctx.skip(!h.store.capabilities.hybrid, 'the store has no text search')
+  const requireHybrid = (ctx: Skipper) =>
+    ctx.skip(!h.store.capabilities.hybrid, 'the store has no text search')
 
   async function textIds(name: string, text: string, filter?: Filter): Promise<string[]> {
     const query: VectorQuery = { text, mode: 'text', topK: 100, ...(filter ? { filter } : {}) }
@@ -60,7 +70,9 @@ export function hybridTests(settings: SuiteSettings): void {
     const vectorList = await h.store.query(name, { vector, mode: 'vector', topK: size, ...filtered })
     const textList = await h.store.query(name, { text, mode: 'text', topK: size, ...filtered })
     expect(textList.length, 'the text list must be a proper, non-empty subset').toBeGreaterThan(0)
-    expect(textList.length, 'the text list must be a proper, non-empty subset').toBeLessThan(vectorList.length)
+    expect(textList.length, 'the text list must be a proper, non-empty subset').toBeLessThan(
+      vectorList.length,
+    )
     const fused = reciprocalRankFusion([vectorList, textList], rrfK === undefined ? {} : { k: rrfK })
     const hybrid = await h.store.query(name, { ...query, mode: 'hybrid', topK: 10 })
     expect(hybrid).toHaveLength(10)
@@ -93,7 +105,13 @@ export function hybridTests(settings: SuiteSettings): void {
   it('text queries are case-insensitive', async (ctx) => {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 2 })
-    await h.load(name, textRecords([{ id: 'q', text: 'Quantum Physics Lecture' }, { id: 'c', text: 'classical mechanics' }]))
+    await h.load(
+      name,
+      textRecords([
+        { id: 'q', text: 'Quantum Physics Lecture' },
+        { id: 'c', text: 'classical mechanics' },
+      ]),
+    )
     expect(await textIds(name, 'quantum')).toEqual(['q'])
     expect(await textIds(name, 'QUANTUM')).toEqual(['q'])
     expect(await textIds(name, 'pHySiCs')).toEqual(['q'])
@@ -102,7 +120,13 @@ export function hybridTests(settings: SuiteSettings): void {
   it('non-ASCII words match regardless of case', async (ctx) => {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 2 })
-    await h.load(name, textRecords([{ id: 'fr', text: 'Café Crème Brûlée' }, { id: 'en', text: 'plain coffee' }]))
+    await h.load(
+      name,
+      textRecords([
+        { id: 'fr', text: 'Café Crème Brûlée' },
+        { id: 'en', text: 'plain coffee' },
+      ]),
+    )
     expect(await textIds(name, 'CAFÉ')).toEqual(['fr'])
     expect(await textIds(name, 'brûlée')).toEqual(['fr'])
   })
@@ -120,7 +144,12 @@ export function hybridTests(settings: SuiteSettings): void {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 4 })
     await h.load(name, fusionTrap())
-    const matches = await h.store.query(name, { vector: [1, 0, 0, 0], text: 'zebra', mode: 'hybrid', topK: 5 })
+    const matches = await h.store.query(name, {
+      vector: [1, 0, 0, 0],
+      text: 'zebra',
+      mode: 'hybrid',
+      topK: 5,
+    })
     expect(matches[0]?.id).toBe('both')
     const ids = matches.map((m) => m.id)
     expect(ids).toContain('vector-only')
@@ -145,7 +174,13 @@ export function hybridTests(settings: SuiteSettings): void {
   it("replacing a record's text changes what text search finds", async (ctx) => {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 2 })
-    await h.load(name, textRecords([{ id: 'r', text: 'ancient pottery shards' }, { id: 'o', text: 'pottery wheel' }]))
+    await h.load(
+      name,
+      textRecords([
+        { id: 'r', text: 'ancient pottery shards' },
+        { id: 'o', text: 'pottery wheel' },
+      ]),
+    )
     expect(await textIds(name, 'pottery')).toEqual(['o', 'r'])
     await h.load(name, [{ id: 'r', vector: [1, 0], text: 'modern glass sculpture' }])
     expect(await textIds(name, 'pottery')).toEqual(['o'])
@@ -156,7 +191,13 @@ export function hybridTests(settings: SuiteSettings): void {
   it('replacing a record with one without text removes it from text search', async (ctx) => {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 2 })
-    await h.load(name, textRecords([{ id: 'r', text: 'lighthouse keeper' }, { id: 'o', text: 'lighthouse beam' }]))
+    await h.load(
+      name,
+      textRecords([
+        { id: 'r', text: 'lighthouse keeper' },
+        { id: 'o', text: 'lighthouse beam' },
+      ]),
+    )
     await h.load(name, [{ id: 'r', vector: [1, 0] }])
     expect(await textIds(name, 'lighthouse')).toEqual(['o'])
   })
@@ -164,7 +205,13 @@ export function hybridTests(settings: SuiteSettings): void {
   it('a deleted record is no longer found by text search', async (ctx) => {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 2 })
-    await h.load(name, textRecords([{ id: 'd1', text: 'violin concerto' }, { id: 'd2', text: 'violin sonata' }]))
+    await h.load(
+      name,
+      textRecords([
+        { id: 'd1', text: 'violin concerto' },
+        { id: 'd2', text: 'violin sonata' },
+      ]),
+    )
     await h.store.delete(name, { ids: ['d1'] })
     await h.settle()
     expect(await textIds(name, 'violin')).toEqual(['d2'])
@@ -182,7 +229,11 @@ export function hybridTests(settings: SuiteSettings): void {
     requireHybrid(ctx)
     const name = await h.collection({ dimension: 8 })
     await h.load(name, hybridDataSet(40, 8, 33))
-    await expectFusion(name, { vector: randomVectors(1, 8, 34)[0] as Float32Array, text: 'ocean glacier', rrfK: 5 })
+    await expectFusion(name, {
+      vector: randomVectors(1, 8, 34)[0] as Float32Array,
+      text: 'ocean glacier',
+      rrfK: 5,
+    })
   })
 
   it('hybrid with a filter fuses the filtered vector and text lists', async (ctx) => {
@@ -198,7 +249,8 @@ export function hybridTests(settings: SuiteSettings): void {
     const name = await h.collection({ dimension: 8 })
     await h.load(name, hybridDataSet(30, 8, 37))
     const vector = randomVectors(1, 8, 38)[0] as Float32Array
-    const pick = (matches: ReadonlyArray<{ id: string; score: number }>) => matches.map((m) => [m.id, m.score])
+    const pick = (matches: ReadonlyArray<{ id: string; score: number }>) =>
+      matches.map((m) => [m.id, m.score])
     const hybrid = await h.store.query(name, { vector, text: 'valley island', mode: 'hybrid' })
     expect(pick(await h.store.query(name, { vector, text: 'valley island' }))).toEqual(pick(hybrid))
     const text = await h.store.query(name, { text: 'valley island', mode: 'text' })

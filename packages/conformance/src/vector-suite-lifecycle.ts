@@ -1,6 +1,12 @@
 import { compareCodePoints, FILTER_OPERATORS, type VectorMetric, type VectorStore } from '@engram/core'
 import { expect, it } from 'vitest'
-import { collectBatches, expectCode, type SuiteSettings, uniqueCollectionName, useStore } from './vector-suite-harness.js'
+import {
+  collectBatches,
+  expectCode,
+  type SuiteSettings,
+  uniqueCollectionName,
+  useStore,
+} from './vector-suite-harness.js'
 
 const METRICS: readonly VectorMetric[] = ['cosine', 'dot', 'euclidean']
 
@@ -17,7 +23,9 @@ const INVALID_NAMES: ReadonlyArray<[label: string, name: string]> = [
 const INVALID_DIMENSIONS = [0, -1, 1.5, Number.NaN]
 
 /** Every data operation, called on `name` with arguments valid for a 3-dimension collection. */
-const DATA_OPERATIONS: ReadonlyArray<[operation: string, call: (store: VectorStore, name: string) => unknown]> = [
+const DATA_OPERATIONS: ReadonlyArray<
+  [operation: string, call: (store: VectorStore, name: string) => unknown]
+> = [
   ['upsert', (store, name) => store.upsert(name, [{ id: 'a', vector: [1, 0, 0] }])],
   ['query', (store, name) => store.query(name, { vector: [1, 0, 0] })],
   ['get', (store, name) => store.get(name, ['a'])],

@@ -257,8 +257,9 @@ export function recordTests(settings: SuiteSettings): void {
     const name = await h.collection({ dimension: 2 })
     await h.load(name, [{ id: 'm', vector: [1, 2], metadata: { tags: ['a'] } }])
     const [first] = await h.store.get(name, ['m'])
-    ;(first?.vector as Float32Array)[0] = 99
-    ;(first?.metadata?.tags as string[]).push('added')
+    expect(first?.metadata?.tags).toEqual(['a'])
+    ;(first!.vector as Float32Array)[0] = 99
+    ;(first!.metadata!.tags as string[]).push('added')
     const [second] = await h.store.get(name, ['m'])
     expectVector(second?.vector, [1, 2], tolerance)
     expect(second?.metadata).toEqual({ tags: ['a'] })

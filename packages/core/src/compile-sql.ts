@@ -1,6 +1,6 @@
+import { toDriverValue } from './driver-value.js'
 import type { SqlDialect, SqlParams } from './storage-adapter.js'
 import { StorageError } from './storage-error.js'
-import { toDriverValue } from './driver-value.js'
 
 /** SQL whose placeholders have been rewritten to a driver's form, ready for `bindParams`. */
 export interface CompiledSql {
@@ -38,7 +38,11 @@ export function compileSql(sql: string, dialect: SqlDialect): CompiledSql {
  * Turns the caller's parameters into the driver's positional values for `compiled`,
  * with a clear `INVALID_ARGUMENT` error for missing, extra or `undefined` parameters.
  */
-export function bindParams(compiled: CompiledSql, params: SqlParams | undefined, dialect: SqlDialect): unknown[] {
+export function bindParams(
+  compiled: CompiledSql,
+  params: SqlParams | undefined,
+  dialect: SqlDialect,
+): unknown[] {
   if (compiled.style === 'named') return bindNamed(compiled, params, dialect)
   const values = params ?? []
   if (!Array.isArray(values)) {
@@ -70,19 +74,27 @@ export function bindParams(compiled: CompiledSql, params: SqlParams | undefined,
 /** A value every driver binds unchanged: a string, a non-NaN number, a bigint or null. */
 function isPlain(value: unknown): boolean {
   const type = typeof value
-  return type === 'string' || (type === 'number' && value === value) || type === 'bigint' || value === null
+  return (
+    type === 'string' || (type === 'number' && !Number.isNaN(value)) || type === 'bigint' || value === null
+  )
 }
 
 function bindNamed(compiled: CompiledSql, params: SqlParams | undefined, dialect: SqlDialect): unknown[] {
   if (params === undefined || Array.isArray(params) || typeof params !== 'object') {
-    throw new StorageError('INVALID_ARGUMENT', 'The statement uses :name placeholders: pass the parameters as an object', {
-      sql: compiled.text,
-    })
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      'The statement uses :name placeholders: pass the parameters as an object',
+      {
+        sql: compiled.text,
+      },
+    )
   }
   const record = params as Readonly<Record<string, unknown>>
   for (const name of compiled.names) {
     if (!Object.hasOwn(record, name)) {
-      throw new StorageError('INVALID_ARGUMENT', `Missing a value for the named parameter :${name}`, { sql: compiled.text })
+      throw new StorageError('INVALID_ARGUMENT', `Missing a value for the named parameter :${name}`, {
+        sql: compiled.text,
+      })
     }
   }
   const keys = Object.keys(record)
@@ -143,7 +155,8 @@ function lex(sql: string, dialect: SqlDialect): CompiledSql {
     } else if (c === 47 /* / */ && next === 42 /* * */) {
       i = skipBlockComment(sql, i, pg)
     } else if (c === 36 /* $ */ && pg && !(i > 0 && isIdentPart(sql.charCodeAt(i - 1)))) {
-      if (next >= 48 && next <= 57) fail('Write parameters as ? or :name; engram numbers them ($1, $2, …) itself')
+      if (next >= 48 && next <= 57)
+        fail('Write parameters as ? or :name; engram numbers them ($1, $2, …) itself')
       const tagEnd = dollarTagEnd(sql, i)
       if (tagEnd > 0) {
         const tag = sql.slice(i, tagEnd)

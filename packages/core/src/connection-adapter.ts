@@ -150,12 +150,15 @@ class ConnectionAdapter implements StorageAdapter {
         await finish(inner)
       } catch (error) {
         await finish(inner)
-        const undo = depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`
+        const undo =
+          depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`
         await this.#quietly(undo)
         throw error
       }
       try {
-        await this.#guard(depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`, (sql) => connection.exec(sql))
+        await this.#guard(depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`, (sql) =>
+          connection.exec(sql),
+        )
       } catch (error) {
         if (depth === 0) await this.#quietly('ROLLBACK')
         throw error
@@ -169,7 +172,10 @@ class ConnectionAdapter implements StorageAdapter {
 
   async close(): Promise<void> {
     if (this.#scope.depth > 0) {
-      throw new StorageError('INVALID_ARGUMENT', 'A transaction handle cannot be closed; the transaction ends with its callback')
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'A transaction handle cannot be closed; the transaction ends with its callback',
+      )
     }
     const shared = this.#shared
     if (shared.closing) return shared.closing
@@ -267,12 +273,17 @@ class ConnectionAdapter implements StorageAdapter {
 
   /** Throws unless usable; a call queued before `close()` (`queued`) still runs. */
   #checkOpen(queued = false): void {
-    if (this.#shared.closed || (!queued && this.#shared.closing) || !this.#scope.active) throw this.#unusable()
+    if (this.#shared.closed || (!queued && this.#shared.closing) || !this.#scope.active)
+      throw this.#unusable()
   }
 
   #unusable(): StorageError {
-    if (this.#shared.closed || this.#shared.closing) return new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
-    return new StorageError('CLOSED', 'This transaction has already finished; use the adapter outside its callback')
+    if (this.#shared.closed || this.#shared.closing)
+      return new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
+    return new StorageError(
+      'CLOSED',
+      'This transaction has already finished; use the adapter outside its callback',
+    )
   }
 
   async #guard(sql: string, call: (sql: string) => MaybePromise<void>): Promise<void> {

@@ -111,7 +111,10 @@ function plan(
   const url = request.url ?? request.connectionString
   if (type !== 'auto') {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(type) && !registry.has(type)) {
-      throw new StorageError('INVALID_ARGUMENT', `"${type}" is not a driver type; expected a name like "sqlite-native"`)
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `"${type}" is not a driver type; expected a name like "sqlite-native"`,
+      )
     }
     return { candidates: [type], resolved: url === undefined ? request : withUrl(request, url) }
   }
@@ -135,7 +138,10 @@ function withUrl(request: DatabaseOptions, url: string): DatabaseOptions {
     return { ...request, url, filename: path }
   }
   if (scheme !== undefined && scheme.length > 1) {
-    throw new StorageError('UNSUPPORTED', `No engram driver handles ${scheme}:// URLs; use postgres://, a file path or file:`)
+    throw new StorageError(
+      'UNSUPPORTED',
+      `No engram driver handles ${scheme}:// URLs; use postgres://, a file path or file:`,
+    )
   }
   return { ...request, url, filename: url }
 }

@@ -42,7 +42,12 @@ export type CompareOperator = '$eq' | '$ne' | '$gt' | '$gte' | '$lt' | '$lte'
 /** A validated filter, as translators and evaluators walk it. */
 export type FilterNode =
   | { readonly kind: 'and' | 'or'; readonly children: readonly FilterNode[] }
-  | { readonly kind: 'compare'; readonly field: string; readonly op: CompareOperator; readonly value: FilterScalar }
+  | {
+      readonly kind: 'compare'
+      readonly field: string
+      readonly op: CompareOperator
+      readonly value: FilterScalar
+    }
   | {
       readonly kind: 'in'
       readonly field: string
@@ -97,7 +102,8 @@ function parseFilter(filter: unknown, path: string, supported: Set<string> | und
     if (value === undefined) fail(`${path}.${key} is undefined`)
     if (key === '$and' || key === '$or') {
       ensureSupported(key, supported)
-      if (!Array.isArray(value) || value.length === 0) fail(`${path}.${key} must be a non-empty array of filters`)
+      if (!Array.isArray(value) || value.length === 0)
+        fail(`${path}.${key} must be a non-empty array of filters`)
       children.push({
         kind: key === '$and' ? 'and' : 'or',
         children: value.map((child, i) => parseFilter(child, `${path}.${key}[${i}]`, supported)),
@@ -106,7 +112,9 @@ function parseFilter(filter: unknown, path: string, supported: Set<string> | und
       fail(`Unknown filter operator ${key} at ${path}; supported: ${FILTER_OPERATORS.join(' ')}`)
     } else {
       if (!FIELD_NAME.test(key)) {
-        fail(`Unsafe filter field name ${JSON.stringify(key)} at ${path}: use letters, digits and _ (at most 64)`)
+        fail(
+          `Unsafe filter field name ${JSON.stringify(key)} at ${path}: use letters, digits and _ (at most 64)`,
+        )
       }
       children.push(...parseField(key, value, `${path}.${key}`, supported))
     }
@@ -114,7 +122,12 @@ function parseFilter(filter: unknown, path: string, supported: Set<string> | und
   return children.length === 1 ? (children[0] as FilterNode) : { kind: 'and', children }
 }
 
-function parseField(field: string, condition: unknown, path: string, supported: Set<string> | undefined): FilterNode[] {
+function parseField(
+  field: string,
+  condition: unknown,
+  path: string,
+  supported: Set<string> | undefined,
+): FilterNode[] {
   if (isScalar(condition)) {
     ensureSupported('$eq', supported)
     return [{ kind: 'compare', field, op: '$eq', value: checkScalar(condition, path) }]
@@ -127,7 +140,9 @@ function parseField(field: string, condition: unknown, path: string, supported: 
   return entries.map(([op, value]): FilterNode => {
     const where = `${path}.${op}`
     if (!(FILTER_OPERATORS as readonly string[]).includes(op) || op === '$and' || op === '$or') {
-      fail(`Unknown filter operator ${op} at ${path}; field operators: $eq $ne $gt $gte $lt $lte $in $nin $exists`)
+      fail(
+        `Unknown filter operator ${op} at ${path}; field operators: $eq $ne $gt $gte $lt $lte $in $nin $exists`,
+      )
     }
     ensureSupported(op, supported)
     if (op === '$in' || op === '$nin') {
@@ -139,7 +154,8 @@ function parseField(field: string, condition: unknown, path: string, supported: 
       return { kind: 'exists', field, exists: value }
     }
     const scalar = checkScalar(value, where)
-    if (RANGE.has(op) && typeof scalar === 'boolean') fail(`${where} compares order, so it needs a number or a string`)
+    if (RANGE.has(op) && typeof scalar === 'boolean')
+      fail(`${where} compares order, so it needs a number or a string`)
     return { kind: 'compare', field, op: op as CompareOperator, value: scalar }
   })
 }

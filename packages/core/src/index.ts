@@ -1,8 +1,8 @@
 export type { AnnHit, AnnIndex } from './ann-index.js'
 export { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 export {
-  createConnectionAdapter,
   type ConnectionAdapterConfig,
+  createConnectionAdapter,
   type SqlConnection,
 } from './connection-adapter.js'
 export {
@@ -63,14 +63,17 @@ export type {
 export {
   collectionNotFound,
   MAX_ID_LENGTH,
+  MAX_SCAN_BATCH,
   specMismatch,
   toVector,
   type ValidQuery,
   type ValidRecord,
   validateCollectionName,
   validateCollectionSpec,
+  validateDeleteTarget,
   validateId,
   validateMetadata,
   validateQuery,
   validateRecords,
+  validateScanOptions,
 } from './vector-validation.js'

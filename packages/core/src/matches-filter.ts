@@ -24,7 +24,9 @@ export function matchesFilter(node: FilterNode, metadata: Metadata | undefined):
       if (node.op === '$ne') return value === undefined || !equals(value, node.value)
       if (value === undefined || Array.isArray(value) || typeof value !== typeof node.value) return false
       const order =
-        typeof value === 'number' ? value - (node.value as number) : compareCodePoints(value as string, node.value as string)
+        typeof value === 'number'
+          ? value - (node.value as number)
+          : compareCodePoints(value as string, node.value as string)
       if (node.op === '$gt') return order > 0
       if (node.op === '$gte') return order >= 0
       if (node.op === '$lt') return order < 0

@@ -22,7 +22,10 @@ export interface RrfOptions {
  * Fuses ranked lists with Reciprocal Rank Fusion: best first, ties broken by the best
  * single rank and then by id, so the order is deterministic.
  */
-export function reciprocalRankFusion(lists: ReadonlyArray<ReadonlyArray<{ id: string }>>, options: RrfOptions = {}): FusedResult[] {
+export function reciprocalRankFusion(
+  lists: ReadonlyArray<ReadonlyArray<{ id: string }>>,
+  options: RrfOptions = {},
+): FusedResult[] {
   const k = options.k ?? 60
   const fused = new Map<string, FusedResult>()
   lists.forEach((list, listIndex) => {

@@ -7,7 +7,8 @@ import type { StorageErrorCode } from './storage-error.js'
 export function sqliteErrorCode(error: unknown): StorageErrorCode {
   const code = String((error as { code?: unknown })?.code ?? '')
   const message = String((error as { message?: unknown })?.message ?? error)
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'UNIQUE_VIOLATION'
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+    return 'UNIQUE_VIOLATION'
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return 'FOREIGN_KEY_VIOLATION'
   if (code === 'SQLITE_CONSTRAINT_NOTNULL') return 'NOT_NULL_VIOLATION'
   if (code === 'SQLITE_CONSTRAINT_CHECK') return 'CHECK_VIOLATION'

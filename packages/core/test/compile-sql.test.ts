@@ -80,12 +80,17 @@ describe('bindParams', () => {
 
   it('maps booleans to 1/0 on SQLite and keeps them on Postgres', () => {
     expect(bindParams(compileSql('SELECT ?, ?', 'sqlite'), [true, false], 'sqlite')).toEqual([1, 0])
-    expect(bindParams(compileSql('SELECT ?, ?', 'postgres'), [true, false], 'postgres')).toEqual([true, false])
+    expect(bindParams(compileSql('SELECT ?, ?', 'postgres'), [true, false], 'postgres')).toEqual([
+      true,
+      false,
+    ])
   })
 
   it('binds a Date as its ISO string', () => {
     const when = new Date(Date.UTC(2020, 0, 2, 3, 4, 5, 6))
-    expect(bindParams(compileSql('SELECT ?', 'sqlite'), [when], 'sqlite')).toEqual(['2020-01-02T03:04:05.006Z'])
+    expect(bindParams(compileSql('SELECT ?', 'sqlite'), [when], 'sqlite')).toEqual([
+      '2020-01-02T03:04:05.006Z',
+    ])
   })
 
   it('rejects undefined, NaN, objects, and arrays on SQLite', () => {
@@ -101,7 +106,9 @@ describe('bindParams', () => {
     const named = compileSql('SELECT :alpha, :beta', 'postgres')
     expect(() => bindParams(named, { alpha: 1 }, 'postgres')).toThrow(':beta')
     expect(() => bindParams(named, { alpha: 1, beta: 2, gamma: 3 }, 'postgres')).toThrow(':gamma')
-    expect(() => bindParams(named, { alpha: 1, beta: undefined as never }, 'postgres')).toThrow(':beta is undefined')
+    expect(() => bindParams(named, { alpha: 1, beta: undefined as never }, 'postgres')).toThrow(
+      ':beta is undefined',
+    )
     expect(() => bindParams(named, [1, 2], 'postgres')).toThrow(/object/)
   })
 

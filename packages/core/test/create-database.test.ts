@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { createDatabase, type DatabaseOptions, registerDriver, type StorageAdapter, StorageError } from '../src/index.js'
+import {
+  createDatabase,
+  type DatabaseOptions,
+  registerDriver,
+  type StorageAdapter,
+  StorageError,
+} from '../src/index.js'
 
 /** A plugin driver that records what it was asked to open and hands back a marker. */
 function recordingDriver(type: string, seen: DatabaseOptions[]) {
@@ -77,9 +83,11 @@ describe('createDatabase', () => {
   })
 
   it('rejects unknown URL schemes and odd driver names', async () => {
-    expect(((await createDatabase('mysql://h/db').catch((e: unknown) => e)) as StorageError).code).toBe('UNSUPPORTED')
-    expect(((await createDatabase({ type: '../../etc' }).catch((e: unknown) => e)) as StorageError).code).toBe(
-      'INVALID_ARGUMENT',
+    expect(((await createDatabase('mysql://h/db').catch((e: unknown) => e)) as StorageError).code).toBe(
+      'UNSUPPORTED',
     )
+    expect(
+      ((await createDatabase({ type: '../../etc' }).catch((e: unknown) => e)) as StorageError).code,
+    ).toBe('INVALID_ARGUMENT')
   })
 })

@@ -29,14 +29,34 @@ describe('validateFilter', () => {
   })
 
   it('rejects malformed trees with INVALID_ARGUMENT', () => {
-    for (const bad of [null, [], 'x', { $and: {} }, { $or: [] }, { a: {} }, { a: null }, { a: { b: 1 } }, { a: [1] }, { a: { $in: 'x' } }, { a: { $exists: 1 } }, { a: { $gt: true } }, { a: Number.NaN }]) {
-      expect(codeOf(() => validateFilter(bad)), JSON.stringify(bad)).toBe('INVALID_ARGUMENT')
+    for (const bad of [
+      null,
+      [],
+      'x',
+      { $and: {} },
+      { $or: [] },
+      { a: {} },
+      { a: null },
+      { a: { b: 1 } },
+      { a: [1] },
+      { a: { $in: 'x' } },
+      { a: { $exists: 1 } },
+      { a: { $gt: true } },
+      { a: Number.NaN },
+    ]) {
+      expect(
+        codeOf(() => validateFilter(bad)),
+        JSON.stringify(bad),
+      ).toBe('INVALID_ARGUMENT')
     }
   })
 
   it('rejects field names that could inject, with INVALID_ARGUMENT', () => {
     for (const field of ["a'b", 'a.b', 'x); DROP TABLE t; --', '', '1abc', 'a"b', `a${'x'.repeat(64)}`]) {
-      expect(codeOf(() => validateFilter({ [field]: 1 })), field).toBe('INVALID_ARGUMENT')
+      expect(
+        codeOf(() => validateFilter({ [field]: 1 })),
+        field,
+      ).toBe('INVALID_ARGUMENT')
     }
   })
 
@@ -78,7 +98,9 @@ describe('matchesFilter', () => {
   })
 
   it('combines $and, $or and $exists', () => {
-    expect(matches({ $or: [{ price: { $lt: 5 } }, { category: 'news' }], active: { $exists: true } }, doc)).toBe(true)
+    expect(
+      matches({ $or: [{ price: { $lt: 5 } }, { category: 'news' }], active: { $exists: true } }, doc),
+    ).toBe(true)
     expect(matches({ $and: [{ price: 10 }, { rating: { $exists: true } }] }, doc)).toBe(false)
   })
 

@@ -3,7 +3,10 @@ import { reciprocalRankFusion } from '../src/index.js'
 
 describe('reciprocalRankFusion', () => {
   it('sums 1/(k + rank) over the lists an id appears in', () => {
-    const fused = reciprocalRankFusion([[{ id: 'a' }, { id: 'b' }], [{ id: 'b' }, { id: 'c' }]])
+    const fused = reciprocalRankFusion([
+      [{ id: 'a' }, { id: 'b' }],
+      [{ id: 'b' }, { id: 'c' }],
+    ])
     expect(fused.map((r) => r.id)).toEqual(['b', 'a', 'c'])
     expect(fused[0]?.score).toBeCloseTo(1 / 62 + 1 / 61, 12)
     expect(fused[0]?.ranks).toEqual([2, 1])
@@ -16,7 +19,10 @@ describe('reciprocalRankFusion', () => {
   })
 
   it('breaks ties by best rank and then by id, so the order is deterministic', () => {
-    const fused = reciprocalRankFusion([[{ id: 'z' }, { id: 'y' }], [{ id: 'y' }, { id: 'z' }]])
+    const fused = reciprocalRankFusion([
+      [{ id: 'z' }, { id: 'y' }],
+      [{ id: 'y' }, { id: 'z' }],
+    ])
     expect(fused.map((r) => r.id)).toEqual(['y', 'z'])
   })
 

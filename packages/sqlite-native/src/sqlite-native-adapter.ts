@@ -5,8 +5,8 @@ import {
   fromDriverInteger,
   type Row,
   type SqlConnection,
-  StorageError,
   type StorageAdapter,
+  StorageError,
   sqliteErrorCode,
 } from '@engram/core'
 import Database from 'better-sqlite3'
@@ -35,7 +35,10 @@ type Statement = Database.Statement<unknown[], Row>
 export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAdapter {
   const filename = config?.filename
   if (typeof filename !== 'string' || filename.length === 0) {
-    throw new StorageError('INVALID_ARGUMENT', 'createSqliteNativeAdapter needs a filename (a path or ":memory:")')
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      'createSqliteNativeAdapter needs a filename (a path or ":memory:")',
+    )
   }
   const inMemory = filename === ':memory:' || filename === ''
   let db: Database.Database
@@ -47,18 +50,26 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       timeout: config.busyTimeout ?? 5000,
     })
   } catch (error) {
-    throw new StorageError('CONNECTION_FAILED', `Could not open SQLite database ${filename}: ${(error as Error).message}`, {
-      cause: error,
-    })
+    throw new StorageError(
+      'CONNECTION_FAILED',
+      `Could not open SQLite database ${filename}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    )
   }
   try {
     if (!inMemory && !config.readonly && (config.wal ?? true)) db.pragma('journal_mode = WAL')
     db.pragma(`foreign_keys = ${(config.foreignKeys ?? true) ? 'ON' : 'OFF'}`)
   } catch (error) {
     db.close()
-    throw new StorageError(sqliteErrorCode(error), `Could not configure ${filename}: ${(error as Error).message}`, {
-      cause: error,
-    })
+    throw new StorageError(
+      sqliteErrorCode(error),
+      `Could not configure ${filename}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    )
   }
   return createConnectionAdapter({
     kind: 'sqlite-native',
@@ -97,7 +108,12 @@ class BetterSqliteConnection implements SqlConnection {
     const info = this.#statement(sql).run(...params)
     const rowid = info.lastInsertRowid
     // Writers return plain numbers (cheaper); only a rowid beyond 2^53 is read again exactly.
-    const exact = typeof rowid === 'bigint' ? fromDriverInteger(rowid) : Number.isSafeInteger(rowid) ? rowid : this.#lastRowid()
+    const exact =
+      typeof rowid === 'bigint'
+        ? fromDriverInteger(rowid)
+        : Number.isSafeInteger(rowid)
+          ? rowid
+          : this.#lastRowid()
     return { changes: info.changes, lastInsertRowid: exact }
   }
 

@@ -16,7 +16,8 @@ describeStorageAdapter('sqlite-native', async () => createSqliteNativeAdapter({ 
   },
 })
 
-describeStorageAdapter('sqlite-native (file, WAL)', async () =>
-  createSqliteNativeAdapter({ filename: join(folder, `suite-${++counter}.sqlite`) }),
+describeStorageAdapter(
+  'sqlite-native (file, WAL)',
+  async () => createSqliteNativeAdapter({ filename: join(folder, `suite-${++counter}.sqlite`) }),
   { groups: { streaming: false, persistence: false } },
 )

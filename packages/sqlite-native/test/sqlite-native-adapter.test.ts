@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDatabase, StorageError } from '@engram/core'
 import { expectStorageError } from '@engram/conformance'
+import { createDatabase, StorageError } from '@engram/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSqliteNativeAdapter } from '../src/index.js'
 
@@ -40,9 +40,9 @@ describe('createSqliteNativeAdapter', () => {
   })
 
   it('reports a file that cannot be opened as CONNECTION_FAILED', () => {
-    expect(() => createSqliteNativeAdapter({ filename: join(folder, 'missing.db'), fileMustExist: true })).toThrow(
-      StorageError,
-    )
+    expect(() =>
+      createSqliteNativeAdapter({ filename: join(folder, 'missing.db'), fileMustExist: true }),
+    ).toThrow(StorageError)
   })
 
   it('keeps working when more distinct statements run than the statement cache holds', async () => {

@@ -26,7 +26,11 @@ export function parseInt8(value: string): number | bigint {
 /** An int8[] value such as `{1,-2,NULL}` or `{{1,2},{3,4}}`, each element by `parseInt8`. */
 function parseInt8Array(value: string): unknown {
   // Quote the digits so JSON.parse cannot round them, then map each element.
-  const json = value.replace(/-?\d+/g, '"$&"').replace(/\{/g, '[').replace(/\}/g, ']').replace(/NULL/g, 'null')
+  const json = value
+    .replace(/-?\d+/g, '"$&"')
+    .replace(/\{/g, '[')
+    .replace(/\}/g, ']')
+    .replace(/NULL/g, 'null')
   const map = (item: unknown): unknown =>
     Array.isArray(item) ? item.map(map) : typeof item === 'string' ? parseInt8(item) : item
   return map(JSON.parse(json))

@@ -6,15 +6,15 @@ import {
   type Row,
   type RunResult,
   type SqlParams,
-  StorageError,
   type StorageAdapter,
   type StorageCapabilities,
+  StorageError,
 } from '@engram/core'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { connectionTarget, describeTarget } from './connection-target.js'
-import { isConnectionLevelError, postgresErrorCode } from './postgres-error-code.js'
 import { createPgTypeParsers, type PgTypeParsers, parameterTypes } from './pg-type-parsers.js'
+import { isConnectionLevelError, postgresErrorCode } from './postgres-error-code.js'
 
 /** Options for `createPostgresAdapter`. Give `connectionString` or `pool`. */
 export interface PostgresConfig {
@@ -102,12 +102,18 @@ export function createPostgresAdapter(config: PostgresConfig): StorageAdapter {
       throw new StorageError('INVALID_ARGUMENT', 'Give either connectionString or pool, not both')
     }
     if (config.searchPath !== undefined) {
-      throw new StorageError('INVALID_ARGUMENT', 'searchPath only applies to pools the adapter makes; set it on your pool')
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'searchPath only applies to pools the adapter makes; set it on your pool',
+      )
     }
     pool = config.pool
   } else {
     if (typeof config.connectionString !== 'string' || config.connectionString.length === 0) {
-      throw new StorageError('INVALID_ARGUMENT', 'createPostgresAdapter needs a connectionString (postgres://…) or a pool')
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'createPostgresAdapter needs a connectionString (postgres://…) or a pool',
+      )
     }
     pool = new pg.Pool({
       connectionString: config.connectionString,
@@ -212,7 +218,10 @@ class PostgresAdapter implements StorageAdapter {
 
   async close(): Promise<void> {
     if (this.#scope !== undefined) {
-      throw new StorageError('INVALID_ARGUMENT', 'A transaction handle cannot be closed; the transaction ends with its callback')
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'A transaction handle cannot be closed; the transaction ends with its callback',
+      )
     }
     const shared = this.#shared
     shared.closing ??= (async () => {
@@ -270,7 +279,9 @@ class PostgresAdapter implements StorageAdapter {
         failure = error
         throw this.#error(error, sql)
       } finally {
-        client.release(failure !== undefined && isConnectionLevelError(failure) ? asError(failure) : undefined)
+        client.release(
+          failure !== undefined && isConnectionLevelError(failure) ? asError(failure) : undefined,
+        )
       }
     } finally {
       release()
@@ -495,5 +506,8 @@ function closedError(): StorageError {
 }
 
 function finishedError(): StorageError {
-  return new StorageError('CLOSED', 'This transaction has already finished; use the adapter outside its callback')
+  return new StorageError(
+    'CLOSED',
+    'This transaction has already finished; use the adapter outside its callback',
+  )
 }

@@ -55,6 +55,7 @@ export function postgresErrorCode(error: unknown): StorageErrorCode {
 export function isConnectionLevelError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code
   // Server errors carry a five-character SQLSTATE and leave the connection usable (unless it is class 08/57P0x).
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return postgresErrorCode(error) === 'CONNECTION_FAILED'
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))
+    return postgresErrorCode(error) === 'CONNECTION_FAILED'
   return true
 }

@@ -16,15 +16,19 @@ afterAll(async () => {
   for (const name of [schema, ...locations]) await admin(`DROP SCHEMA IF EXISTS ${name} CASCADE`)
 })
 
-describeStorageAdapter('postgres', async () => createPostgresAdapter({ connectionString: PG_URL, searchPath: schema }), {
-  persistence: {
-    // A location is a schema: reopening means a new pool whose search_path points at it.
-    async newLocation() {
-      const location = freshSchema('engram_loc')
-      locations.push(location)
-      await admin(`CREATE SCHEMA ${location}`)
-      return location
+describeStorageAdapter(
+  'postgres',
+  async () => createPostgresAdapter({ connectionString: PG_URL, searchPath: schema }),
+  {
+    persistence: {
+      // A location is a schema: reopening means a new pool whose search_path points at it.
+      async newLocation() {
+        const location = freshSchema('engram_loc')
+        locations.push(location)
+        await admin(`CREATE SCHEMA ${location}`)
+        return location
+      },
+      open: async (location) => createPostgresAdapter({ connectionString: PG_URL, searchPath: location }),
     },
-    open: async (location) => createPostgresAdapter({ connectionString: PG_URL, searchPath: location }),
   },
-})
+)

@@ -1,0 +1,636 @@
+import {
+  type CollectionInfo,
+  type CollectionSpec,
+  collectionNotFound,
+  type DeleteTarget,
+  FILTER_OPERATORS,
+  type Filter,
+  type FilterNode,
+  type Metadata,
+  type Row,
+  type SqlValue,
+  type StorageAdapter,
+  StorageError,
+  specMismatch,
+  type ValidQuery,
+  type VectorCapabilities,
+  type VectorMatch,
+  type VectorMetric,
+  type VectorQuery,
+  type VectorRecord,
+  type VectorStore,
+  validateCollectionName,
+  validateCollectionSpec,
+  validateDeleteTarget,
+  validateFilter,
+  validateQuery,
+  validateRecords,
+  validateScanOptions,
+} from '@engram/core'
+import { pgFilter } from './pg-filter.js'
+import { createPostgresAdapter } from './postgres-adapter.js'
+
+/** Options for `createPgVectorStore`. Give `adapter` or `connectionString`. */
+export interface PgVectorStoreConfig {
+  /** A Postgres `StorageAdapter` to run on (for example `createPostgresAdapter(...)`); the store does not close it. */
+  adapter?: StorageAdapter
+  /** A `postgres://` URL; the store opens its own adapter and closes it on `close()`. */
+  connectionString?: string
+  /** The schema holding the registry and the collection tables; created if missing. Default is `'public'`. */
+  schema?: string
+  /**
+   * Scopes every statement to this tenant: its records are invisible to other tenants and theirs
+   * to it. Collections themselves are shared. Default is no tenant (the tenant `''`).
+   */
+  tenant?: string
+  /** HNSW graph degree. Default is `16` (pgvector's default). */
+  m?: number
+  /** HNSW candidate list size while building. Default is `64` (pgvector's default). */
+  efConstruction?: number
+  /** HNSW candidate list size while searching (`hnsw.ef_search`, at least topK). Default is `40`. */
+  efSearch?: number
+  /** Collections (per tenant) with fewer records than this are searched exactly instead of by HNSW. Default is `10000`. */
+  exactBelow?: number
+  /** On an HNSW search, how many nearest vectors hybrid fusion ranks (at least topK). Default is `200`. */
+  hybridCandidates?: number
+  /** Run `CREATE EXTENSION IF NOT EXISTS vector` when pgvector is missing (needs the privilege). Default is `false`. */
+  createExtension?: boolean
+}
+
+/** A collection as the registry records it. */
+interface Collection {
+  readonly name: string
+  /** The quoted, schema-qualified table name. */
+  readonly table: string
+  readonly dimension: number
+  readonly metric: VectorMetric
+  /** Seen with at least `exactBelow` records for this tenant, so HNSW is used. */
+  large: boolean
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+/** pgvector limits: `vector` columns up to 16,000 dimensions, HNSW on `vector` up to 2,000 and on `halfvec` up to 4,000. */
+const MAX_DIMENSION = 16_000
+const MAX_VECTOR_INDEX = 2_000
+const MAX_HALFVEC_INDEX = 4_000
+const UPSERT_CHUNK = 500
+const REGISTRY = 'engram_collections'
+
+const OPERATOR: Readonly<Record<VectorMetric, string>> = { cosine: '<=>', dot: '<#>', euclidean: '<->' }
+const OPCLASS: Readonly<Record<VectorMetric, string>> = {
+  cosine: 'cosine_ops',
+  dot: 'ip_ops',
+  euclidean: 'l2_ops',
+}
+
+const CAPABILITIES: VectorCapabilities = Object.freeze({
+  hybrid: true,
+  operators: FILTER_OPERATORS,
+  metrics: Object.freeze(['cosine', 'dot', 'euclidean'] as const),
+  maxDimension: MAX_DIMENSION,
+  exact: false,
+})
+
+/**
+ * Opens a `VectorStore` on PostgreSQL with pgvector: one table per collection with an HNSW
+ * index, JSONB metadata with a GIN index, and a generated tsvector for text and hybrid search.
+ *
+ * @example
+ * const store = createPgVectorStore({ connectionString: 'postgres://app@localhost/app', tenant: 'acme' })
+ */
+export function createPgVectorStore(config: PgVectorStoreConfig): VectorStore {
+  return new PgVectorStore(config)
+}
+
+class PgVectorStore implements VectorStore {
+  readonly kind = 'pgvector'
+  readonly capabilities = CAPABILITIES
+  readonly #db: StorageAdapter
+  readonly #ownsAdapter: boolean
+  readonly #schema: string
+  readonly #registry: string
+  readonly #tenant: string
+  readonly #m: number
+  readonly #efConstruction: number
+  readonly #efSearch: number
+  readonly #exactBelow: number
+  readonly #hybridCandidates: number
+  readonly #createExtension: boolean
+  /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
+  readonly #large = new Set<string>()
+  #ready: Promise<void> | undefined
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  constructor(config: PgVectorStoreConfig) {
+    if (typeof config !== 'object' || config === null) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'createPgVectorStore needs { adapter } or { connectionString }',
+      )
+    }
+    if (config.adapter !== undefined) {
+      if (config.adapter.dialect !== 'postgres') {
+        throw new StorageError(
+          'INVALID_ARGUMENT',
+          `PgVectorStore needs a Postgres adapter, got a ${config.adapter.dialect} one`,
+        )
+      }
+      this.#db = config.adapter
+      this.#ownsAdapter = false
+    } else {
+      this.#db = createPostgresAdapter({ connectionString: config.connectionString as string })
+      this.#ownsAdapter = true
+    }
+    const schema = config.schema ?? 'public'
+    if (!IDENTIFIER.test(schema)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `schema ${JSON.stringify(schema)} must be a plain identifier (letters, digits, _)`,
+      )
+    }
+    const tenant = config.tenant ?? ''
+    if (typeof tenant !== 'string' || tenant.length > 256) {
+      throw new StorageError('INVALID_ARGUMENT', 'tenant must be a string of at most 256 characters')
+    }
+    this.#schema = schema
+    this.#registry = `"${schema}"."${REGISTRY}"`
+    this.#tenant = tenant
+    this.#m = positiveInteger(config.m, 16, 'm')
+    this.#efConstruction = positiveInteger(config.efConstruction, 64, 'efConstruction')
+    this.#efSearch = positiveInteger(config.efSearch, 40, 'efSearch')
+    this.#exactBelow = positiveInteger(config.exactBelow, 10_000, 'exactBelow', 0)
+    this.#hybridCandidates = positiveInteger(config.hybridCandidates, 200, 'hybridCandidates')
+    this.#createExtension = config.createExtension === true
+  }
+
+  // ---- collections ------------------------------------------------------------------------
+
+  async createCollection(name: string, spec: CollectionSpec): Promise<void> {
+    this.#checkOpen()
+    validateCollectionName(name)
+    const wanted = validateCollectionSpec(spec, MAX_DIMENSION)
+    await this.#setup()
+    await this.#db.transaction(async (tx) => {
+      // Two stores creating the same collection at once: the second waits and then sees the first's.
+      await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', {
+        key: `${this.#registry}.${name}`,
+      })
+      const existing = await tx.get<{ dimension: number; metric: VectorMetric }>(
+        `SELECT dimension, metric FROM ${this.#registry} WHERE name = :name`,
+        { name },
+      )
+      if (existing !== undefined) {
+        if (existing.dimension !== wanted.dimension || existing.metric !== wanted.metric) {
+          throw specMismatch(name, existing, wanted)
+        }
+        return
+      }
+      const row = await tx.get<{ id: number }>(
+        `INSERT INTO ${this.#registry} (name, dimension, metric, m, ef_construction) VALUES (:name, :dimension, :metric, :m, :ef) RETURNING id`,
+        { name, dimension: wanted.dimension, metric: wanted.metric, m: this.#m, ef: this.#efConstruction },
+      )
+      await tx.exec(this.#tableDdl(Number(row?.id), wanted))
+    })
+  }
+
+  async describeCollection(name: string): Promise<CollectionInfo | undefined> {
+    this.#checkOpen()
+    validateCollectionName(name)
+    const collection = await this.#find(name)
+    if (collection === undefined) return undefined
+    const count = await this.#count(collection, undefined)
+    return { name, dimension: collection.dimension, metric: collection.metric, count }
+  }
+
+  async listCollections(): Promise<string[]> {
+    this.#checkOpen()
+    await this.#setup()
+    const rows = await this.#db.all<{ name: string }>(
+      `SELECT name FROM ${this.#registry} ORDER BY name COLLATE "C"`,
+    )
+    return rows.map((row) => row.name)
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    this.#checkOpen()
+    validateCollectionName(name)
+    await this.#setup()
+    if (this.#tenant !== '') {
+      // A collection is shared by every tenant: a tenant-scoped store removes only its own records.
+      const collection = await this.#find(name)
+      if (collection !== undefined)
+        await this.#db.run(`DELETE FROM ${collection.table} WHERE tenant_id = :tenant`, this.#scope())
+      return
+    }
+    await this.#db.transaction(async (tx) => {
+      await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', {
+        key: `${this.#registry}.${name}`,
+      })
+      const row = await tx.get<{ id: number }>(
+        `DELETE FROM ${this.#registry} WHERE name = :name RETURNING id`,
+        { name },
+      )
+      if (row !== undefined) await tx.exec(`DROP TABLE IF EXISTS ${this.#tableName(Number(row.id))}`)
+    })
+  }
+
+  // ---- records ----------------------------------------------------------------------------
+
+  async upsert(collection: string, records: readonly VectorRecord[]): Promise<void> {
+    this.#checkOpen()
+    const target = await this.#resolve(collection)
+    const valid = validateRecords(records, target.dimension)
+    if (valid.length === 0) return
+    const sql = `INSERT INTO ${target.table} (tenant_id, id, embedding, metadata, text)
+      SELECT :tenant, u.id, u.embedding::vector, u.metadata::jsonb, u.text
+      FROM unnest(:ids::text[], :embeddings::text[], :metadata::text[], :texts::text[]) AS u(id, embedding, metadata, text)
+      ON CONFLICT (tenant_id, id) DO UPDATE
+      SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, text = EXCLUDED.text`
+    const write = async (db: StorageAdapter): Promise<void> => {
+      // One statement per chunk of rows (arrays bound as four parameters), never one round trip per row.
+      for (let start = 0; start < valid.length; start += UPSERT_CHUNK) {
+        const chunk = valid.slice(start, start + UPSERT_CHUNK)
+        await db.run(sql, {
+          tenant: this.#tenant,
+          ids: chunk.map((r) => r.id),
+          embeddings: chunk.map((r) => vectorLiteral(r.vector)),
+          metadata: chunk.map((r) => (r.metadata === undefined ? null : JSON.stringify(r.metadata))),
+          texts: chunk.map((r) => r.text ?? null),
+        })
+      }
+    }
+    // All or nothing: several chunks share one transaction.
+    if (valid.length <= UPSERT_CHUNK) await write(this.#db)
+    else await this.#db.transaction(write)
+  }
+
+  async get(collection: string, ids: readonly string[]): Promise<VectorRecord[]> {
+    this.#checkOpen()
+    const target = await this.#resolve(collection)
+    const wanted = checkIds(ids)
+    if (wanted.length === 0) return []
+    const rows = await this.#db.all(
+      `SELECT id, embedding, metadata, text FROM ${target.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
+      { ...this.#scope(), ids: wanted },
+    )
+    const byId = new Map(rows.map((row) => [row.id as string, toRecord(row)]))
+    return wanted.flatMap((id) => {
+      const record = byId.get(id)
+      byId.delete(id)
+      return record === undefined ? [] : [record]
+    })
+  }
+
+  async delete(collection: string, target: DeleteTarget): Promise<number> {
+    this.#checkOpen()
+    const where = validateDeleteTarget(target)
+    const table = await this.#resolve(collection)
+    if ('ids' in where) {
+      if (where.ids.length === 0) return 0
+      const result = await this.#db.run(
+        `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
+        {
+          ...this.#scope(),
+          ids: where.ids,
+        },
+      )
+      return result.changes
+    }
+    const params = this.#scope()
+    const condition = filterSql(where.filter, params)
+    const result = await this.#db.run(
+      `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND ${condition}`,
+      params,
+    )
+    return result.changes
+  }
+
+  async count(collection: string, filter?: Filter): Promise<number> {
+    this.#checkOpen()
+    const node = filter === undefined ? undefined : validateFilter(filter)
+    const target = await this.#resolve(collection)
+    return this.#count(target, node)
+  }
+
+  async *scan(
+    collection: string,
+    options: { filter?: Filter; batchSize?: number } = {},
+  ): AsyncIterable<VectorRecord[]> {
+    this.#checkOpen()
+    const { batchSize, filter } = validateScanOptions(options)
+    const node = filter === undefined ? undefined : validateFilter(filter)
+    const target = await this.#resolve(collection)
+    let after = '' // ids are non-empty, and '' sorts first under COLLATE "C"
+    while (true) {
+      this.#checkOpen()
+      const params: Record<string, SqlValue> = { ...this.#scope(), after, limit: batchSize }
+      const condition = node === undefined ? 'TRUE' : filterSql(node, params)
+      // Keyset pagination on the primary key: each page is an index range scan, however deep the scan is.
+      const rows = await this.#db.all(
+        `SELECT id, embedding, metadata, text FROM ${target.table}
+         WHERE tenant_id = :tenant AND id > :after AND ${condition} ORDER BY id LIMIT :limit`,
+        params,
+      )
+      if (rows.length > 0) yield rows.map(toRecord)
+      if (rows.length < batchSize) return
+      after = rows[rows.length - 1]?.id as string
+    }
+  }
+
+  // ---- search -----------------------------------------------------------------------------
+
+  async query(collection: string, query: VectorQuery): Promise<VectorMatch[]> {
+    this.#checkOpen()
+    const target = await this.#resolve(collection)
+    const valid = validateQuery(query, target.dimension)
+    const params: Record<string, SqlValue> = { ...this.#scope(), top: valid.topK }
+    const condition = valid.filter === undefined ? 'TRUE' : filterSql(validateFilter(valid.filter), params)
+    if (valid.mode !== 'text') params.q = vectorLiteral(valid.vector as Float32Array)
+    if (valid.mode !== 'vector') params.text = valid.text ?? ''
+    const columns = `t.id, t.metadata, t.text${valid.includeVectors ? ', t.embedding' : ''}`
+    if (valid.mode === 'text') {
+      const rows = await this.#db.all(
+        `SELECT ${columns}, ts_rank_cd(t.tsv, q.query)::float8 AS score
+         FROM ${target.table} t, ${TSQUERY} q
+         WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+         ORDER BY score DESC, t.id LIMIT :top`,
+        params,
+      )
+      return rows.map(toMatch)
+    }
+    const ann = await this.#useIndex(target)
+    const score = scoreSql(target.metric)
+    if (valid.mode === 'vector') {
+      if (!ann) {
+        const rows = await this.#db.all(
+          `SELECT ${columns}, ${score} AS score FROM ${target.table} t
+           WHERE t.tenant_id = :tenant AND ${condition} ORDER BY score DESC, t.id LIMIT :top`,
+          params,
+        )
+        return rows.map(toMatch)
+      }
+      const rows = await this.#annQuery(valid, (db) =>
+        db.all(
+          `SELECT ${columns}, ${score} AS score FROM ${target.table} t
+           WHERE t.tenant_id = :tenant AND ${condition} ORDER BY ${this.#distanceSql(target)} LIMIT :top`,
+          params,
+        ),
+      )
+      // relaxed_order may hand back neighbours slightly out of order: sort by the exact score.
+      return rows.map(toMatch).sort(byScoreThenId)
+    }
+    params.k = valid.rrfK
+    const candidates = ann
+      ? `(SELECT t.id, t.embedding FROM ${target.table} t WHERE t.tenant_id = :tenant AND ${condition}
+          ORDER BY ${this.#distanceSql(target)} LIMIT :candidates)`
+      : `(SELECT t.id, t.embedding FROM ${target.table} t WHERE t.tenant_id = :tenant AND ${condition})`
+    if (ann) params.candidates = Math.max(this.#hybridCandidates, valid.topK)
+    // Reciprocal Rank Fusion in one statement: both ranked lists, a full outer join, and 1/(k + rank) summed.
+    const sql = `WITH vector_list AS (
+        SELECT t.id, row_number() OVER (ORDER BY ${score} DESC, t.id) AS rank FROM ${candidates} t
+      ), text_list AS (
+        SELECT t.id, row_number() OVER (ORDER BY ts_rank_cd(t.tsv, q.query) DESC, t.id) AS rank
+        FROM ${target.table} t, ${TSQUERY} q
+        WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+      ), fused AS (
+        SELECT coalesce(v.id, x.id) AS id,
+          coalesce(1::float8 / (:k::float8 + v.rank), 0) + coalesce(1::float8 / (:k::float8 + x.rank), 0) AS score,
+          least(v.rank, x.rank) AS best
+        FROM vector_list v FULL OUTER JOIN text_list x ON v.id = x.id
+      )
+      SELECT ${columns}, f.score FROM fused f JOIN ${target.table} t ON t.tenant_id = :tenant AND t.id = f.id
+      ORDER BY f.score DESC, f.best, f.id LIMIT :top`
+    const rows = ann
+      ? await this.#annQuery(valid, (db) => db.all(sql, params))
+      : await this.#db.all(sql, params)
+    return rows.map(toMatch)
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#closing ??= this.#ownsAdapter ? this.#db.close() : Promise.resolve()
+    return this.#closing
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StorageError('CLOSED', 'The pgvector store is closed')
+  }
+
+  #scope(): Record<string, SqlValue> {
+    return { tenant: this.#tenant }
+  }
+
+  /** Checks for pgvector and creates the schema and registry once per store. */
+  #setup(): Promise<void> {
+    this.#ready ??= this.#createRegistry().catch((error: unknown) => {
+      this.#ready = undefined // a later call retries, e.g. once the server is reachable
+      throw error
+    })
+    return this.#ready
+  }
+
+  async #createRegistry(): Promise<void> {
+    const installed = await this.#db.get(`SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'`)
+    if (installed === undefined) {
+      if (!this.#createExtension) throw pgvectorMissing()
+      try {
+        await this.#db.exec('CREATE EXTENSION IF NOT EXISTS vector')
+      } catch (error) {
+        throw pgvectorMissing(error)
+      }
+    }
+    await this.#db.transaction(async (tx) => {
+      await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', { key: this.#registry })
+      await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}";
+        CREATE TABLE IF NOT EXISTS ${this.#registry} (
+          id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+          name TEXT COLLATE "C" PRIMARY KEY,
+          dimension INTEGER NOT NULL,
+          metric TEXT NOT NULL,
+          m INTEGER NOT NULL,
+          ef_construction INTEGER NOT NULL,
+          created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )`)
+    })
+  }
+
+  #tableName(id: number): string {
+    return `"${this.#schema}"."engram_v${id}"`
+  }
+
+  /** DDL for one collection; only validated integers and fixed words are spliced in. */
+  #tableDdl(id: number, spec: Required<CollectionSpec>): string {
+    const table = this.#tableName(id)
+    const index = (suffix: string) => `"engram_v${id}_${suffix}"`
+    const { dimension, metric } = spec
+    const statements = [
+      `CREATE TABLE ${table} (
+        tenant_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+        id TEXT COLLATE "C" NOT NULL,
+        embedding vector(${dimension}) NOT NULL,
+        metadata JSONB,
+        text TEXT,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, coalesce(text, ''))) STORED,
+        PRIMARY KEY (tenant_id, id)
+      )`,
+      `CREATE INDEX ${index('metadata')} ON ${table} USING gin (metadata)`,
+      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv)`,
+    ]
+    const options = `WITH (m = ${this.#m}, ef_construction = ${this.#efConstruction})`
+    if (dimension <= MAX_VECTOR_INDEX) {
+      statements.push(
+        `CREATE INDEX ${index('hnsw')} ON ${table} USING hnsw (embedding vector_${OPCLASS[metric]}) ${options}`,
+      )
+    } else if (dimension <= MAX_HALFVEC_INDEX) {
+      // HNSW indexes `vector` up to 2,000 dimensions; half precision in the index, full precision in the table.
+      statements.push(
+        `CREATE INDEX ${index('hnsw')} ON ${table} USING hnsw ((embedding::halfvec(${dimension})) halfvec_${OPCLASS[metric]}) ${options}`,
+      )
+    }
+    return statements.join(';\n')
+  }
+
+  #distanceSql(collection: Collection): string {
+    const op = OPERATOR[collection.metric]
+    if (collection.dimension <= MAX_VECTOR_INDEX) return `t.embedding ${op} :q::vector`
+    const half = `halfvec(${collection.dimension})`
+    return `(t.embedding::${half}) ${op} (:q::vector::${half})`
+  }
+
+  /** Whether a vector search should use the HNSW index: only for collections that have one and are large. */
+  async #useIndex(collection: Collection): Promise<boolean> {
+    if (collection.dimension > MAX_HALFVEC_INDEX) return false
+    if (collection.large) return true
+    if (this.#exactBelow === 0) return true
+    // Counting stops at the threshold, so this costs at most `exactBelow` index entries.
+    const row = await this.#db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM ${collection.table} WHERE tenant_id = :tenant LIMIT :limit) s`,
+      { ...this.#scope(), limit: this.#exactBelow },
+    )
+    collection.large = (row?.n ?? 0) >= this.#exactBelow
+    if (collection.large) this.#large.add(collection.table)
+    return collection.large
+  }
+
+  /** Runs an HNSW search with its settings scoped to one transaction (SET LOCAL). */
+  #annQuery(query: ValidQuery, run: (db: StorageAdapter) => Promise<Row[]>): Promise<Row[]> {
+    return this.#db.transaction(async (tx) => {
+      // iterative_scan keeps walking the graph until a filtered query has topK rows.
+      await tx.get(
+        `SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan`,
+        { ef: String(Math.min(1000, Math.max(this.#efSearch, query.topK))) },
+      )
+      return run(tx)
+    })
+  }
+
+  async #count(collection: Collection, filter: FilterNode | undefined): Promise<number> {
+    const params = this.#scope()
+    const condition = filter === undefined ? 'TRUE' : filterSql(filter, params)
+    const row = await this.#db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM ${collection.table} WHERE tenant_id = :tenant AND ${condition}`,
+      params,
+    )
+    return Number(row?.n ?? 0)
+  }
+
+  /** The registered collection, or `NOT_FOUND`. */
+  async #resolve(name: string): Promise<Collection> {
+    validateCollectionName(name)
+    const collection = await this.#find(name)
+    if (collection === undefined) throw collectionNotFound(name)
+    return collection
+  }
+
+  async #find(name: string): Promise<Collection | undefined> {
+    await this.#setup()
+    // Looked up on every call (one indexed read), so a collection dropped or recreated elsewhere is never stale.
+    const row = await this.#db.get<{ id: number; dimension: number; metric: VectorMetric }>(
+      `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
+      { name },
+    )
+    if (row === undefined) return undefined
+    const table = this.#tableName(Number(row.id))
+    return { name, table, dimension: row.dimension, metric: row.metric, large: this.#large.has(table) }
+  }
+}
+
+/** The text query: the words of the text, any of which may match (like the reference store's BM25). */
+const TSQUERY = `(SELECT replace(plainto_tsquery('simple'::regconfig, :text)::text, ' & ', ' | ')::tsquery AS query)`
+
+/** The score, higher is better, exactly as core's `similarity()` defines it. */
+function scoreSql(metric: VectorMetric): string {
+  if (metric === 'dot') return '(-(t.embedding <#> :q::vector))'
+  if (metric === 'euclidean') return '(-(t.embedding <-> :q::vector))'
+  // pgvector returns NaN for a zero vector; core scores it 0.
+  return `coalesce(nullif(1 - (t.embedding <=> :q::vector), 'NaN'::float8), 0)`
+}
+
+/** The SQL condition for a validated filter, its values added to `params` as `:f0`, `:f1`, … */
+function filterSql(node: FilterNode, params: Record<string, SqlValue>): string {
+  let next = 0
+  return pgFilter(node, (value) => {
+    const name = `f${next++}`
+    params[name] = value
+    return `:${name}`
+  })
+}
+
+function checkIds(ids: readonly string[]): string[] {
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    throw new StorageError('INVALID_ARGUMENT', 'ids must be an array of strings')
+  }
+  return [...new Set(ids)]
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, min = 1): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min) {
+    throw new StorageError('INVALID_ARGUMENT', `${name} must be an integer of at least ${min}, got ${value}`)
+  }
+  return value
+}
+
+function pgvectorMissing(cause?: unknown): StorageError {
+  return new StorageError(
+    'DRIVER_NOT_INSTALLED',
+    'pgvector is not installed in this database: run CREATE EXTENSION vector, or see docs/postgres.md',
+    cause === undefined ? {} : { cause },
+  )
+}
+
+/** pgvector's text form, `[x,y,…]`; a float32 printed as a double parses back to the same float32. */
+function vectorLiteral(vector: Float32Array): string {
+  let out = '['
+  for (let i = 0; i < vector.length; i++) out += (i === 0 ? '' : ',') + vector[i]
+  return `${out}]`
+}
+
+function parseVector(text: string): Float32Array {
+  const parts = text.slice(1, -1).split(',')
+  const out = new Float32Array(parts.length)
+  for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i])
+  return out
+}
+
+function toRecord(row: Row): VectorRecord {
+  const record: VectorRecord = { id: row.id as string, vector: parseVector(row.embedding as string) }
+  if (row.metadata !== null && row.metadata !== undefined) record.metadata = row.metadata as Metadata
+  if (row.text !== null && row.text !== undefined) record.text = row.text as string
+  return record
+}
+
+function toMatch(row: Row): VectorMatch {
+  const match: VectorMatch = { id: row.id as string, score: Number(row.score) }
+  if (row.metadata !== null && row.metadata !== undefined) match.metadata = row.metadata as Metadata
+  if (row.text !== null && row.text !== undefined) match.text = row.text as string
+  if (row.embedding !== undefined) match.vector = parseVector(row.embedding as string)
+  return match
+}
+
+function byScoreThenId(a: VectorMatch, b: VectorMatch): number {
+  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}

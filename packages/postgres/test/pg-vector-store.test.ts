@@ -1,0 +1,28 @@
+import { describeVectorStore } from '@engram/conformance'
+import type { StorageAdapter } from '@engram/core'
+import { afterAll, beforeAll } from 'vitest'
+import { createPgVectorStore, createPostgresAdapter } from '../src/index.js'
+import { admin, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
+
+// The registry and every collection table live in this file's own schema, dropped at the end.
+const schema = freshSchema('engram_vec')
+let adapter: StorageAdapter
+
+beforeAll(async () => {
+  await requireDatabase()
+  adapter = createPostgresAdapter({ connectionString: PG_URL })
+})
+
+afterAll(async () => {
+  await adapter?.close()
+  await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+})
+
+describeVectorStore('pgvector', async () => createPgVectorStore({ adapter, schema }))
+
+// The same suite through a tenant-scoped store that opens (and closes) its own connection pool.
+describeVectorStore(
+  'pgvector (tenant-scoped, own pool)',
+  async () => createPgVectorStore({ connectionString: PG_URL, schema, tenant: 'tenant-a' }),
+  { groups: { lifecycle: false } },
+)

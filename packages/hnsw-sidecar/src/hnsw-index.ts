@@ -60,7 +60,10 @@ export async function createHnswIndex(config: HnswIndexConfig): Promise<HnswInde
   }
   const metric = config.metric
   if (!(metric in SPACE)) {
-    throw new StorageError('INVALID_ARGUMENT', `metric must be cosine, dot or euclidean, got ${JSON.stringify(metric)}`)
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `metric must be cosine, dot or euclidean, got ${JSON.stringify(metric)}`,
+    )
   }
   const path = config.path === undefined || config.path === ':memory:' ? undefined : config.path
   const loaded = path === undefined ? undefined : await load(path, dimension, metric)
@@ -120,7 +123,11 @@ class HnswlibIndex implements HnswIndex {
   #checkpoint: string | undefined
   #ef = -1
 
-  constructor(native: Native, config: HnswIndexConfig & { path: string | undefined }, sidecar: Sidecar | undefined) {
+  constructor(
+    native: Native,
+    config: HnswIndexConfig & { path: string | undefined },
+    sidecar: Sidecar | undefined,
+  ) {
     this.#native = native
     this.dimension = config.dimension
     this.metric = config.metric
@@ -141,13 +148,18 @@ class HnswlibIndex implements HnswIndex {
 
   add(items: ReadonlyArray<{ label: number; vector: Float32Array }>): Promise<void> {
     return this.#locked((native) => {
-      const fresh = items.filter((item) => !this.#live.has(item.label) && !this.#deleted.has(item.label)).length
+      const fresh = items.filter(
+        (item) => !this.#live.has(item.label) && !this.#deleted.has(item.label),
+      ).length
       const needed = native.getCurrentCount() + fresh
       if (needed > native.getMaxElements()) native.resizeIndex(Math.max(needed, native.getMaxElements() * 2))
       for (const { label, vector } of items) {
         checkLabel(label)
         if (vector.length !== this.dimension) {
-          throw new StorageError('DIMENSION_MISMATCH', `vector has ${vector.length} dimensions; the index has ${this.dimension}`)
+          throw new StorageError(
+            'DIMENSION_MISMATCH',
+            `vector has ${vector.length} dimensions; the index has ${this.dimension}`,
+          )
         }
         // An existing label (live or marked deleted) is updated in place and revived.
         native.addPoint(Array.from(vector), label)
@@ -171,7 +183,10 @@ class HnswlibIndex implements HnswIndex {
   search(vector: Float32Array, k: number, accept?: (label: number) => boolean): Promise<AnnHit[]> {
     return this.#locked((native) => {
       if (vector.length !== this.dimension) {
-        throw new StorageError('DIMENSION_MISMATCH', `query has ${vector.length} dimensions; the index has ${this.dimension}`)
+        throw new StorageError(
+          'DIMENSION_MISMATCH',
+          `query has ${vector.length} dimensions; the index has ${this.dimension}`,
+        )
       }
       const want = Math.min(k, this.#live.size)
       if (want < 1) return []
@@ -181,7 +196,10 @@ class HnswlibIndex implements HnswIndex {
         this.#ef = ef
       }
       const result = native.searchKnn(Array.from(vector), want, accept)
-      return result.neighbors.map((label, i) => ({ label, score: toScore(this.metric, result.distances[i] as number) }))
+      return result.neighbors.map((label, i) => ({
+        label,
+        score: toScore(this.metric, result.distances[i] as number),
+      }))
     })
   }
 
@@ -219,7 +237,8 @@ class HnswlibIndex implements HnswIndex {
     await this.#mutex.acquire()
     try {
       const native = this.#native
-      if (!native) throw new StorageError('CLOSED', 'This HNSW index is closed; open it again with createHnswIndex()')
+      if (!native)
+        throw new StorageError('CLOSED', 'This HNSW index is closed; open it again with createHnswIndex()')
       return await fn(native)
     } finally {
       this.#mutex.release()

@@ -176,7 +176,9 @@ export class AnnTier {
   /** Returns the collection's index, opened or rebuilt if needed and caught up with the database. */
   async #ready(collection: CollectionRow): Promise<OpenIndex> {
     let open = this.#open.get(collection.name)
-    if (open && open.uid !== collection.uid) {
+    // Another store on this database pruned tombstones this index still needs (or deleted
+    // without any): reopen from the file, which is then rebuilt unless it is recent enough.
+    if (open && (open.uid !== collection.uid || open.applied < collection.floor)) {
       this.#open.delete(collection.name)
       await open.index.close()
       open = undefined
@@ -217,7 +219,11 @@ export class AnnTier {
     const sequence = await this.#sequence(collection)
     const t = collectionTables(collection.cid)
     // Rows read after the sequence may be newer; applying them early is harmless, they replay later.
-    await this.#addPages(`SELECT label, vector FROM ${t.vectors} WHERE label > ? ORDER BY label LIMIT ${PAGE}`, [], open)
+    await this.#addPages(
+      `SELECT label, vector FROM ${t.vectors} WHERE label > ? ORDER BY label LIMIT ${PAGE}`,
+      [],
+      open,
+    )
     open.applied = sequence
     await this.#checkpoint(collection.name, open)
   }
@@ -253,8 +259,14 @@ export class AnnTier {
   }
 
   async #sequence(collection: CollectionRow): Promise<number> {
-    const row = await this.#db.get<{ seq: number }>(`SELECT seq FROM ${REGISTRY} WHERE cid = ?`, [collection.cid])
-    if (!row) throw new StorageError('NOT_FOUND', `Collection "${collection.name}" was dropped while it was being searched`)
+    const row = await this.#db.get<{ seq: number }>(`SELECT seq FROM ${REGISTRY} WHERE cid = ?`, [
+      collection.cid,
+    ])
+    if (!row)
+      throw new StorageError(
+        'NOT_FOUND',
+        `Collection "${collection.name}" was dropped while it was being searched`,
+      )
     return row.seq
   }
 
@@ -262,7 +274,10 @@ export class AnnTier {
   async #checkpoint(name: string, open: OpenIndex): Promise<void> {
     await open.index.persist(`${open.uid}@${open.applied}`)
     open.pending = 0
-    const row = await this.#db.get<{ cid: number; uid: string }>(`SELECT cid, uid FROM ${REGISTRY} WHERE name = ?`, [name])
+    const row = await this.#db.get<{ cid: number; uid: string }>(
+      `SELECT cid, uid FROM ${REGISTRY} WHERE name = ?`,
+      [name],
+    )
     if (!row || row.uid !== open.uid) return
     const t = collectionTables(row.cid)
     await this.#db.transaction(async (tx) => {
@@ -278,6 +293,7 @@ function parseCheckpoint(checkpoint: string | undefined, collection: CollectionR
   const at = checkpoint.lastIndexOf('@')
   if (at < 0 || checkpoint.slice(0, at) !== collection.uid) return undefined
   const sequence = Number(checkpoint.slice(at + 1))
-  if (!Number.isInteger(sequence) || sequence < collection.floor || sequence > collection.seq) return undefined
+  if (!Number.isInteger(sequence) || sequence < collection.floor || sequence > collection.seq)
+    return undefined
   return sequence
 }

@@ -59,7 +59,11 @@ export async function ensureRegistry(db: StorageAdapter): Promise<void> {
  * Creates a collection's tables. Triggers keep the FTS table in step with the records on
  * insert, replace, update and delete inside the writing transaction, whoever writes the rows.
  */
-export async function createCollectionTables(db: StorageAdapter, cid: number, fts: 'fts5' | 'fts4' | null): Promise<void> {
+export async function createCollectionTables(
+  db: StorageAdapter,
+  cid: number,
+  fts: 'fts5' | 'fts4' | null,
+): Promise<void> {
   const t = collectionTables(cid)
   // AUTOINCREMENT: a deleted label is never handed out again, so an ANN index can never confuse two records.
   let script = `
@@ -94,5 +98,7 @@ export async function createCollectionTables(db: StorageAdapter, cid: number, ft
 /** Drops a collection's tables (their triggers go with them). */
 export async function dropCollectionTables(db: StorageAdapter, cid: number): Promise<void> {
   const t = collectionTables(cid)
-  await db.exec(`DROP TABLE IF EXISTS ${t.text}; DROP TABLE IF EXISTS ${t.gone}; DROP TABLE IF EXISTS ${t.vectors};`)
+  await db.exec(
+    `DROP TABLE IF EXISTS ${t.text}; DROP TABLE IF EXISTS ${t.gone}; DROP TABLE IF EXISTS ${t.vectors};`,
+  )
 }

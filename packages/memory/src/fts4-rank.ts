@@ -7,7 +7,9 @@ const B = 0.75
  * native-endian 32-bit unsigned integers.
  */
 export function fts4Rank(matchinfo: Uint8Array): number {
-  const ints = new Uint32Array(matchinfo.buffer.slice(matchinfo.byteOffset, matchinfo.byteOffset + matchinfo.byteLength))
+  const ints = new Uint32Array(
+    matchinfo.buffer.slice(matchinfo.byteOffset, matchinfo.byteOffset + matchinfo.byteLength),
+  )
   const phrases = ints[0] as number
   const columns = ints[1] as number
   const rows = ints[2] as number

@@ -36,7 +36,9 @@ function translate(node: FilterNode, column: string, params: SqlValue[]): string
       return `(json_type(${column}, ?) IS ${node.exists ? 'NOT NULL' : 'NULL'})`
     case 'in': {
       const hit =
-        node.values.length === 0 ? '0' : `(${node.values.map((v) => equals(column, node.field, v, params)).join(' OR ')})`
+        node.values.length === 0
+          ? '0'
+          : `(${node.values.map((v) => equals(column, node.field, v, params)).join(' OR ')})`
       return node.op === '$in' ? hit : `(NOT ${hit})`
     }
     case 'compare': {

@@ -36,7 +36,7 @@ export interface PgVectorStoreConfig {
   adapter?: StorageAdapter
   /** A `postgres://` URL; the store opens its own adapter and closes it on `close()`. */
   connectionString?: string
-  /** The schema holding the registry and the collection tables; created if missing. Default is `'public'`. */
+  /** The schema holding the registry and the collection tables; created if missing. Default is the adapter's current schema (the first on its search path). */
   schema?: string
   /**
    * Scopes every statement to this tenant: its records are invisible to other tenants and theirs
@@ -107,8 +107,9 @@ class PgVectorStore implements VectorStore {
   readonly capabilities = CAPABILITIES
   readonly #db: StorageAdapter
   readonly #ownsAdapter: boolean
-  readonly #schema: string
-  readonly #registry: string
+  /** Fixed by the config, or read from the server on first use. */
+  #schema: string | undefined
+  #registry = ''
   readonly #tenant: string
   readonly #m: number
   readonly #efConstruction: number
@@ -142,8 +143,8 @@ class PgVectorStore implements VectorStore {
       this.#db = createPostgresAdapter({ connectionString: config.connectionString as string })
       this.#ownsAdapter = true
     }
-    const schema = config.schema ?? 'public'
-    if (!IDENTIFIER.test(schema)) {
+    const schema = config.schema
+    if (schema !== undefined && !IDENTIFIER.test(schema)) {
       throw new StorageError(
         'INVALID_ARGUMENT',
         `schema ${JSON.stringify(schema)} must be a plain identifier (letters, digits, _)`,
@@ -154,7 +155,6 @@ class PgVectorStore implements VectorStore {
       throw new StorageError('INVALID_ARGUMENT', 'tenant must be a string of at most 256 characters')
     }
     this.#schema = schema
-    this.#registry = `"${schema}"."${REGISTRY}"`
     this.#tenant = tenant
     this.#m = positiveInteger(config.m, 16, 'm')
     this.#efConstruction = positiveInteger(config.efConstruction, 64, 'efConstruction')
@@ -433,6 +433,11 @@ class PgVectorStore implements VectorStore {
   }
 
   async #createRegistry(): Promise<void> {
+    if (this.#schema === undefined) {
+      const row = await this.#db.get<{ schema: string | null }>('SELECT current_schema() AS schema')
+      this.#schema = row?.schema ?? 'public'
+    }
+    this.#registry = `"${this.#schema}"."${REGISTRY}"`
     const installed = await this.#db.get(`SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'`)
     if (installed === undefined) {
       if (!this.#createExtension) throw pgvectorMissing()

@@ -1,0 +1,154 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { similarity, type VectorMetric } from '@engram/core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createHnswIndex, removeHnswIndex } from '../src/index.js'
+
+const folder = mkdtempSync(join(tmpdir(), 'engram-hnsw-'))
+afterAll(() => rmSync(folder, { recursive: true, force: true }))
+let counter = 0
+const newPath = () => join(folder, `index-${++counter}.hnsw`)
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+function vectors(count: number, dimension: number, seed: number): Float32Array[] {
+  const random = seeded(seed)
+  return Array.from({ length: count }, () => Float32Array.from({ length: dimension }, () => random() * 2 - 1))
+}
+
+const items = (list: Float32Array[], first = 0) => list.map((vector, i) => ({ label: first + i, vector }))
+
+describe('createHnswIndex', () => {
+  for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
+    it(`reports ${metric} scores with the meaning of core's similarity`, async () => {
+      const data = vectors(50, 8, 1)
+      const index = await createHnswIndex({ dimension: 8, metric })
+      await index.add(items(data))
+      const query = vectors(1, 8, 2)[0] as Float32Array
+      const hits = await index.search(query, 50)
+      expect(hits).toHaveLength(50)
+      for (const hit of hits) {
+        const expected = similarity(metric, query, data[hit.label] as Float32Array)
+        expect(Math.abs(hit.score - expected), `label ${hit.label}`).toBeLessThan(
+          1e-4 * Math.max(1, Math.abs(expected)),
+        )
+      }
+      // Best first, and the exact best is found on this small set.
+      const best = data
+        .map((v, label) => ({ label, score: similarity(metric, query, v) }))
+        .sort((a, b) => b.score - a.score)
+      expect(hits[0]?.label).toBe(best[0]?.label)
+      await index.close()
+    })
+  }
+
+  it('grows past its initial capacity by itself', async () => {
+    const index = await createHnswIndex({ dimension: 4, metric: 'cosine', initialCapacity: 16 })
+    await index.add(items(vectors(100, 4, 3)))
+    await index.add(items(vectors(100, 4, 4), 100))
+    expect(index.size()).toBe(200)
+    await index.close()
+  })
+
+  it('removes labels from results at once and ignores unknown or repeated removals', async () => {
+    const data = vectors(40, 4, 5)
+    const index = await createHnswIndex({ dimension: 4, metric: 'euclidean' })
+    await index.add(items(data))
+    await index.remove([3, 3, 999])
+    await index.remove([3])
+    expect(index.size()).toBe(39)
+    const hits = await index.search(data[3] as Float32Array, 40)
+    expect(hits.map((h) => h.label)).not.toContain(3)
+    expect(hits).toHaveLength(39)
+    // Adding a removed label again revives it with its new vector.
+    await index.add([{ label: 3, vector: data[7] as Float32Array }])
+    const again = await index.search(data[7] as Float32Array, 2)
+    expect(again.map((h) => h.label).sort()).toEqual([3, 7])
+    await index.close()
+  })
+
+  it('applies the label filter inside the search, so k still fills', async () => {
+    const index = await createHnswIndex({ dimension: 8, metric: 'cosine' })
+    await index.add(items(vectors(500, 8, 6)))
+    const hits = await index.search(vectors(1, 8, 7)[0] as Float32Array, 20, (label) => label % 10 === 0)
+    expect(hits).toHaveLength(20)
+    for (const hit of hits) expect(hit.label % 10).toBe(0)
+    await index.close()
+  })
+
+  it('persists with a checkpoint and reopens with the same contents and removals', async () => {
+    const path = newPath()
+    const data = vectors(300, 16, 8)
+    const index = await createHnswIndex({ path, dimension: 16, metric: 'dot' })
+    expect(index.checkpoint).toBeUndefined()
+    await index.add(items(data))
+    await index.remove([10, 20])
+    await index.persist('abc@7')
+    const query = vectors(1, 16, 9)[0] as Float32Array
+    const before = await index.search(query, 10)
+    await index.close()
+
+    const reopened = await createHnswIndex({ path, dimension: 16, metric: 'dot' })
+    expect(reopened.checkpoint).toBe('abc@7')
+    expect(reopened.size()).toBe(298)
+    expect(await reopened.search(query, 10)).toEqual(before)
+    const near10 = await reopened.search(data[10] as Float32Array, 298)
+    expect(near10.map((h) => h.label)).not.toContain(10)
+    await reopened.close()
+  })
+
+  it('ignores a file written for another dimension or metric, or one whose checkpoint does not match it', async () => {
+    const path = newPath()
+    const index = await createHnswIndex({ path, dimension: 4, metric: 'cosine' })
+    await index.add(items(vectors(10, 4, 10)))
+    await index.persist('x@1')
+    await index.close()
+
+    const otherMetric = await createHnswIndex({ path, dimension: 4, metric: 'euclidean' })
+    expect(otherMetric.checkpoint).toBeUndefined()
+    expect(otherMetric.size()).toBe(0)
+    await otherMetric.close()
+
+    // A checkpoint whose recorded size no longer matches the index file is not trusted.
+    const sidecar = JSON.parse(readFileSync(`${path}.json`, 'utf8'))
+    writeFileSync(`${path}.json`, JSON.stringify({ ...sidecar, bytes: sidecar.bytes + 1 }))
+    const mismatched = await createHnswIndex({ path, dimension: 4, metric: 'cosine' })
+    expect(mismatched.checkpoint).toBeUndefined()
+    expect(mismatched.size()).toBe(0)
+    await mismatched.close()
+  })
+
+  it('keeps an in-memory index when no path is given, and removeHnswIndex deletes both files', async () => {
+    const memory = await createHnswIndex({ path: ':memory:', dimension: 2, metric: 'cosine' })
+    await memory.add([{ label: 1, vector: Float32Array.from([1, 0]) }])
+    await memory.persist('m@1')
+    expect(memory.checkpoint).toBe('m@1')
+    await memory.close()
+
+    const path = newPath()
+    const index = await createHnswIndex({ path, dimension: 2, metric: 'cosine' })
+    await index.add([{ label: 1, vector: Float32Array.from([1, 0]) }])
+    await index.persist('f@1')
+    await index.close()
+    expect(statSync(path).size).toBeGreaterThan(0)
+    await removeHnswIndex(path)
+    expect(() => statSync(path)).toThrow()
+    expect(() => statSync(`${path}.json`)).toThrow()
+  })
+
+  it('fails with CLOSED after close()', async () => {
+    const index = await createHnswIndex({ dimension: 2, metric: 'cosine' })
+    await index.close()
+    await expect(index.search(Float32Array.from([1, 0]), 1)).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+})

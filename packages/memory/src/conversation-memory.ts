@@ -1,0 +1,588 @@
+import {
+  createDatabase,
+  type DatabaseOptions,
+  isStorageError,
+  type Row,
+  type SqlValue,
+  type StorageAdapter,
+  StorageError,
+} from '@engram/core'
+import { CONVERSATION_SCHEMA, CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
+import {
+  checkCount,
+  checkId,
+  checkRole,
+  checkText,
+  checkUsage,
+  describeValue,
+  readJson,
+  readMetadata,
+  readUsage,
+  toJsonText,
+  toMetadataText,
+  toMillis,
+} from './conversation-values.js'
+import type {
+  Conversation,
+  ConversationTurn,
+  ConversationUpdate,
+  IMemoryAdapter,
+  ListConversationsOptions,
+  PruneHistoryOptions,
+  RetrieveTurnsOptions,
+  StoredConversationTurn,
+  TimeInput,
+  TurnRole,
+} from './memory-adapter.js'
+import { type MigrationReport, migrateSchema } from './migrate-schema.js'
+
+/** Options for `new ConversationMemory(adapter, config)`. */
+export interface ConversationMemoryConfig {
+  /** Close the adapter when the memory is closed. Default is `false` (`ConversationMemory.open` sets it). */
+  closeAdapter?: boolean
+  /**
+   * Runs after `deleteConversation` commits, whether or not the conversation existed, so
+   * whatever was derived from it (memories, vectors) can go too; a retry after a failure
+   * reaches it again. It runs outside the transaction, so it may use the adapter freely.
+   */
+  onDeleteConversation?: (userId: string, conversationId: string) => Promise<void> | void
+}
+
+/** A conversation record for `importBatch`, as another store or a legacy database had it. */
+export interface ImportedConversation {
+  /** The user it belongs to. */
+  userId: string
+  /** The conversation's id. */
+  conversationId: string
+  /** The agent recorded on it. */
+  agentId?: string | null
+  /** When it began. Default is `lastActivity`, else now. */
+  createdAt?: TimeInput | null
+  /** Its last activity. Default is `createdAt`. */
+  lastActivity?: TimeInput | null
+  /** A display title. */
+  title?: string | null
+  /** A summary. */
+  summary?: string | null
+  /** The persona. */
+  persona?: string | null
+}
+
+/** A turn for `importBatch`: a stored turn whose JSON fields may still be their stored text. */
+export interface ImportedTurn
+  extends Omit<ConversationTurn, 'storageId' | 'timestamp' | 'metadata' | 'tool_calls'> {
+  /** The user it belongs to. */
+  userId: string
+  /** Its conversation; created (from this turn) when it does not exist. */
+  conversationId: string
+  /** Its id; a turn whose id the user already has is skipped, which makes imports repeatable. */
+  storageId: string
+  /** When it was said. */
+  timestamp: TimeInput
+  /** A plain object, or a string stored verbatim as the column's text (even when it is not valid JSON). */
+  metadata?: Record<string, unknown> | string | null
+  /** Any JSON value; a string is taken as the column's stored text and kept verbatim. */
+  tool_calls?: unknown
+}
+
+/** What `importBatch` wrote. */
+export interface ImportCounts {
+  /** Conversations created. */
+  conversations: number
+  /** Turns inserted. */
+  turns: number
+  /** Conversations and turns that already existed and were left as they were. */
+  skipped: number
+}
+
+const TURN_COLUMNS = `storage_id, user_id, conversation_id, role, content, created_at, agent_id, model,
+  prompt_tokens, completion_tokens, total_tokens, tool_calls, tool_call_id, metadata, summary`
+const CONVERSATION_COLUMNS =
+  'user_id, conversation_id, agent_id, created_at, last_activity, title, summary, persona'
+const UPDATABLE: readonly (keyof ConversationUpdate)[] = ['title', 'summary', 'persona', 'agentId']
+const COLUMN_OF: Readonly<Record<keyof ConversationUpdate, string>> = {
+  title: 'title',
+  summary: 'summary',
+  persona: 'persona',
+  agentId: 'agent_id',
+}
+// Keeps last_activity the newest time seen; CASE rather than MAX()/GREATEST() works on both dialects.
+const NEWEST_ACTIVITY = `last_activity = CASE WHEN excluded.last_activity > ${CONVERSATIONS_TABLE}.last_activity
+  THEN excluded.last_activity ELSE ${CONVERSATIONS_TABLE}.last_activity END`
+
+/**
+ * Conversation history for agents, on any `StorageAdapter` (SQLite or Postgres). Every call
+ * is scoped by user id: the same conversation id under two users is two conversations.
+ *
+ * @example
+ * const memory = await ConversationMemory.open('./data/chat.db')
+ * await memory.storeConversationTurn('u1', 'c1', { role: 'user', content: 'Hello' })
+ * const turns = await memory.retrieveConversationTurns('u1', 'c1')
+ */
+export class ConversationMemory implements IMemoryAdapter {
+  /** The adapter the memory stores into. */
+  readonly storage: StorageAdapter
+  readonly #closeAdapter: boolean
+  readonly #onDelete: ConversationMemoryConfig['onDeleteConversation']
+  #ready: Promise<MigrationReport> | undefined
+  #closed = false
+
+  /** Uses an open adapter; call `initialize()` (or any method, which does it first). */
+  constructor(storage: StorageAdapter, config: ConversationMemoryConfig = {}) {
+    if (!storage || typeof storage.transaction !== 'function' || typeof storage.dialect !== 'string') {
+      throw new StorageError('INVALID_ARGUMENT', 'ConversationMemory needs a StorageAdapter')
+    }
+    this.storage = storage
+    this.#closeAdapter = config.closeAdapter ?? false
+    this.#onDelete = config.onDeleteConversation
+  }
+
+  /**
+   * Opens a database with `createDatabase` (a path, a `postgres://` URL or its options),
+   * migrates it, and returns a memory that closes the database when it is closed.
+   */
+  static async open(target: string | DatabaseOptions): Promise<ConversationMemory> {
+    const storage = await createDatabase(target)
+    const memory = new ConversationMemory(storage, { closeAdapter: true })
+    try {
+      await memory.initialize()
+    } catch (error) {
+      await memory.close()
+      throw error
+    }
+    return memory
+  }
+
+  /** Creates or upgrades the tables once; later calls return at once. */
+  async initialize(): Promise<void> {
+    await this.migrate()
+  }
+
+  /** Like `initialize()`, but returns the report of this instance's (single) migration run. */
+  migrate(): Promise<MigrationReport> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (this.#ready === undefined) {
+      const ready = migrateSchema(this.storage, CONVERSATION_SCHEMA)
+      // A failed attempt is forgotten so the next call can try again.
+      ready.catch(() => {
+        if (this.#ready === ready) this.#ready = undefined
+      })
+      this.#ready = ready
+    }
+    return this.#ready
+  }
+
+  /** Stores a turn and returns its storage id; creates the conversation on first use and moves its last activity forward. */
+  async storeConversationTurn(
+    userId: string,
+    conversationId: string,
+    turn: ConversationTurn,
+  ): Promise<string> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    if (typeof turn !== 'object' || turn === null) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `turn must be an object with a role; got ${describeValue(turn)}`,
+      )
+    }
+    const storageId = turn.storageId === undefined ? newId() : checkId(turn.storageId, 'turn.storageId')
+    const values = turnValues(userId, conversationId, storageId, turn, turn.timestamp ?? Date.now(), false)
+    const agentId = checkText(turn.agentId, 'turn.agentId')
+    const at = values[5] as number
+    await this.#open()
+    try {
+      await this.storage.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, agent_id, created_at, last_activity)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (user_id, conversation_id) DO UPDATE SET ${NEWEST_ACTIVITY},
+             agent_id = COALESCE(excluded.agent_id, ${CONVERSATIONS_TABLE}.agent_id)`,
+          [userId, conversationId, agentId, at, at],
+        )
+        await tx.run(`INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`, values)
+      })
+    } catch (error) {
+      if (isStorageError(error, 'UNIQUE_VIOLATION')) {
+        throw new StorageError(
+          'UNIQUE_VIOLATION',
+          `This user already has a turn with storageId ${describeValue(storageId)}; leave storageId out to get a fresh one`,
+          { cause: error },
+        )
+      }
+      throw error
+    }
+    return storageId
+  }
+
+  /** Returns a conversation's turns, ordered by time and then by the order they were stored. */
+  async retrieveConversationTurns(
+    userId: string,
+    conversationId: string,
+    options: RetrieveTurnsOptions = {},
+  ): Promise<StoredConversationTurn[]> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    const limit = checkCount(options.limit, 'limit', 50)
+    const offset = checkCount(options.offset, 'offset', 0)
+    const order = options.order ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') {
+      throw new StorageError('INVALID_ARGUMENT', `order must be 'asc' or 'desc'; got ${describeValue(order)}`)
+    }
+    const where = ['user_id = ?', 'conversation_id = ?']
+    const params: SqlValue[] = [userId, conversationId]
+    if (options.since !== undefined) {
+      where.push('created_at >= ?')
+      params.push(toMillis(options.since, 'since'))
+    }
+    if (options.roles !== undefined) {
+      if (!Array.isArray(options.roles)) {
+        throw new StorageError(
+          'INVALID_ARGUMENT',
+          `roles must be an array of roles; got ${describeValue(options.roles)}`,
+        )
+      }
+      const roles = [...new Set(options.roles.map(checkRole))]
+      if (roles.length === 0) return []
+      where.push(`role IN (${marks(roles.length)})`)
+      params.push(...roles)
+    }
+    await this.#open()
+    const direction = order === 'asc' ? 'ASC' : 'DESC'
+    const rows = await this.storage.all(
+      `SELECT ${TURN_COLUMNS} FROM ${TURNS_TABLE} WHERE ${where.join(' AND ')}
+       ORDER BY created_at ${direction}, seq ${direction} LIMIT ? OFFSET ?`,
+      [...params, limit, offset],
+    )
+    return rows.map(toStoredTurn)
+  }
+
+  /** Returns the user's conversations, most recent activity first. */
+  async listUserConversations(
+    userId: string,
+    options: ListConversationsOptions = {},
+  ): Promise<Conversation[]> {
+    checkId(userId, 'userId')
+    const limit = checkCount(options.limit, 'limit', 50)
+    const offset = checkCount(options.offset, 'offset', 0)
+    const params: SqlValue[] = [userId]
+    let agentFilter = ''
+    if (options.agentId !== undefined) {
+      params.push(checkId(options.agentId, 'agentId'))
+      agentFilter = ' AND agent_id = ?'
+    }
+    await this.#open()
+    const rows = await this.storage.all(
+      `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ?${agentFilter}
+       ORDER BY last_activity DESC, conversation_id ASC LIMIT ? OFFSET ?`,
+      [...params, limit, offset],
+    )
+    return rows.map(toConversation)
+  }
+
+  /** Returns one conversation's record, or `undefined` when this user has none by that id. */
+  async getConversation(userId: string, conversationId: string): Promise<Conversation | undefined> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    await this.#open()
+    const row = await this.storage.get(
+      `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`,
+      [userId, conversationId],
+    )
+    return row === undefined ? undefined : toConversation(row)
+  }
+
+  /** Sets (or with `null` clears) the persona, creating the conversation when it does not exist yet. */
+  async setConversationPersona(
+    userId: string,
+    conversationId: string,
+    persona: string | null,
+  ): Promise<void> {
+    await this.updateConversation(userId, conversationId, { persona: checkText(persona, 'persona') })
+  }
+
+  /** Changes a conversation's title, summary, persona or agent, creating the conversation when needed. */
+  async updateConversation(
+    userId: string,
+    conversationId: string,
+    update: ConversationUpdate,
+  ): Promise<void> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    if (typeof update !== 'object' || update === null) {
+      throw new StorageError('INVALID_ARGUMENT', `update must be an object; got ${describeValue(update)}`)
+    }
+    const fields = UPDATABLE.filter((field) => update[field] !== undefined)
+    const columns = fields.map((field) => COLUMN_OF[field])
+    const values = fields.map((field) => checkText(update[field], field))
+    const now = Date.now()
+    const onConflict =
+      columns.length === 0
+        ? 'DO NOTHING'
+        : `DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`
+    await this.#open()
+    await this.storage.run(
+      `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, created_at, last_activity${columns.map((c) => `, ${c}`).join('')})
+       VALUES (${marks(4 + columns.length)})
+       ON CONFLICT (user_id, conversation_id) ${onConflict}`,
+      [userId, conversationId, now, now, ...values],
+    )
+  }
+
+  /**
+   * Removes turns and returns how many. `keepLast` keeps the newest N; `olderThan` removes
+   * turns from before a moment; with both, only turns that are old and not among the newest N go.
+   */
+  async pruneHistory(userId: string, conversationId: string, options: PruneHistoryOptions): Promise<number> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    const { keepLast, olderThan } = options ?? {}
+    if (keepLast === undefined && olderThan === undefined) {
+      throw new StorageError('INVALID_ARGUMENT', 'pruneHistory needs keepLast, olderThan or both')
+    }
+    const params: Record<string, SqlValue> = { user: userId, conversation: conversationId }
+    let sql = `DELETE FROM ${TURNS_TABLE} WHERE user_id = :user AND conversation_id = :conversation`
+    if (olderThan !== undefined) {
+      params.before = toMillis(olderThan, 'olderThan')
+      sql += ' AND created_at < :before'
+    }
+    if (keepLast !== undefined) {
+      params.keep = checkCount(keepLast, 'keepLast', 0)
+      sql += ` AND seq NOT IN (SELECT seq FROM ${TURNS_TABLE} WHERE user_id = :user AND conversation_id = :conversation
+        ORDER BY created_at DESC, seq DESC LIMIT :keep)`
+    }
+    await this.#open()
+    return (await this.storage.run(sql, params)).changes
+  }
+
+  /** Deletes a conversation and all its turns; `true` when this user had it. */
+  async deleteConversation(userId: string, conversationId: string): Promise<boolean> {
+    checkId(userId, 'userId')
+    checkId(conversationId, 'conversationId')
+    await this.#open()
+    const existed = await this.storage.transaction(async (tx) => {
+      // Explicit, because a SQLite connection may run with foreign keys (and so the cascade) off.
+      const turns = await tx.run(`DELETE FROM ${TURNS_TABLE} WHERE user_id = ? AND conversation_id = ?`, [
+        userId,
+        conversationId,
+      ])
+      const conversation = await tx.run(
+        `DELETE FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`,
+        [userId, conversationId],
+      )
+      return conversation.changes > 0 || turns.changes > 0
+    })
+    await this.#onDelete?.(userId, conversationId)
+    return existed
+  }
+
+  /**
+   * Writes conversations and turns as another store had them, in one transaction, keeping
+   * their ids; anything already present is skipped, so running the same import twice adds
+   * nothing. Conversations go in before turns; a turn whose conversation is missing creates it.
+   */
+  async importBatch(batch: {
+    conversations?: readonly ImportedConversation[]
+    turns?: readonly ImportedTurn[]
+  }): Promise<ImportCounts> {
+    const conversations = (batch.conversations ?? []).map(conversationValues)
+    const turns = (batch.turns ?? []).map((turn) => {
+      if (typeof turn !== 'object' || turn === null) {
+        throw new StorageError(
+          'INVALID_ARGUMENT',
+          `Each imported turn must be an object; got ${describeValue(turn)}`,
+        )
+      }
+      const userId = checkId(turn.userId, 'turn.userId')
+      const conversationId = checkId(turn.conversationId, 'turn.conversationId')
+      return turnValues(
+        userId,
+        conversationId,
+        checkId(turn.storageId, 'turn.storageId'),
+        turn,
+        turn.timestamp,
+        true,
+      )
+    })
+    await this.#open()
+    return this.storage.transaction(async (tx) => {
+      const counts: ImportCounts = { conversations: 0, turns: 0, skipped: 0 }
+      for (const values of conversations) {
+        const { changes } = await tx.run(
+          `INSERT INTO ${CONVERSATIONS_TABLE} (${CONVERSATION_COLUMNS}) VALUES (${marks(8)})
+           ON CONFLICT (user_id, conversation_id) DO NOTHING`,
+          values,
+        )
+        if (changes > 0) counts.conversations++
+        else counts.skipped++
+      }
+      // One conversation row per conversation in the batch, stretched to its newest turn.
+      const spans = new Map<
+        string,
+        { user: string; conversation: string; agent: SqlValue; first: number; last: number }
+      >()
+      for (const values of turns) {
+        const key = JSON.stringify([values[1], values[2]])
+        const at = values[5] as number
+        const span = spans.get(key)
+        if (span === undefined) {
+          spans.set(key, {
+            user: values[1] as string,
+            conversation: values[2] as string,
+            agent: values[6] ?? null,
+            first: at,
+            last: at,
+          })
+        } else {
+          span.first = Math.min(span.first, at)
+          span.last = Math.max(span.last, at)
+        }
+      }
+      for (const span of spans.values()) {
+        const created = await tx.run(
+          `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, agent_id, created_at, last_activity)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO NOTHING`,
+          [span.user, span.conversation, span.agent, span.first, span.last],
+        )
+        if (created.changes > 0) counts.conversations++
+        else
+          await tx.run(
+            `UPDATE ${CONVERSATIONS_TABLE} SET last_activity = ?
+             WHERE user_id = ? AND conversation_id = ? AND last_activity < ?`,
+            [span.last, span.user, span.conversation, span.last],
+          )
+      }
+      for (const values of turns) {
+        const { changes } = await tx.run(
+          `INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})
+           ON CONFLICT (user_id, storage_id) DO NOTHING`,
+          values,
+        )
+        if (changes > 0) counts.turns++
+        else counts.skipped++
+      }
+      return counts
+    })
+  }
+
+  /** Stops the memory; closes the adapter too when the memory opened it (or was told to). */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#closeAdapter) await this.storage.close()
+  }
+
+  /** Fails when closed, and runs the migrations before the first real call. */
+  async #open(): Promise<void> {
+    if (this.#closed) throw closedError()
+    await this.migrate()
+  }
+}
+
+/** The 15 turn columns' values, in `TURN_COLUMNS` order, after checking every field. */
+function turnValues(
+  userId: string,
+  conversationId: string,
+  storageId: string,
+  turn: Omit<ConversationTurn, 'metadata'> & { metadata?: unknown },
+  timestamp: TimeInput,
+  verbatim: boolean,
+): SqlValue[] {
+  const role = checkRole(turn.role)
+  const content = checkText(turn.content, 'turn.content')
+  const [prompt, completion, total] = checkUsage(turn.usage)
+  // Imports hand over the stored text, which is kept verbatim even when it is not valid JSON.
+  const metadata =
+    verbatim && typeof turn.metadata === 'string'
+      ? checkText(turn.metadata, 'turn.metadata')
+      : toMetadataText(turn.metadata)
+  const toolCalls =
+    verbatim && typeof turn.tool_calls === 'string'
+      ? checkText(turn.tool_calls, 'turn.tool_calls')
+      : toJsonText(turn.tool_calls, 'turn.tool_calls')
+  return [
+    storageId,
+    userId,
+    conversationId,
+    role,
+    content,
+    toMillis(timestamp, 'turn.timestamp'),
+    checkText(turn.agentId, 'turn.agentId'),
+    checkText(turn.model, 'turn.model'),
+    prompt,
+    completion,
+    total,
+    toolCalls,
+    checkText(turn.tool_call_id, 'turn.tool_call_id'),
+    metadata,
+    checkText(turn.summary, 'turn.summary'),
+  ]
+}
+
+function conversationValues(conversation: ImportedConversation): SqlValue[] {
+  if (typeof conversation !== 'object' || conversation === null) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `Each imported conversation must be an object; got ${describeValue(conversation)}`,
+    )
+  }
+  const created = conversation.createdAt ?? conversation.lastActivity ?? Date.now()
+  const createdAt = toMillis(created, 'conversation.createdAt')
+  const lastActivity =
+    conversation.lastActivity == null
+      ? createdAt
+      : toMillis(conversation.lastActivity, 'conversation.lastActivity')
+  return [
+    checkId(conversation.userId, 'conversation.userId'),
+    checkId(conversation.conversationId, 'conversation.conversationId'),
+    checkText(conversation.agentId, 'conversation.agentId'),
+    createdAt,
+    lastActivity,
+    checkText(conversation.title, 'conversation.title'),
+    checkText(conversation.summary, 'conversation.summary'),
+    checkText(conversation.persona, 'conversation.persona'),
+  ]
+}
+
+function toStoredTurn(row: Row): StoredConversationTurn {
+  return {
+    storageId: row.storage_id as string,
+    userId: row.user_id as string,
+    conversationId: row.conversation_id as string,
+    role: row.role as TurnRole,
+    content: (row.content as string | null) ?? null,
+    timestamp: Number(row.created_at),
+    agentId: (row.agent_id as string | null) ?? null,
+    model: (row.model as string | null) ?? null,
+    usage: readUsage(row.prompt_tokens, row.completion_tokens, row.total_tokens),
+    tool_calls: readJson(row.tool_calls),
+    tool_call_id: (row.tool_call_id as string | null) ?? null,
+    metadata: readMetadata(row.metadata),
+    summary: (row.summary as string | null) ?? null,
+  }
+}
+
+function toConversation(row: Row): Conversation {
+  return {
+    conversationId: row.conversation_id as string,
+    userId: row.user_id as string,
+    agentId: (row.agent_id as string | null) ?? null,
+    createdAt: Number(row.created_at),
+    lastActivity: Number(row.last_activity),
+    title: (row.title as string | null) ?? null,
+    summary: (row.summary as string | null) ?? null,
+    persona: (row.persona as string | null) ?? null,
+  }
+}
+
+function marks(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ')
+}
+
+function newId(): string {
+  return globalThis.crypto.randomUUID()
+}
+
+function closedError(): StorageError {
+  return new StorageError('CLOSED', 'This ConversationMemory is closed; open a new one to keep working')
+}

@@ -1,0 +1,250 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createReferenceVectorStore, expectStorageError } from '@engram/conformance'
+import type { StorageAdapter } from '@engram/core'
+import { createPostgresAdapter } from '@engram/postgres'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import type { Embedder } from '../src/embedder.js'
+import { createLocalEmbedder } from '../src/local-embedder.js'
+import { Memory, type MemoryOptions } from '../src/memory.js'
+import { PG_URL } from './storage-backends.js'
+
+const folder = mkdtempSync(join(tmpdir(), 'engram-memory-'))
+let files = 0
+const opened: Memory[] = []
+const extra: StorageAdapter[] = []
+const schemas: string[] = []
+let admin: StorageAdapter | undefined
+
+afterEach(async () => {
+  for (const memory of opened.splice(0)) await memory.close().catch(() => undefined)
+  for (const adapter of extra.splice(0)) await adapter.close().catch(() => undefined)
+})
+afterAll(async () => {
+  if (admin) {
+    for (const schema of schemas) await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await admin.close()
+  }
+  rmSync(folder, { recursive: true, force: true })
+})
+
+async function open(options: MemoryOptions = {}): Promise<Memory> {
+  const memory = await Memory.open({ path: join(folder, `memory-${++files}.db`), ...options })
+  opened.push(memory)
+  return memory
+}
+
+async function postgresStorage(): Promise<StorageAdapter> {
+  admin ??= createPostgresAdapter({ connectionString: PG_URL, max: 1 })
+  const schema = `engram_mem_${process.pid}_${Math.random().toString(16).slice(2, 10)}`
+  await admin.exec(`CREATE SCHEMA ${schema}`)
+  schemas.push(schema)
+  // pgvector's types live in public, so it stays on the search path after the test's own schema.
+  const adapter = createPostgresAdapter({ connectionString: PG_URL, searchPath: [schema, 'public'], max: 4 })
+  extra.push(adapter)
+  return adapter
+}
+
+const FACTS = [
+  'Canberra is the capital of Australia, chosen as a compromise between Sydney and Melbourne.',
+  'The Great Barrier Reef is the largest coral reef system in the world.',
+  'Ada Lovelace wrote the first published algorithm for a machine.',
+  'Photosynthesis converts light energy into chemical energy in plants.',
+  'The kangaroo is a marsupial found only in Australia.',
+]
+
+type Setup = { name: string; make: (options?: MemoryOptions) => Promise<Memory> }
+const setups: Setup[] = [
+  { name: 'SQLite file with the embedded tiers', make: (options) => open(options) },
+  {
+    name: 'Postgres rows and pgvector',
+    make: async (options) => open({ ...options, storage: await postgresStorage() }),
+  },
+  {
+    name: 'Postgres rows with another vector store',
+    make: async (options) =>
+      open({ ...options, storage: await postgresStorage(), vectors: createReferenceVectorStore() }),
+  },
+]
+
+for (const setup of setups) {
+  describe(`Memory on ${setup.name}`, () => {
+    it('recalls the most relevant memory first, with a score, in every mode', async () => {
+      const memory = await setup.make()
+      for (const fact of FACTS) await memory.remember(fact)
+      for (const mode of ['hybrid', 'vector', 'text'] as const) {
+        const hits = await memory.recall('capital of Australia', { topK: 3, mode })
+        expect(hits[0]?.trace.text, mode).toBe(FACTS[0])
+        expect(hits[0]?.score, mode).toBeGreaterThan(0)
+        for (let i = 1; i < hits.length; i++)
+          expect(hits[i - 1]?.score).toBeGreaterThanOrEqual(hits[i]?.score as number)
+      }
+    })
+
+    it('scopes recall by scope, type, tag and metadata filter', async () => {
+      const memory = await setup.make()
+      await memory.remember('Ada prefers green tea', {
+        scope: 'user:ada',
+        tags: ['drink'],
+        metadata: { year: 2024 },
+      })
+      await memory.remember('Bob prefers green tea too', {
+        scope: 'user:bob',
+        tags: ['drink'],
+        metadata: { year: 2023 },
+      })
+      await memory.remember('Ada lives in Canberra', { scope: 'user:ada', type: 'fact' })
+      const ada = await memory.recall('green tea', { scope: 'user:ada' })
+      expect(ada.map((h) => h.trace.scope)).toEqual(['user:ada', 'user:ada'].slice(0, ada.length))
+      expect(ada.some((h) => h.trace.text.startsWith('Bob'))).toBe(false)
+      expect((await memory.recall('Ada', { type: 'fact' })).map((h) => h.trace.text)).toEqual([
+        'Ada lives in Canberra',
+      ])
+      expect(
+        (await memory.recall('tea', { tag: 'drink', filter: { year: { $gte: 2024 } } })).map(
+          (h) => h.trace.text,
+        ),
+      ).toEqual(['Ada prefers green tea'])
+    })
+
+    it('forgets a trace together with its vector', async () => {
+      const memory = await setup.make()
+      const trace = await memory.remember('The secret word is xylophone')
+      expect((await memory.recall('xylophone'))[0]?.trace.id).toBe(trace.id)
+      expect(await memory.forget(trace.id)).toBe(true)
+      expect(await memory.recall('xylophone')).toEqual([])
+      expect(await memory.vectors.get(memory.collection, [trace.id])).toEqual([])
+      expect(await memory.forget(trace.id)).toBe(false)
+    })
+
+    it('ingests a document into linked chunks, reports progress, and forgets it whole', async () => {
+      const memory = await setup.make()
+      const text = FACTS.join('\n\n').repeat(3)
+      const progress: Array<[number, number]> = []
+      const { documentId, chunks } = await memory.ingest(
+        { text, title: 'facts' },
+        {
+          chunkSize: 200,
+          overlap: 40,
+          batchSize: 4,
+          onProgress: (done, total) => progress.push([done, total]),
+        },
+      )
+      expect(chunks.length).toBeGreaterThan(4)
+      expect(chunks.map((c) => c.chunkIndex)).toEqual(chunks.map((_, i) => i))
+      expect(chunks.every((c) => c.documentId === documentId && c.type === 'chunk')).toBe(true)
+      expect(progress.at(-1)).toEqual([chunks.length, chunks.length])
+      const hit = (await memory.recall('coral reef', { topK: 1 }))[0]
+      expect(hit?.trace.documentId).toBe(documentId)
+      expect(await memory.forgetDocument(documentId)).toBe(chunks.length)
+      expect(await memory.count()).toBe(0)
+      expect(await memory.vectors.count(memory.collection)).toBe(0)
+    })
+
+    it('deleting a conversation removes the memories made from it, and only those', async () => {
+      const memory = await setup.make()
+      await memory.conversations.storeConversationTurn('u1', 'c1', {
+        role: 'user',
+        content: 'I am allergic to peanuts',
+      })
+      await memory.remember('u1 is allergic to peanuts', { userId: 'u1', conversationId: 'c1' })
+      await memory.remember('u2 is allergic to peanuts as well', { userId: 'u2', conversationId: 'c1' })
+      await memory.remember('peanuts are legumes')
+      await memory.conversations.deleteConversation('u1', 'c1')
+      const left = (await memory.recall('peanuts allergic', { topK: 10 })).map((h) => h.trace.text).sort()
+      expect(left).toEqual(['peanuts are legumes', 'u2 is allergic to peanuts as well'])
+      expect(await memory.vectors.count(memory.collection)).toBe(2)
+    })
+
+    it('rejects bad input with a clear error and stores nothing', async () => {
+      const memory = await setup.make()
+      await expectStorageError(memory.remember('   '), 'INVALID_ARGUMENT')
+      await expectStorageError(memory.remember('x', { metadata: { scope: 'sneaky' } }), 'INVALID_ARGUMENT')
+      await expectStorageError(memory.remember('x', { userId: 'only-user' }), 'INVALID_ARGUMENT')
+      await expectStorageError(memory.recall(''), 'INVALID_ARGUMENT')
+      expect(await memory.count()).toBe(0)
+    })
+  })
+}
+
+describe('Memory.open', () => {
+  it('with no options makes a SQLite file in the data folder and works', async () => {
+    const dataDir = join(folder, 'default-data')
+    const previous = process.env.ENGRAM_DATA_DIR
+    process.env.ENGRAM_DATA_DIR = dataDir
+    try {
+      const memory = await Memory.open()
+      opened.push(memory)
+      expect(memory.storage.kind).toBe('sqlite-native')
+      expect(memory.dimensions).toBe(384)
+      await memory.remember('zero configuration works')
+      expect((await memory.recall('configuration'))[0]?.trace.text).toBe('zero configuration works')
+      expect(existsSync(join(dataDir, 'memory.db'))).toBe(true)
+    } finally {
+      if (previous === undefined) delete process.env.ENGRAM_DATA_DIR
+      else process.env.ENGRAM_DATA_DIR = previous
+    }
+  })
+
+  it('measures the embedding dimension instead of assuming it', async () => {
+    const memory = await open({ embed: createLocalEmbedder({ dimensions: 64 }) })
+    expect(memory.dimensions).toBe(64)
+    expect((await memory.vectors.describeCollection(memory.collection))?.dimension).toBe(64)
+    await expectStorageError(
+      Memory.open({
+        path: join(folder, 'x.db'),
+        embed: createLocalEmbedder({ dimensions: 64 }),
+        dimensions: 32,
+      }),
+      'DIMENSION_MISMATCH',
+    )
+  })
+
+  it('refuses to reopen a memory with an embedder of another dimension', async () => {
+    const path = join(folder, 'reopen.db')
+    const first = await Memory.open({ path, embed: createLocalEmbedder({ dimensions: 64 }) })
+    await first.remember('kept')
+    await first.close()
+    await expectStorageError(
+      Memory.open({ path, embed: createLocalEmbedder({ dimensions: 128 }) }),
+      'DIMENSION_MISMATCH',
+    )
+    const again = await Memory.open({ path, embed: createLocalEmbedder({ dimensions: 64 }) })
+    opened.push(again)
+    expect(await again.count()).toBe(1)
+  })
+
+  it('removes the trace rows again when the vector store refuses them', async () => {
+    const local = createLocalEmbedder({ dimensions: 32 })
+    let poison = false
+    const embed: Embedder = async (texts) => {
+      const vectors = await local(texts)
+      if (poison) vectors[0]?.fill(Number.NaN)
+      return vectors
+    }
+    const memory = await open({ embed })
+    await memory.remember('fine')
+    poison = true
+    await expectStorageError(memory.remember('poisoned'), 'INVALID_ARGUMENT')
+    expect(await memory.count()).toBe(1)
+  })
+
+  it('keeps graph and state in the same database', async () => {
+    const memory = await open()
+    await memory.graph.addEntity({ id: 'ada', name: 'Ada Lovelace', type: 'person' })
+    await memory.graph.addEntity({ id: 'engine', name: 'Analytical Engine', type: 'machine' })
+    await memory.graph.addRelation('ada', 'engine', 'wrote_for')
+    await memory.state.save('agent-1', { turn: 3 })
+    expect((await memory.graph.neighbors('ada')).map((n) => n.entity.name)).toEqual(['Analytical Engine'])
+    expect(await memory.state.load('agent-1')).toEqual({ turn: 3 })
+  })
+
+  it('fails every call after close() with CLOSED', async () => {
+    const memory = await open()
+    await memory.close()
+    await expectStorageError(memory.remember('late'), 'CLOSED')
+    await expectStorageError(memory.recall('late'), 'CLOSED')
+    await memory.close()
+  })
+})

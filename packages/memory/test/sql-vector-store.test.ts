@@ -1,0 +1,115 @@
+import type { StorageAdapter } from '@engram/core'
+import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import { describe, expect, it } from 'vitest'
+import { createSqlVectorStore, ftsMatchQuery } from '../src/index.js'
+import { withFts } from './helpers.js'
+
+describe('SqlVectorStore full text', () => {
+  for (const flavour of ['fts5', 'fts4'] as const) {
+    it(`keeps the ${flavour} table in step with the records on insert, replace, update and delete`, async () => {
+      const native = createSqliteNativeAdapter({ filename: ':memory:' })
+      const db = flavour === 'fts5' ? native : withFts(native, 'fts4')
+      const store = createSqlVectorStore(db)
+      await store.createCollection('docs', { dimension: 2 })
+      const ftsRows = async () =>
+        (
+          await db.all<{ rowid: number; text: string }>('SELECT rowid, text FROM engram_fts_1 ORDER BY rowid')
+        ).map((r) => r.text)
+      await store.upsert('docs', [
+        { id: 'a', vector: [1, 0], text: 'alpha one' },
+        { id: 'b', vector: [0, 1], text: 'beta two' },
+        { id: 'c', vector: [1, 1] },
+      ])
+      expect(await ftsRows()).toEqual(['alpha one', 'beta two'])
+      await store.upsert('docs', [
+        { id: 'a', vector: [1, 0], text: 'alpha again' },
+        { id: 'b', vector: [0, 1] },
+        { id: 'c', vector: [1, 1], text: 'gamma' },
+      ])
+      expect(await ftsRows()).toEqual(['alpha again', 'gamma'])
+      await store.delete('docs', { ids: ['a'] })
+      expect(await ftsRows()).toEqual(['gamma'])
+      await store.delete('docs', { filter: {} })
+      expect(await ftsRows()).toEqual([])
+      await store.close()
+      await db.close()
+    })
+  }
+
+  it('treats FTS syntax in query text as plain words', async () => {
+    const store = createSqlVectorStore(createSqliteNativeAdapter({ filename: ':memory:' }), {
+      closeAdapter: true,
+    })
+    await store.createCollection('docs', { dimension: 2 })
+    await store.upsert('docs', [
+      { id: 'near', vector: [1, 0], text: 'NEAR the text column' },
+      { id: 'other', vector: [0, 1], text: 'unrelated' },
+    ])
+    for (const text of ['"', 'NEAR(', 'text:column', '* OR -', 'a AND', '^near', "'); DROP TABLE x; --"]) {
+      const matches = await store.query('docs', { text, mode: 'text' })
+      expect(
+        matches.every((m) => m.id === 'near'),
+        text,
+      ).toBe(true)
+    }
+    expect((await store.query('docs', { text: 'column NEAR', mode: 'text' })).map((m) => m.id)).toEqual([
+      'near',
+    ])
+    expect(await store.query('docs', { text: '*** ---', mode: 'text' })).toEqual([])
+    expect(ftsMatchQuery('say "hi" OR bye')).toBe('"say" OR "hi" OR "or" OR "bye"')
+    await store.close()
+  })
+
+  it('ranks FTS4 matches by BM25 like FTS5 does', async () => {
+    const texts = ['kiwi', 'kiwi kiwi mango', 'mango papaya guava lime kiwi', 'papaya', 'lime lime']
+    const order: string[][] = []
+    for (const fts of ['fts5', 'fts4'] as const) {
+      const native = createSqliteNativeAdapter({ filename: ':memory:' })
+      const store = createSqlVectorStore(fts === 'fts5' ? native : withFts(native, 'fts4'))
+      await store.createCollection('docs', { dimension: 2 })
+      await store.upsert(
+        'docs',
+        texts.map((text, i) => ({ id: `t${i}`, vector: [1, i], text })),
+      )
+      order.push((await store.query('docs', { text: 'kiwi lime', mode: 'text' })).map((m) => m.id))
+      await store.close()
+      await native.close()
+    }
+    expect(order[0]).toHaveLength(4)
+    expect(order[1]).toEqual(order[0])
+  })
+})
+
+describe('createSqlVectorStore', () => {
+  it('refuses a Postgres adapter with a pointer to the right store', () => {
+    const adapter = {
+      ...createSqliteNativeAdapter({ filename: ':memory:' }),
+      dialect: 'postgres',
+    } as StorageAdapter
+    expect(() => createSqlVectorStore(adapter)).toThrow(/@engram\/postgres/)
+  })
+
+  it('stores each collection in tables named by its registry key, never by its name', async () => {
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    const store = createSqlVectorStore(db)
+    await store.createCollection('Mixed-Case_name', { dimension: 2 })
+    await store.createCollection('mixed-case_name', { dimension: 3 })
+    const tables = await db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'engram_vec_%' ORDER BY name",
+    )
+    expect(tables.map((t) => t.name)).toEqual(['engram_vec_1', 'engram_vec_2'])
+    expect(await store.listCollections()).toEqual(['Mixed-Case_name', 'mixed-case_name'])
+    await store.close()
+    await db.close()
+  })
+
+  it('fails with CLOSED after close() and leaves a caller-owned adapter open', async () => {
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    const store = createSqlVectorStore(db)
+    await store.createCollection('docs', { dimension: 2 })
+    await store.close()
+    await expect(store.query('docs', { vector: [1, 0] })).rejects.toMatchObject({ code: 'CLOSED' })
+    expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 })
+    await db.close()
+  })
+})

@@ -1,0 +1,118 @@
+import { type Filter, type Metadata, matchesFilter, validateFilter } from '@engram/core'
+import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import { describe, expect, it } from 'vitest'
+import { translateSqliteFilter } from '../src/index.js'
+import { seeded } from './helpers.js'
+
+// Values chosen to hit every typing trap: 1 vs true, '10' vs 10, code point order, quotes.
+const SCALARS = [
+  0,
+  1,
+  2,
+  10,
+  -3.5,
+  0.25,
+  true,
+  false,
+  '1',
+  '10',
+  '2',
+  'a',
+  'B',
+  'é',
+  "it's",
+  '',
+  'zz',
+] as const
+const LISTS = [[], ['a'], ['a', 'B'], ['10', "it's"], ['é']] as const
+const FIELDS = ['f', 'g', 'h'] as const
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)] as T
+}
+
+function randomMetadata(random: () => number): Metadata | undefined {
+  if (random() < 0.1) return undefined
+  const metadata: Record<string, Metadata[string]> = {}
+  for (const field of FIELDS) {
+    const roll = random()
+    if (roll < 0.25) continue
+    metadata[field] = roll < 0.45 ? [...pick(random, LISTS)] : pick(random, SCALARS)
+  }
+  return metadata
+}
+
+function randomFilter(random: () => number, depth: number): Filter {
+  const roll = random()
+  if (depth > 0 && roll < 0.2) {
+    const children = Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+      randomFilter(random, depth - 1),
+    )
+    return { [random() < 0.5 ? '$and' : '$or']: children }
+  }
+  const field = pick(random, FIELDS)
+  const value = pick(random, SCALARS)
+  const op = pick(random, [
+    '$eq',
+    '$ne',
+    '$gt',
+    '$gte',
+    '$lt',
+    '$lte',
+    '$in',
+    '$nin',
+    '$exists',
+    'implicit',
+  ] as const)
+  if (op === 'implicit') return { [field]: value }
+  if (op === '$exists') return { [field]: { $exists: random() < 0.5 } }
+  if (op === '$in' || op === '$nin') {
+    return {
+      [field]: { [op]: Array.from({ length: Math.floor(random() * 4) }, () => pick(random, SCALARS)) },
+    }
+  }
+  if (op.startsWith('$g') || op.startsWith('$l')) {
+    return { [field]: { [op]: typeof value === 'boolean' ? 1 : value } }
+  }
+  return { [field]: { [op]: value } }
+}
+
+describe('translateSqliteFilter', () => {
+  it("selects exactly the rows core's matchesFilter accepts, over 400 random filters", async () => {
+    const random = seeded(42)
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, metadata TEXT)')
+    const rows = Array.from({ length: 300 }, () => randomMetadata(random))
+    for (const [i, metadata] of rows.entries()) {
+      await db.run('INSERT INTO t (id, metadata) VALUES (?, ?)', [
+        i,
+        metadata === undefined ? null : JSON.stringify(metadata),
+      ])
+    }
+    let nonTrivial = 0
+    for (let n = 0; n < 400; n++) {
+      const filter = randomFilter(random, 3)
+      const node = validateFilter(filter)
+      const { sql, params } = translateSqliteFilter(node)
+      const got = (await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, params)).map(
+        (r) => r.id,
+      )
+      const expected = rows.flatMap((metadata, i) => (matchesFilter(node, metadata) ? [i] : []))
+      expect(got, JSON.stringify(filter)).toEqual(expected)
+      if (expected.length > 0 && expected.length < rows.length) nonTrivial++
+    }
+    // Most generated filters split the data, so the comparison is not vacuous.
+    expect(nonTrivial).toBeGreaterThan(200)
+    await db.close()
+  })
+
+  it('binds field names and values as parameters, never as SQL text', () => {
+    const { sql, params } = translateSqliteFilter(
+      validateFilter({ secret_field: "x'); DROP TABLE t; --", other: { $in: ['y', 2] } }),
+    )
+    expect(sql).not.toContain('secret_field')
+    expect(sql).not.toContain('DROP')
+    expect(params).toContain('$.secret_field')
+    expect(params).toContain("x'); DROP TABLE t; --")
+  })
+})

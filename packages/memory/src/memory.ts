@@ -274,6 +274,26 @@ export class Memory {
     return trace
   }
 
+  /**
+   * Stores many memories, embedding and writing them in batches (far faster than a loop of
+   * `remember`). Every item is checked before anything is written.
+   */
+  async rememberMany(
+    items: ReadonlyArray<RememberOptions & { text: string }>,
+    options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<Trace[]> {
+    this.#checkOpen()
+    if (!Array.isArray(items)) throw new StorageError('INVALID_ARGUMENT', 'rememberMany() takes an array of { text, …options }')
+    const traces = items.map((item) => this.#newTrace(item?.text, item ?? {}))
+    const batchSize = options.batchSize ?? 256
+    for (let start = 0; start < traces.length; start += batchSize) {
+      const batch = traces.slice(start, start + batchSize)
+      await this.#store(batch, await this.#embedAll(batch.map((t) => t.text)))
+      options.onProgress?.(Math.min(start + batchSize, traces.length), traces.length)
+    }
+    return traces
+  }
+
   /** Finds the traces that best match `query`, best first. */
   async recall(query: string, options: RecallOptions = {}): Promise<Recollection[]> {
     this.#checkOpen()

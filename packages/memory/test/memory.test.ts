@@ -248,3 +248,19 @@ describe('Memory.open', () => {
     await memory.close()
   })
 })
+
+describe('Memory.rememberMany', () => {
+  it('stores a batch in one go, reports progress, and checks every item before writing', async () => {
+    const memory = await open()
+    const progress: number[] = []
+    const traces = await memory.rememberMany(
+      Array.from({ length: 10 }, (_, i) => ({ text: `note number ${i}`, scope: i % 2 ? 'odd' : 'even' })),
+      { batchSize: 4, onProgress: (done) => progress.push(done) },
+    )
+    expect(traces).toHaveLength(10)
+    expect(progress).toEqual([4, 8, 10])
+    expect(await memory.count('odd')).toBe(5)
+    await expectStorageError(memory.rememberMany([{ text: 'fine' }, { text: '' }]), 'INVALID_ARGUMENT')
+    expect(await memory.count()).toBe(10)
+  })
+})

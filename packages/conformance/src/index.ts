@@ -11,3 +11,4 @@ export {
 } from './describe-vector-store.js'
 export { createReferenceVectorStore, type ReferenceVectorStoreConfig } from './reference-vector-store.js'
 export { type DialectSql, dialectSql, expectStorageError, uniqueName } from './storage-fixtures.js'
+export { randomVectors, seededRandom } from './vector-fixtures.js'

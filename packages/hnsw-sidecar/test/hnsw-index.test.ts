@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { randomVectors } from '@engram/conformance'
 import { similarity, type VectorMetric } from '@engram/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createHnswIndex, removeHnswIndex } from '../src/index.js'
@@ -10,21 +11,7 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }))
 let counter = 0
 const newPath = () => join(folder, `index-${++counter}.hnsw`)
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
-function vectors(count: number, dimension: number, seed: number): Float32Array[] {
-  const random = seeded(seed)
-  return Array.from({ length: count }, () => Float32Array.from({ length: dimension }, () => random() * 2 - 1))
-}
+const vectors = randomVectors
 
 const items = (list: Float32Array[], first = 0) => list.map((vector, i) => ({ label: first + i, vector }))
 

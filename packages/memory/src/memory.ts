@@ -283,7 +283,8 @@ export class Memory {
     options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<Trace[]> {
     this.#checkOpen()
-    if (!Array.isArray(items)) throw new StorageError('INVALID_ARGUMENT', 'rememberMany() takes an array of { text, …options }')
+    if (!Array.isArray(items))
+      throw new StorageError('INVALID_ARGUMENT', 'rememberMany() takes an array of { text, …options }')
     const traces = items.map((item) => this.#newTrace(item?.text, item ?? {}))
     const batchSize = options.batchSize ?? 256
     for (let start = 0; start < traces.length; start += batchSize) {
@@ -317,15 +318,23 @@ export class Memory {
     })
   }
 
-  /** Removes a trace and its vector. Returns whether it existed. */
-  async forget(id: string): Promise<boolean> {
+  /**
+   * Removes a trace and its vector. Returns whether it existed. With `scope`, only a trace in
+   * that scope is removed (a trace of another scope is left alone and `false` is returned).
+   */
+  async forget(id: string, options: { scope?: string } = {}): Promise<boolean> {
     this.#checkOpen()
+    if (options.scope !== undefined) {
+      const trace = (await this.#load([id])).get(id)
+      if (trace?.scope !== options.scope) return false
+    }
     await this.vectors.delete(this.collection, { ids: [id] })
     return (await this.storage.run(`DELETE FROM ${TRACES_TABLE} WHERE id = ?`, [id])).changes > 0
   }
 
   /** Fetches a trace by id. */
   async get(id: string): Promise<Trace | undefined> {
+    this.#checkOpen()
     return (await this.#load([id])).get(id)
   }
 
@@ -393,6 +402,7 @@ export class Memory {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.conversations.close()
     if (this.#owned.vectors) await this.vectors.close()
     if (this.#owned.storage) await this.storage.close()
   }
@@ -431,9 +441,12 @@ export class Memory {
       metadata: checkUserMetadata(options.metadata),
       createdAt: Date.now(),
     }
-    if (options.userId !== undefined) trace.userId = checkLabel(options.userId, 'userId')
-    if (options.conversationId !== undefined)
-      trace.conversationId = checkLabel(options.conversationId, 'conversationId')
+    // No length cap on these two, to accept every id ConversationMemory accepts.
+    if (options.userId !== undefined)
+      trace.userId = checkLabel(options.userId, 'userId', Number.POSITIVE_INFINITY)
+    if (options.conversationId !== undefined) {
+      trace.conversationId = checkLabel(options.conversationId, 'conversationId', Number.POSITIVE_INFINITY)
+    }
     return trace
   }
 
@@ -585,9 +598,12 @@ function checkUserMetadata(metadata: Metadata | undefined): Metadata {
   return valid
 }
 
-function checkLabel(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
-    throw new StorageError('INVALID_ARGUMENT', `${what} must be a non-empty string of at most 512 characters`)
+function checkLabel(value: unknown, what: string, max = 1024): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `${what} must be a non-empty string${Number.isFinite(max) ? ` of at most ${max} characters` : ''}`,
+    )
   }
   return value
 }

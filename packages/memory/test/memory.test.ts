@@ -264,3 +264,31 @@ describe('Memory.rememberMany', () => {
     expect(await memory.count()).toBe(10)
   })
 })
+
+describe('Memory scoping and closing', () => {
+  it('forget with a scope leaves a trace of another scope alone', async () => {
+    const memory = await open()
+    const trace = await memory.remember('belongs to ada', { scope: 'user:ada' })
+    expect(await memory.forget(trace.id, { scope: 'user:bob' })).toBe(false)
+    expect(await memory.get(trace.id)).toBeDefined()
+    expect(await memory.forget(trace.id, { scope: 'user:ada' })).toBe(true)
+  })
+
+  it('accepts conversation ids as long as ConversationMemory does', async () => {
+    const memory = await open()
+    const long = 'c'.repeat(2000)
+    await memory.conversations.storeConversationTurn('u', long, { role: 'user', content: 'hello' })
+    const trace = await memory.remember('from a long-named conversation', {
+      userId: 'u',
+      conversationId: long,
+    })
+    expect(trace.conversationId).toBe(long)
+  })
+
+  it('closes its conversations and fails get() after close()', async () => {
+    const memory = await open()
+    await memory.close()
+    await expectStorageError(memory.get('x'), 'CLOSED')
+    await expectStorageError(memory.conversations.listUserConversations('u'), 'CLOSED')
+  })
+})

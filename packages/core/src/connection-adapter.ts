@@ -46,13 +46,30 @@ export interface ConnectionAdapterConfig {
   errorCode(error: unknown): StorageErrorCode
   /** The statement that opens a transaction. Default is `'BEGIN'`. */
   beginSql?: string
+  /**
+   * Lets the adapter notice a transaction callback calling the outer adapter, which would
+   * wait for the callback itself forever, and fail fast with a clear error instead.
+   */
+  asyncContext?: AsyncContext
 }
 
 /** One level of transaction nesting: its own lock, and whether it may still be used. */
 interface Scope {
   readonly mutex: Mutex
   readonly depth: number
+  readonly parent?: Scope
   active: boolean
+}
+
+/**
+ * Tells which transaction callback the current async call chain is inside. Node's
+ * `AsyncLocalStorage` has exactly this shape; drivers that run on Node pass one.
+ */
+export interface AsyncContext {
+  /** Runs `fn` with `store` as the current value for everything it awaits. */
+  run<T>(store: unknown, fn: () => T): T
+  /** The value set by the innermost `run` around the current call, if any. */
+  getStore(): unknown
 }
 
 interface Shared {
@@ -141,12 +158,14 @@ class ConnectionAdapter implements StorageAdapter {
     const { connection, beginSql = 'BEGIN' } = this.#shared.config
     const depth = this.#scope.depth
     const savepoint = `engram_sp_${depth}`
-    const inner: Scope = { mutex: new Mutex(), depth: depth + 1, active: true }
+    const inner: Scope = { mutex: new Mutex(), depth: depth + 1, parent: this.#scope, active: true }
     try {
       await this.#guard(depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`, (sql) => connection.exec(sql))
       let result: T
       try {
-        result = await fn(new ConnectionAdapter(this.#shared, inner))
+        const tx = new ConnectionAdapter(this.#shared, inner)
+        const context = this.#shared.config.asyncContext
+        result = await (context ? context.run(inner, () => fn(tx)) : fn(tx))
         await finish(inner)
       } catch (error) {
         await finish(inner)
@@ -262,12 +281,29 @@ class ConnectionAdapter implements StorageAdapter {
     this.#checkOpen()
     const mutex = this.#scope.mutex
     if (mutex.tryAcquire()) return
+    this.#checkNotSelfWaiting()
     await mutex.acquire()
     try {
       this.#checkOpen(true)
     } catch (error) {
       mutex.release()
       throw error
+    }
+  }
+
+  /**
+   * Throws when the caller is inside a transaction callback opened on this very scope: it
+   * would wait for a lock that its own callback holds, forever.
+   */
+  #checkNotSelfWaiting(): void {
+    let scope = this.#shared.config.asyncContext?.getStore() as Scope | undefined
+    for (; scope !== undefined; scope = scope.parent) {
+      if (scope.parent === this.#scope && scope.active) {
+        throw new StorageError(
+          'INVALID_ARGUMENT',
+          'This call was made on the outer adapter from inside its own transaction callback and would wait for that transaction forever; use the tx handle passed to the callback',
+        )
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 export type { AnnHit, AnnIndex } from './ann-index.js'
 export { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 export {
+  type AsyncContext,
   type ConnectionAdapterConfig,
   createConnectionAdapter,
   type SqlConnection,

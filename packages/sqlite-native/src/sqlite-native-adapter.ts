@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import {
@@ -86,6 +87,8 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
     connection: new BetterSqliteConnection(db, config.statementCacheSize ?? 200),
     errorCode: sqliteErrorCode,
     beginSql: 'BEGIN IMMEDIATE',
+    // Lets core turn "called the outer adapter inside its own transaction" into an error instead of a hang.
+    asyncContext: new AsyncLocalStorage(),
   })
 }
 

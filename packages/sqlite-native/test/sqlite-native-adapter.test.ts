@@ -83,3 +83,44 @@ describe('createDatabase with sqlite-native installed', () => {
     expect(await db.all('SELECT name FROM sqlite_master')).toEqual([{ name: 't' }])
   })
 })
+
+describe('transactions on one connection', () => {
+  it('fails fast when the callback calls the outer adapter instead of tx', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    await db.exec('CREATE TABLE t (x INTEGER)')
+    const error = await db
+      .transaction(async (tx) => {
+        await tx.run('INSERT INTO t VALUES (1)')
+        await db.run('INSERT INTO t VALUES (2)') // the outer adapter: would wait for this very transaction
+      })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageError)
+    expect((error as StorageError).message).toMatch(/use the tx handle/)
+    expect(await db.all('SELECT x FROM t')).toEqual([])
+  })
+
+  it('fails fast for the same mistake one savepoint down', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const error = await db
+      .transaction((tx) => tx.transaction(() => tx.get('SELECT 1 AS one')))
+      .catch((e: unknown) => e)
+    expect((error as StorageError).code).toBe('INVALID_ARGUMENT')
+  })
+
+  it('still lets unrelated callers wait for a running transaction', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    await db.exec('CREATE TABLE t (x INTEGER)')
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const running = db.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (1)')
+      await gate
+    })
+    const waiting = db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t')
+    release()
+    await running
+    expect(await waiting).toEqual({ n: 1 })
+  })
+})

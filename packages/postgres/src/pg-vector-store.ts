@@ -43,6 +43,15 @@ export interface PgVectorStoreConfig {
    * to it. Collections themselves are shared. Default is no tenant (the tenant `''`).
    */
   tenant?: string
+  /**
+   * Also enforce `tenant` inside PostgreSQL with row-level security: collection tables this store
+   * creates (or `createCollection` meets) get `FORCE ROW LEVEL SECURITY` and a policy admitting only
+   * rows whose `tenant_id` equals `current_setting('app.tenant_id')`, and each operation runs in one
+   * transaction that sets `app.tenant_id` to the tenant first. The bound `tenant_id` conditions stay.
+   * Connect as a role that is neither a superuser nor `BYPASSRLS`, or PostgreSQL ignores the policy;
+   * every store on those tables then needs this option and a non-empty `tenant` too. Default is `false`.
+   */
+  rowLevelSecurity?: boolean
   /** HNSW graph degree. Default is `16` (pgvector's default). */
   m?: number
   /** HNSW candidate list size while building. Default is `64` (pgvector's default). */
@@ -75,6 +84,11 @@ const MAX_VECTOR_INDEX = 2_000
 const MAX_HALFVEC_INDEX = 4_000
 const UPSERT_CHUNK = 500
 const REGISTRY = 'engram_collections'
+/** The row-level security policy on every collection table of a `rowLevelSecurity` store. */
+const POLICY = 'engram_tenant'
+// A pooled connection that once set app.tenant_id reads it back as '' afterwards, not NULL: treat
+// '' as "no tenant" so such a connection can never see rows stored under the empty tenant.
+const TENANT_SETTING = `nullif(current_setting('app.tenant_id', true), '')`
 
 const OPERATOR: Readonly<Record<VectorMetric, string>> = { cosine: '<=>', dot: '<#>', euclidean: '<->' }
 const OPCLASS: Readonly<Record<VectorMetric, string>> = {
@@ -111,6 +125,7 @@ class PgVectorStore implements VectorStore {
   #schema: string | undefined
   #registry = ''
   readonly #tenant: string
+  readonly #rowLevelSecurity: boolean
   readonly #m: number
   readonly #efConstruction: number
   readonly #efSearch: number
@@ -156,6 +171,13 @@ class PgVectorStore implements VectorStore {
     }
     this.#schema = schema
     this.#tenant = tenant
+    this.#rowLevelSecurity = config.rowLevelSecurity === true
+    if (this.#rowLevelSecurity && tenant === '') {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        'rowLevelSecurity needs a tenant: the policy admits only rows of a named tenant',
+      )
+    }
     this.#m = positiveInteger(config.m, 16, 'm')
     this.#efConstruction = positiveInteger(config.efConstruction, 64, 'efConstruction')
     this.#efSearch = positiveInteger(config.efSearch, 40, 'efSearch')
@@ -176,31 +198,34 @@ class PgVectorStore implements VectorStore {
       await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', {
         key: `${this.#registry}.${name}`,
       })
-      const existing = await tx.get<{ dimension: number; metric: VectorMetric }>(
-        `SELECT dimension, metric FROM ${this.#registry} WHERE name = :name`,
+      const existing = await tx.get<{ id: number; dimension: number; metric: VectorMetric }>(
+        `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
         { name },
       )
       if (existing !== undefined) {
         if (existing.dimension !== wanted.dimension || existing.metric !== wanted.metric) {
           throw specMismatch(name, existing, wanted)
         }
+        if (this.#rowLevelSecurity) await this.#secure(tx, this.#tableName(Number(existing.id)))
         return
       }
       const row = await tx.get<{ id: number }>(
         `INSERT INTO ${this.#registry} (name, dimension, metric, m, ef_construction) VALUES (:name, :dimension, :metric, :m, :ef) RETURNING id`,
         { name, dimension: wanted.dimension, metric: wanted.metric, m: this.#m, ef: this.#efConstruction },
       )
-      await tx.exec(this.#tableDdl(Number(row?.id), wanted))
+      const id = Number(row?.id)
+      await tx.exec(this.#tableDdl(id, wanted))
+      if (this.#rowLevelSecurity) await tx.exec(rowSecurityDdl(this.#tableName(id)))
     })
   }
 
   async describeCollection(name: string): Promise<CollectionInfo | undefined> {
     this.#checkOpen()
-    validateCollectionName(name)
-    const collection = await this.#find(name)
-    if (collection === undefined) return undefined
-    const count = await this.#count(collection, undefined)
-    return { name, dimension: collection.dimension, metric: collection.metric, count }
+    return this.#withMaybeCollection(name, async (db, collection) => {
+      if (collection === undefined) return undefined
+      const count = await this.#count(db, collection, undefined)
+      return { name, dimension: collection.dimension, metric: collection.metric, count }
+    })
   }
 
   async listCollections(): Promise<string[]> {
@@ -218,9 +243,10 @@ class PgVectorStore implements VectorStore {
     await this.#setup()
     if (this.#tenant !== '') {
       // A collection is shared by every tenant: a tenant-scoped store removes only its own records.
-      const collection = await this.#find(name)
-      if (collection !== undefined)
-        await this.#db.run(`DELETE FROM ${collection.table} WHERE tenant_id = :tenant`, this.#scope())
+      await this.#withMaybeCollection(name, async (db, collection) => {
+        if (collection !== undefined)
+          await db.run(`DELETE FROM ${collection.table} WHERE tenant_id = :tenant`, this.#scope())
+      })
       return
     }
     await this.#db.transaction(async (tx) => {
@@ -239,78 +265,77 @@ class PgVectorStore implements VectorStore {
 
   async upsert(collection: string, records: readonly VectorRecord[]): Promise<void> {
     this.#checkOpen()
-    const target = await this.#resolve(collection)
-    const valid = validateRecords(records, target.dimension)
-    if (valid.length === 0) return
-    const sql = `INSERT INTO ${target.table} (tenant_id, id, embedding, metadata, text)
-      SELECT :tenant, u.id, u.embedding::vector, u.metadata::jsonb, u.text
-      FROM unnest(:ids::text[], :embeddings::text[], :metadata::text[], :texts::text[]) AS u(id, embedding, metadata, text)
-      ON CONFLICT (tenant_id, id) DO UPDATE
-      SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, text = EXCLUDED.text`
-    const write = async (db: StorageAdapter): Promise<void> => {
-      // One statement per chunk of rows (arrays bound as four parameters), never one round trip per row.
-      for (let start = 0; start < valid.length; start += UPSERT_CHUNK) {
-        const chunk = valid.slice(start, start + UPSERT_CHUNK)
-        await db.run(sql, {
-          tenant: this.#tenant,
-          ids: chunk.map((r) => r.id),
-          embeddings: chunk.map((r) => vectorLiteral(r.vector)),
-          metadata: chunk.map((r) => (r.metadata === undefined ? null : JSON.stringify(r.metadata))),
-          texts: chunk.map((r) => r.text ?? null),
-        })
+    await this.#withCollection(collection, async (db, target) => {
+      const valid = validateRecords(records, target.dimension)
+      if (valid.length === 0) return
+      const sql = `INSERT INTO ${target.table} (tenant_id, id, embedding, metadata, text)
+        SELECT :tenant, u.id, u.embedding::vector, u.metadata::jsonb, u.text
+        FROM unnest(:ids::text[], :embeddings::text[], :metadata::text[], :texts::text[]) AS u(id, embedding, metadata, text)
+        ON CONFLICT (tenant_id, id) DO UPDATE
+        SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, text = EXCLUDED.text`
+      const write = async (tx: StorageAdapter): Promise<void> => {
+        // One statement per chunk of rows (arrays bound as four parameters), never one round trip per row.
+        for (let start = 0; start < valid.length; start += UPSERT_CHUNK) {
+          const chunk = valid.slice(start, start + UPSERT_CHUNK)
+          await tx.run(sql, {
+            tenant: this.#tenant,
+            ids: chunk.map((r) => r.id),
+            embeddings: chunk.map((r) => vectorLiteral(r.vector)),
+            metadata: chunk.map((r) => (r.metadata === undefined ? null : JSON.stringify(r.metadata))),
+            texts: chunk.map((r) => r.text ?? null),
+          })
+        }
       }
-    }
-    // All or nothing: several chunks share one transaction.
-    if (valid.length <= UPSERT_CHUNK) await write(this.#db)
-    else await this.#db.transaction(write)
+      // All or nothing: several chunks share one transaction.
+      if (valid.length <= UPSERT_CHUNK) await write(db)
+      else await this.#atomic(db, write)
+    })
   }
 
   async get(collection: string, ids: readonly string[]): Promise<VectorRecord[]> {
     this.#checkOpen()
-    const target = await this.#resolve(collection)
-    const wanted = checkIds(ids)
-    if (wanted.length === 0) return []
-    const rows = await this.#db.all(
-      `SELECT id, embedding, metadata, text FROM ${target.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
-      { ...this.#scope(), ids: wanted },
-    )
-    const byId = new Map(rows.map((row) => [row.id as string, toRecord(row)]))
-    return wanted.flatMap((id) => {
-      const record = byId.get(id)
-      byId.delete(id)
-      return record === undefined ? [] : [record]
+    return this.#withCollection(collection, async (db, target) => {
+      const wanted = checkIds(ids)
+      if (wanted.length === 0) return []
+      const rows = await db.all(
+        `SELECT id, embedding, metadata, text FROM ${target.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
+        { ...this.#scope(), ids: wanted },
+      )
+      const byId = new Map(rows.map((row) => [row.id as string, toRecord(row)]))
+      return wanted.flatMap((id) => {
+        const record = byId.get(id)
+        byId.delete(id)
+        return record === undefined ? [] : [record]
+      })
     })
   }
 
   async delete(collection: string, target: DeleteTarget): Promise<number> {
     this.#checkOpen()
     const where = validateDeleteTarget(target)
-    const table = await this.#resolve(collection)
-    if ('ids' in where) {
-      if (where.ids.length === 0) return 0
-      const result = await this.#db.run(
-        `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
-        {
-          ...this.#scope(),
-          ids: where.ids,
-        },
+    return this.#withCollection(collection, async (db, table) => {
+      if ('ids' in where) {
+        if (where.ids.length === 0) return 0
+        const result = await db.run(
+          `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND id = ANY(:ids::text[])`,
+          { ...this.#scope(), ids: where.ids },
+        )
+        return result.changes
+      }
+      const params = this.#scope()
+      const condition = filterSql(where.filter, params)
+      const result = await db.run(
+        `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND ${condition}`,
+        params,
       )
       return result.changes
-    }
-    const params = this.#scope()
-    const condition = filterSql(where.filter, params)
-    const result = await this.#db.run(
-      `DELETE FROM ${table.table} WHERE tenant_id = :tenant AND ${condition}`,
-      params,
-    )
-    return result.changes
+    })
   }
 
   async count(collection: string, filter?: Filter): Promise<number> {
     this.#checkOpen()
     const node = filter === undefined ? undefined : validateFilter(filter)
-    const target = await this.#resolve(collection)
-    return this.#count(target, node)
+    return this.#withCollection(collection, (db, target) => this.#count(db, target, node))
   }
 
   async *scan(
@@ -320,17 +345,23 @@ class PgVectorStore implements VectorStore {
     this.#checkOpen()
     const { batchSize, filter } = validateScanOptions(options)
     const node = filter === undefined ? undefined : validateFilter(filter)
-    const target = await this.#resolve(collection)
+    validateCollectionName(collection)
+    await this.#setup()
+    const target = await this.#find(this.#db, collection)
+    if (target === undefined) throw collectionNotFound(collection)
     let after = '' // ids are non-empty, and '' sorts first under COLLATE "C"
     while (true) {
       this.#checkOpen()
       const params: Record<string, SqlValue> = { ...this.#scope(), after, limit: batchSize }
       const condition = node === undefined ? 'TRUE' : filterSql(node, params)
       // Keyset pagination on the primary key: each page is an index range scan, however deep the scan is.
-      const rows = await this.#db.all(
-        `SELECT id, embedding, metadata, text FROM ${target.table}
-         WHERE tenant_id = :tenant AND id > :after AND ${condition} ORDER BY id LIMIT :limit`,
-        params,
+      // Each page is its own operation: no transaction stays open while the caller holds a page.
+      const rows = await this.#scoped((db) =>
+        db.all(
+          `SELECT id, embedding, metadata, text FROM ${target.table}
+           WHERE tenant_id = :tenant AND id > :after AND ${condition} ORDER BY id LIMIT :limit`,
+          params,
+        ),
       )
       if (rows.length > 0) yield rows.map(toRecord)
       if (rows.length < batchSize) return
@@ -342,7 +373,10 @@ class PgVectorStore implements VectorStore {
 
   async query(collection: string, query: VectorQuery): Promise<VectorMatch[]> {
     this.#checkOpen()
-    const target = await this.#resolve(collection)
+    return this.#withCollection(collection, (db, target) => this.#search(db, target, query))
+  }
+
+  async #search(db: StorageAdapter, target: Collection, query: VectorQuery): Promise<VectorMatch[]> {
     const valid = validateQuery(query, target.dimension)
     const params: Record<string, SqlValue> = { ...this.#scope(), top: valid.topK }
     const condition = valid.filter === undefined ? 'TRUE' : filterSql(validateFilter(valid.filter), params)
@@ -350,7 +384,7 @@ class PgVectorStore implements VectorStore {
     if (valid.mode !== 'vector') params.text = valid.text ?? ''
     const columns = `t.id, t.metadata, t.text${valid.includeVectors ? ', t.embedding' : ''}`
     if (valid.mode === 'text') {
-      const rows = await this.#db.all(
+      const rows = await db.all(
         `SELECT ${columns}, ts_rank_cd(t.tsv, q.query)::float8 AS score
          FROM ${target.table} t, ${TSQUERY} q
          WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
@@ -359,19 +393,19 @@ class PgVectorStore implements VectorStore {
       )
       return rows.map(toMatch)
     }
-    const ann = await this.#useIndex(target)
+    const ann = await this.#useIndex(db, target)
     const score = scoreSql(target.metric)
     if (valid.mode === 'vector') {
       if (!ann) {
-        const rows = await this.#db.all(
+        const rows = await db.all(
           `SELECT ${columns}, ${score} AS score FROM ${target.table} t
            WHERE t.tenant_id = :tenant AND ${condition} ORDER BY score DESC, t.id LIMIT :top`,
           params,
         )
         return rows.map(toMatch)
       }
-      const rows = await this.#annQuery(valid, (db) =>
-        db.all(
+      const rows = await this.#annQuery(db, valid, (tx) =>
+        tx.all(
           `SELECT ${columns}, ${score} AS score FROM ${target.table} t
            WHERE t.tenant_id = :tenant AND ${condition} ORDER BY ${this.#distanceSql(target)} LIMIT :top`,
           params,
@@ -402,8 +436,8 @@ class PgVectorStore implements VectorStore {
       SELECT ${columns}, f.score FROM fused f JOIN ${target.table} t ON t.tenant_id = :tenant AND t.id = f.id
       ORDER BY f.score DESC, f.best, f.id LIMIT :top`
     const rows = ann
-      ? await this.#annQuery(valid, (db) => db.all(sql, params))
-      : await this.#db.all(sql, params)
+      ? await this.#annQuery(db, valid, (tx) => tx.all(sql, params))
+      : await db.all(sql, params)
     return rows.map(toMatch)
   }
 
@@ -448,9 +482,13 @@ class PgVectorStore implements VectorStore {
       }
     }
     await this.#db.transaction(async (tx) => {
-      await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', { key: this.#registry })
-      await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}";
-        CREATE TABLE IF NOT EXISTS ${this.#registry} (
+      const found = await tx.get<{ present: boolean }>(
+        'SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked, EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema) AS present',
+        { key: this.#registry, schema: this.#schema as string },
+      )
+      // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists.
+      if (found?.present !== true) await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`)
+      await tx.exec(`CREATE TABLE IF NOT EXISTS ${this.#registry} (
           id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
           name TEXT COLLATE "C" PRIMARY KEY,
           dimension INTEGER NOT NULL,
@@ -506,12 +544,12 @@ class PgVectorStore implements VectorStore {
   }
 
   /** Whether a vector search should use the HNSW index: only for collections that have one and are large. */
-  async #useIndex(collection: Collection): Promise<boolean> {
+  async #useIndex(db: StorageAdapter, collection: Collection): Promise<boolean> {
     if (collection.dimension > MAX_HALFVEC_INDEX) return false
     if (collection.large) return true
     if (this.#exactBelow === 0) return true
     // Counting stops at the threshold, so this costs at most `exactBelow` index entries.
-    const row = await this.#db.get<{ n: number }>(
+    const row = await db.get<{ n: number }>(
       `SELECT count(*) AS n FROM (SELECT 1 FROM ${collection.table} WHERE tenant_id = :tenant LIMIT :limit) s`,
       { ...this.#scope(), limit: this.#exactBelow },
     )
@@ -521,8 +559,12 @@ class PgVectorStore implements VectorStore {
   }
 
   /** Runs an HNSW search with its settings scoped to one transaction (SET LOCAL). */
-  #annQuery(query: ValidQuery, run: (db: StorageAdapter) => Promise<Row[]>): Promise<Row[]> {
-    return this.#db.transaction(async (tx) => {
+  #annQuery(
+    db: StorageAdapter,
+    query: ValidQuery,
+    run: (tx: StorageAdapter) => Promise<Row[]>,
+  ): Promise<Row[]> {
+    return this.#atomic(db, async (tx) => {
       // iterative_scan keeps walking the graph until a filtered query has topK rows.
       await tx.get(
         `SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan`,
@@ -532,35 +574,97 @@ class PgVectorStore implements VectorStore {
     })
   }
 
-  async #count(collection: Collection, filter: FilterNode | undefined): Promise<number> {
+  async #count(db: StorageAdapter, collection: Collection, filter: FilterNode | undefined): Promise<number> {
     const params = this.#scope()
     const condition = filter === undefined ? 'TRUE' : filterSql(filter, params)
-    const row = await this.#db.get<{ n: number }>(
+    const row = await db.get<{ n: number }>(
       `SELECT count(*) AS n FROM ${collection.table} WHERE tenant_id = :tenant AND ${condition}`,
       params,
     )
     return Number(row?.n ?? 0)
   }
 
-  /** The registered collection, or `NOT_FOUND`. */
-  async #resolve(name: string): Promise<Collection> {
-    validateCollectionName(name)
-    const collection = await this.#find(name)
-    if (collection === undefined) throw collectionNotFound(name)
-    return collection
+  /** Runs one operation on a registered collection (`NOT_FOUND` otherwise); see `#withMaybeCollection`. */
+  #withCollection<T>(
+    name: string,
+    fn: (db: StorageAdapter, collection: Collection) => Promise<T>,
+  ): Promise<T> {
+    return this.#withMaybeCollection(name, (db, collection) => {
+      if (collection === undefined) throw collectionNotFound(name)
+      return fn(db, collection)
+    })
   }
 
-  async #find(name: string): Promise<Collection | undefined> {
+  /**
+   * Runs one operation: on the adapter, or with row-level security in one transaction whose
+   * `app.tenant_id` is set by the collection lookup itself, so RLS adds only BEGIN and COMMIT.
+   */
+  async #withMaybeCollection<T>(
+    name: string,
+    fn: (db: StorageAdapter, collection: Collection | undefined) => Promise<T>,
+  ): Promise<T> {
+    validateCollectionName(name)
     await this.#setup()
-    // Looked up on every call (one indexed read), so a collection dropped or recreated elsewhere is never stale.
-    const row = await this.#db.get<{ id: number; dimension: number; metric: VectorMetric }>(
-      `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
-      { name },
+    if (!this.#rowLevelSecurity) return fn(this.#db, await this.#find(this.#db, name))
+    return this.#db.transaction(async (tx) => fn(tx, await this.#find(tx, name)))
+  }
+
+  /** Runs statements that need no collection lookup, with `app.tenant_id` set under row-level security. */
+  #scoped<T>(fn: (db: StorageAdapter) => Promise<T>): Promise<T> {
+    if (!this.#rowLevelSecurity) return fn(this.#db)
+    return this.#db.transaction(async (tx) => {
+      await tx.get(`SELECT set_config('app.tenant_id', :tenant, true) AS tenant`, this.#scope())
+      return fn(tx)
+    })
+  }
+
+  /** Runs `fn` in a transaction; under row-level security `db` already is the operation's transaction. */
+  #atomic<T>(db: StorageAdapter, fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
+    return this.#rowLevelSecurity ? fn(db) : db.transaction(fn)
+  }
+
+  /** Turns on row-level security for a collection table that does not have engram's policy yet (needs its owner). */
+  async #secure(db: StorageAdapter, table: string): Promise<void> {
+    const row = await db.get<{ secured: boolean }>(
+      `SELECT c.relrowsecurity AND c.relforcerowsecurity
+        AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = :policy) AS secured
+       FROM pg_class c WHERE c.oid = :table::regclass`,
+      { table, policy: POLICY },
     )
-    if (row === undefined) return undefined
+    if (row?.secured !== true) await db.exec(rowSecurityDdl(table))
+  }
+
+  /**
+   * The registered collection, or `undefined`. Looked up on every call (one indexed read), so a
+   * collection dropped or recreated elsewhere is never stale. Under row-level security the same
+   * statement sets `app.tenant_id` for the rest of the transaction.
+   */
+  async #find(db: StorageAdapter, name: string): Promise<Collection | undefined> {
+    const row = this.#rowLevelSecurity
+      ? await db.get<{ id: number | null; dimension: number; metric: VectorMetric }>(
+          `SELECT set_config('app.tenant_id', :tenant, true) AS tenant, r.id, r.dimension, r.metric
+           FROM (VALUES (1)) AS one (x) LEFT JOIN ${this.#registry} r ON r.name = :name`,
+          { ...this.#scope(), name },
+        )
+      : await db.get<{ id: number; dimension: number; metric: VectorMetric }>(
+          `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
+          { name },
+        )
+    if (row === undefined || row.id === null) return undefined
     const table = this.#tableName(Number(row.id))
     return { name, table, dimension: row.dimension, metric: row.metric, large: this.#large.has(table) }
   }
+}
+
+/**
+ * Row-level security for one collection table. FORCE makes the policy bind the table's owner too;
+ * `current_setting(…, true)` is NULL (no rows) when a session never set `app.tenant_id`, and so is ''.
+ */
+function rowSecurityDdl(table: string): string {
+  const check = `tenant_id = ${TENANT_SETTING}`
+  return `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+    DROP POLICY IF EXISTS ${POLICY} ON ${table};
+    CREATE POLICY ${POLICY} ON ${table} USING (${check}) WITH CHECK (${check})`
 }
 
 /** The text query: the words of the text, any of which may match (like the reference store's BM25). */

@@ -177,3 +177,60 @@ describe('HNSW search on a large collection', () => {
     }
   })
 })
+
+describe('schema per tenant', () => {
+  const schemaA = freshSchema('engram_vt_a')
+  const schemaB = freshSchema('engram_vt_b')
+
+  afterAll(async () => {
+    await admin(`DROP SCHEMA IF EXISTS ${schemaA} CASCADE; DROP SCHEMA IF EXISTS ${schemaB} CASCADE`)
+  })
+
+  it('stores on two schemas of one database share no collections, records or drops', async () => {
+    const a = createPgVectorStore({ adapter, schema: schemaA })
+    const b = createPgVectorStore({ adapter, schema: schemaB })
+    try {
+      // The same name with another spec is another collection, not a SPEC_MISMATCH.
+      await a.createCollection('notes', { dimension: 2 })
+      await b.createCollection('notes', { dimension: 3, metric: 'dot' })
+      await b.createCollection('only_b', { dimension: 2 })
+      await a.upsert('notes', [record('same', [1, 0], { tenant_id: 'B' })])
+      await b.upsert('notes', [record('same', [1, 2, 3], { owner: 'b' }), record('b1', [0, 0, 1], {})])
+
+      expect(await a.listCollections()).toEqual(['notes'])
+      expect(await b.listCollections()).toEqual(['notes', 'only_b'])
+      expect(await a.describeCollection('only_b')).toBeUndefined()
+      expect(await a.describeCollection('notes')).toEqual({
+        name: 'notes',
+        dimension: 2,
+        metric: 'cosine',
+        count: 1,
+      })
+      expect(await a.get('notes', ['same', 'b1'])).toMatchObject([
+        { id: 'same', metadata: { tenant_id: 'B' } },
+      ])
+      expect(Array.from((await b.get('notes', ['same']))[0]?.vector ?? [])).toEqual([1, 2, 3])
+      expect(await a.count('notes', { $or: [{ owner: 'b' }, { tenant_id: { $exists: false } }] })).toBe(0)
+      expect(
+        await a.delete('notes', { filter: { $or: [{ owner: 'b' }, { owner: { $exists: false } }] } }),
+      ).toBe(1)
+      expect(await b.count('notes')).toBe(2)
+
+      await a.dropCollection('notes')
+      expect(await a.listCollections()).toEqual([])
+      expect(await b.describeCollection('notes')).toMatchObject({ dimension: 3, count: 2 })
+      const tables = await adapter.all<{ schemaname: string; n: number }>(
+        `SELECT schemaname, count(*) AS n FROM pg_tables WHERE schemaname IN (?, ?) GROUP BY schemaname ORDER BY schemaname`,
+        [schemaA, schemaB],
+      )
+      // The registry in each, plus B's two collection tables.
+      expect(tables).toEqual([
+        { schemaname: schemaA, n: 1 },
+        { schemaname: schemaB, n: 3 },
+      ])
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+})

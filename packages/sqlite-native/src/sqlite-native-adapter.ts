@@ -24,6 +24,11 @@ export interface SqliteNativeConfig {
   busyTimeout?: number
   /** Use write-ahead logging for file databases. Default is `true`. */
   wal?: boolean
+  /**
+   * How hard a commit waits for the disk. `'full'` survives power loss; `'normal'` (with WAL) is
+   * faster and never corrupts the database, but a power cut may lose the last commits. Default is `'full'`.
+   */
+  synchronous?: 'full' | 'normal'
   /** Enforce foreign keys. Default is `true`. */
   foreignKeys?: boolean
   /** Prepared statements kept per connection (the oldest are dropped first). Default is `200`. */
@@ -62,8 +67,17 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
   try {
     if (!inMemory && !config.readonly && (config.wal ?? true)) db.pragma('journal_mode = WAL')
     db.pragma(`foreign_keys = ${(config.foreignKeys ?? true) ? 'ON' : 'OFF'}`)
+    const synchronous = config.synchronous ?? 'full'
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `synchronous must be 'full' or 'normal', got ${JSON.stringify(synchronous)}`,
+      )
+    }
+    db.pragma(`synchronous = ${synchronous.toUpperCase()}`)
   } catch (error) {
     db.close()
+    if (error instanceof StorageError) throw error
     throw new StorageError(
       sqliteErrorCode(error),
       `Could not configure ${filename}: ${(error as Error).message}`,

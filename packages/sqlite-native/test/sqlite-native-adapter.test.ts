@@ -124,3 +124,20 @@ describe('transactions on one connection', () => {
     expect(await waiting).toEqual({ n: 1 })
   })
 })
+
+describe('durability settings', () => {
+  it('commits with synchronous FULL by default and NORMAL on request', async () => {
+    const full = track(createSqliteNativeAdapter({ filename: join(folder, 'sync-full.db') }))
+    const normal = track(
+      createSqliteNativeAdapter({ filename: join(folder, 'sync-normal.db'), synchronous: 'normal' }),
+    )
+    expect(await full.get('PRAGMA synchronous')).toEqual({ synchronous: 2 })
+    expect(await normal.get('PRAGMA synchronous')).toEqual({ synchronous: 1 })
+  })
+
+  it('rejects an unknown synchronous mode with INVALID_ARGUMENT', () => {
+    expect(() => createSqliteNativeAdapter({ filename: ':memory:', synchronous: 'off' as never })).toThrow(
+      /synchronous must be/,
+    )
+  })
+})

@@ -96,7 +96,10 @@ export async function sqliteOverhead(): Promise<void> {
     ],
     { rounds: 9, roundMs: 300 },
   )
-  printTable('1,000-row INSERT in one transaction, batched as multi-row statements (one op = 1,000 rows)', multi)
+  printTable(
+    '1,000-row INSERT in one transaction, batched as multi-row statements (one op = 1,000 rows)',
+    multi,
+  )
 
   raw.close()
   await engram.close()

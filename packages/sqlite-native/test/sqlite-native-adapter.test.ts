@@ -86,7 +86,7 @@ describe('createDatabase with sqlite-native installed', () => {
 
 describe('transactions on one connection', () => {
   it('fails fast when the callback calls the outer adapter instead of tx', async () => {
-    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:', guardTransactions: true }))
     await db.exec('CREATE TABLE t (x INTEGER)')
     const error = await db
       .transaction(async (tx) => {
@@ -100,7 +100,7 @@ describe('transactions on one connection', () => {
   })
 
   it('fails fast for the same mistake one savepoint down', async () => {
-    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:', guardTransactions: true }))
     const error = await db
       .transaction((tx) => tx.transaction(() => tx.get('SELECT 1 AS one')))
       .catch((e: unknown) => e)
@@ -126,13 +126,17 @@ describe('transactions on one connection', () => {
 })
 
 describe('durability settings', () => {
-  it('commits with synchronous FULL by default and NORMAL on request', async () => {
-    const full = track(createSqliteNativeAdapter({ filename: join(folder, 'sync-full.db') }))
-    const normal = track(
-      createSqliteNativeAdapter({ filename: join(folder, 'sync-normal.db'), synchronous: 'normal' }),
+  it('commits with synchronous NORMAL on a WAL file by default, and FULL on request or without WAL', async () => {
+    const normal = track(createSqliteNativeAdapter({ filename: join(folder, 'sync-normal.db') }))
+    const full = track(
+      createSqliteNativeAdapter({ filename: join(folder, 'sync-full.db'), synchronous: 'full' }),
     )
-    expect(await full.get('PRAGMA synchronous')).toEqual({ synchronous: 2 })
+    const rollback = track(
+      createSqliteNativeAdapter({ filename: join(folder, 'sync-rollback.db'), wal: false }),
+    )
     expect(await normal.get('PRAGMA synchronous')).toEqual({ synchronous: 1 })
+    expect(await full.get('PRAGMA synchronous')).toEqual({ synchronous: 2 })
+    expect(await rollback.get('PRAGMA synchronous')).toEqual({ synchronous: 2 })
   })
 
   it('rejects an unknown synchronous mode with INVALID_ARGUMENT', () => {

@@ -1,4 +1,4 @@
-// The memory layer under an agent's workload (issue 5), on SQLite and on the local PostgreSQL:
+// The memory layer under an agent's workload, on SQLite and on the local PostgreSQL:
 // conversation ingest through ConversationMemory, read latency after it, and Memory recall at 100k memories.
 // Build and run:
 //   cd apps/bench && npx tsc -p tsconfig.build.json && node dist/memory-workload.js \
@@ -441,7 +441,7 @@ async function memoryWorkload(backend: Backend): Promise<void> {
     memoryIngestRows.push(
       `| ${backend.name} | first recall after the ingest${backend.name === 'sqlite' ? ' (builds the HNSW index)' : ''} | ${count(stored)} | ${secs(firstMs)} | - |`,
     )
-    for (const mode of ['hybrid', 'vector'] as const) {
+    for (const mode of ['hybrid', 'text', 'vector'] as const) {
       for (let i = 0; i < 20; i++) await memory.recall(queries[i] as string, { topK: TOP_K, mode })
       let short = 0
       const timing = await timeEach(QUERIES, async (i) => {

@@ -29,6 +29,7 @@ export {
 } from './filter.js'
 export { compareCodePoints, matchesFilter } from './matches-filter.js'
 export { Mutex } from './mutex.js'
+export { pruneCommonTerms } from './prune-common-terms.js'
 export { type FusedResult, type RrfOptions, reciprocalRankFusion } from './rrf.js'
 export { sqliteErrorCode } from './sqlite-error-code.js'
 export type {

@@ -7,6 +7,7 @@ import {
   FILTER_OPERATORS,
   type Filter,
   type Metadata,
+  pruneCommonTerms,
   reciprocalRankFusion,
   type SqlValue,
   type StorageAdapter,
@@ -71,6 +72,18 @@ export interface SqlVectorStoreConfig {
   annThreshold?: number
   /** Close the adapter when the store is closed. Default is `false`. */
   closeAdapter?: boolean
+  /**
+   * Records a collection needs before text and hybrid queries drop their very common words (see
+   * `commonTermFraction`), so a question such as "what is the …" does not rank nearly every record.
+   * Smaller collections always search every word. Default is `10000`.
+   */
+  termPruningThreshold?: number
+  /**
+   * On a collection at or above `termPruningThreshold`, a query word found in more than this
+   * fraction of the records is left out of text search (the rarest word is always kept). Such
+   * words add almost nothing to BM25. Default is `0.3`.
+   */
+  commonTermFraction?: number
 }
 
 /** A `VectorStore` on a SQLite-dialect `StorageAdapter`, with the ANN tier's status on top. */
@@ -85,6 +98,8 @@ const PAGE = 2000
 const CHUNK = 500
 /** Each list fused by hybrid search holds at least this many candidates (more when `topK` is larger). */
 const HYBRID_DEPTH = 1000
+/** Terms whose document frequency a store remembers (per collection state) before it starts over. */
+const FREQUENCY_CACHE = 10_000
 const METRICS = ['cosine', 'dot', 'euclidean'] as const
 
 interface Hit {
@@ -125,6 +140,20 @@ export function createSqlVectorStore(
   if (!Number.isInteger(threshold) || threshold < 1) {
     throw new StorageError('INVALID_ARGUMENT', `annThreshold must be a positive integer, got ${threshold}`)
   }
+  const pruneFrom = config.termPruningThreshold ?? 10_000
+  if (!Number.isInteger(pruneFrom) || pruneFrom < 1) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `termPruningThreshold must be a positive integer, got ${pruneFrom}`,
+    )
+  }
+  const fraction = config.commonTermFraction ?? 0.3
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `commonTermFraction must be a number above 0 and at most 1, got ${fraction}`,
+    )
+  }
   return new SqliteVectorStore(adapter, config, threshold)
 }
 
@@ -134,6 +163,12 @@ class SqliteVectorStore implements SqlVectorStore {
   readonly #db: StorageAdapter
   readonly #fts: 'fts5' | 'fts4' | null
   readonly #threshold: number
+  readonly #pruneFrom: number
+  readonly #commonFraction: number
+  /** Collections whose term-statistics table (`fts5vocab`/`fts4aux`, in the temp schema) this store created. */
+  readonly #termTables = new Set<number>()
+  /** Document frequencies already read, valid while the collection's change sequence stays the same. */
+  #frequencies: { cid: number; seq: number; terms: Map<string, number> } | undefined
   readonly #closeAdapter: boolean
   readonly #ann: SqlVectorStoreAnnConfig | undefined
   #tier: Promise<AnnTier> | undefined
@@ -145,6 +180,8 @@ class SqliteVectorStore implements SqlVectorStore {
     const fts = db.capabilities.fts
     this.#fts = fts === 'fts5' || fts === 'fts4' ? fts : null
     this.#threshold = threshold
+    this.#pruneFrom = config.termPruningThreshold ?? 10_000
+    this.#commonFraction = config.commonTermFraction ?? 0.3
     this.#closeAdapter = config.closeAdapter ?? false
     this.#ann = config.ann
     if (config.ann && typeof config.ann.path !== 'string') {
@@ -202,12 +239,16 @@ class SqliteVectorStore implements SqlVectorStore {
     validateCollectionName(name)
     const dropped = await this.#db.transaction(async (tx) => {
       const row = await findCollection(tx, name)
-      if (!row) return false
+      if (!row) return undefined
+      // The term statistics read the FTS table, so they go first.
+      if (this.#termTables.delete(row.cid)) {
+        await tx.exec(`DROP TABLE IF EXISTS temp.${collectionTables(row.cid).text}_terms`)
+      }
       await dropCollectionTables(tx, row.cid)
       await tx.run(`DELETE FROM ${REGISTRY} WHERE cid = ?`, [row.cid])
-      return true
+      return row.cid
     })
-    if (dropped && this.#ann) await (await this.#annTier()).drop(name)
+    if (dropped !== undefined && this.#ann) await (await this.#annTier()).drop(name)
   }
 
   async upsert(collection: string, records: readonly VectorRecord[]): Promise<void> {
@@ -486,13 +527,16 @@ class SqliteVectorStore implements SqlVectorStore {
   }
 
   async #textSearch(c: CollectionRow, text: string, k: number, query: Filter | undefined): Promise<Hit[]> {
-    const match = ftsMatchQuery(text)
+    const match = await this.#matchQuery(c, text)
     if (match === undefined) return []
     const t = collectionTables(c.cid)
     const where = this.#where(query, 'v.metadata')
     const filter = where ? ` AND ${where.sql}` : ''
     const params: SqlValue[] = [match, ...(where?.params ?? [])]
-    const from = `FROM ${t.text} JOIN ${t.vectors} AS v ON v.label = ${t.text}.rowid WHERE ${t.text} MATCH ?${filter}`
+    // Triggers keep the FTS rows in step with the records, so only a filter needs the records
+    // joined; the join costs a row lookup per match, most of an unfiltered query's time.
+    const join = where ? ` JOIN ${t.vectors} AS v ON v.label = ${t.text}.rowid` : ''
+    const from = `FROM ${t.text}${join} WHERE ${t.text} MATCH ?${filter}`
     if (c.fts === 'fts5') {
       const rows = await this.#db.all<{ label: number; rank: number }>(
         `SELECT ${t.text}.rowid AS label, bm25(${t.text}) AS rank ${from} ORDER BY rank, label LIMIT ?`,
@@ -509,6 +553,54 @@ class SqliteVectorStore implements SqlVectorStore {
       top.push(row.label, fts4Rank(row.info))
     }
     return top.sorted()
+  }
+
+  /**
+   * The MATCH expression for `text`: every word, or on a collection of at least
+   * `termPruningThreshold` records every word but the very common ones. Text mode and hybrid's
+   * text list both come through here, so hybrid stays RRF over the text mode's list.
+   */
+  async #matchQuery(c: CollectionRow, text: string): Promise<string | undefined> {
+    const match = ftsMatchQuery(text)
+    if (match === undefined || c.count < this.#pruneFrom) return match
+    // ftsMatchQuery quotes whole words (letters, digits, marks), so no term holds a quote or a space.
+    const terms = match.split(' OR ').map((quoted) => quoted.slice(1, -1))
+    if (terms.length < 2) return match
+    const frequencies = await this.#documentFrequencies(c, terms)
+    const kept = pruneCommonTerms(terms, frequencies, c.count, this.#commonFraction)
+    return kept.length === terms.length ? match : ftsMatchQuery(kept.join(' '))
+  }
+
+  /**
+   * How many records hold each term, read from the FTS index's own statistics (an `fts5vocab` or
+   * `fts4aux` table over it), one indexed lookup per term, remembered until the collection changes.
+   * The statistics table lives in the connection's temp schema, so the database file is never
+   * changed and read-only files work.
+   */
+  async #documentFrequencies(c: CollectionRow, terms: readonly string[]): Promise<Map<string, number>> {
+    let cache = this.#frequencies
+    if (cache?.cid !== c.cid || cache.seq !== c.seq || cache.terms.size > FREQUENCY_CACHE) {
+      cache = { cid: c.cid, seq: c.seq, terms: new Map() }
+      this.#frequencies = cache
+    }
+    const known = cache.terms
+    const missing = terms.filter((term) => !known.has(term))
+    if (missing.length === 0) return known
+    const t = collectionTables(c.cid)
+    const stats = `temp.${t.text}_terms`
+    if (!this.#termTables.has(c.cid)) {
+      const using = c.fts === 'fts5' ? `fts5vocab(main, ${t.text}, row)` : `fts4aux(main, ${t.text})`
+      await this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${stats} USING ${using}`)
+      this.#termTables.add(c.cid)
+    }
+    const sql =
+      c.fts === 'fts5'
+        ? `SELECT term, doc AS n FROM ${stats} WHERE term IN (${marks(missing.length)})`
+        : `SELECT term, documents AS n FROM ${stats} WHERE col = '*' AND term IN (${marks(missing.length)})`
+    const rows = await this.#db.all<{ term: string; n: number }>(sql, missing)
+    for (const term of missing) known.set(term, 0)
+    for (const row of rows) known.set(row.term, Number(row.n))
+    return known
   }
 
   async #rowsByLabel<T>(c: CollectionRow, columns: string, labels: readonly number[]): Promise<T[]> {

@@ -1,4 +1,4 @@
-import type { StorageAdapter } from '@engram/core'
+import { reciprocalRankFusion, type StorageAdapter } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { describe, expect, it } from 'vitest'
 import { createSqlVectorStore, ftsMatchQuery } from '../src/index.js'
@@ -112,4 +112,68 @@ describe('createSqlVectorStore', () => {
     expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 })
     await db.close()
   })
+})
+
+describe('SqlVectorStore term pruning', () => {
+  // 40 records: every text has "the", all but three have "note", three have "kiwi".
+  const records = Array.from({ length: 40 }, (_, i) => ({
+    id: `r${String(i).padStart(2, '0')}`,
+    vector: [1, i],
+    text: i < 3 ? `the kiwi tart ${i}` : `the plain note ${i % 7}`,
+  }))
+  const ranked = (matches: ReadonlyArray<{ id: string; score: number }>) =>
+    matches.map((m) => [m.id, m.score])
+
+  for (const flavour of ['fts5', 'fts4'] as const) {
+    async function open(config: { termPruningThreshold?: number } = {}) {
+      const native = createSqliteNativeAdapter({ filename: ':memory:' })
+      const db = flavour === 'fts5' ? native : withFts(native, 'fts4')
+      const store = createSqlVectorStore(db, { commonTermFraction: 0.5, ...config })
+      await store.createCollection('docs', { dimension: 2 })
+      await store.upsert('docs', records)
+      return { store, close: () => native.close() }
+    }
+
+    it(`drops a word found in most records of a large collection (${flavour})`, async () => {
+      const { store, close } = await open({ termPruningThreshold: 20 })
+      const withCommon = await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })
+      expect(ranked(withCommon)).toEqual(
+        ranked(await store.query('docs', { text: 'kiwi', mode: 'text', topK: 40 })),
+      )
+      expect(withCommon.map((m) => m.id)).toEqual(['r00', 'r01', 'r02'])
+      await store.close()
+      await close()
+    })
+
+    it(`searches every word below the pruning threshold (${flavour})`, async () => {
+      const { store, close } = await open()
+      expect(await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })).toHaveLength(40)
+      await store.close()
+      await close()
+    })
+
+    it(`keeps the rarest word when every word is common (${flavour})`, async () => {
+      const { store, close } = await open({ termPruningThreshold: 20 })
+      const matches = await store.query('docs', { text: 'the note', mode: 'text', topK: 40 })
+      expect(matches).toHaveLength(37)
+      expect(ranked(matches)).toEqual(
+        ranked(await store.query('docs', { text: 'note', mode: 'text', topK: 40 })),
+      )
+      expect(await store.query('docs', { text: 'the', mode: 'text', topK: 40 })).toHaveLength(40)
+      await store.close()
+      await close()
+    })
+
+    it(`fuses hybrid results from the pruned text list (${flavour})`, async () => {
+      const { store, close } = await open({ termPruningThreshold: 20 })
+      const vector = Float32Array.from([0.2, 1])
+      const vectorList = await store.query('docs', { vector, mode: 'vector', topK: 40 })
+      const textList = await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })
+      const fused = reciprocalRankFusion([vectorList, textList], { limit: 10 })
+      const hybrid = await store.query('docs', { vector, text: 'the kiwi', mode: 'hybrid', topK: 10 })
+      expect(hybrid.map((m) => m.id)).toEqual(fused.map((f) => f.id))
+      await store.close()
+      await close()
+    })
+  }
 })

@@ -7,6 +7,7 @@ import {
   type Filter,
   type FilterNode,
   type Metadata,
+  pruneCommonTerms,
   type Row,
   type SqlValue,
   type StorageAdapter,
@@ -62,6 +63,18 @@ export interface PgVectorStoreConfig {
   exactBelow?: number
   /** On an HNSW search, how many nearest vectors hybrid fusion ranks (at least topK). Default is `200`. */
   hybridCandidates?: number
+  /**
+   * Records (per tenant) a collection needs before text and hybrid queries drop their very common
+   * words (see `commonTermFraction`), so a question such as "what is the …" does not rank nearly
+   * every record. Smaller collections always search every word. Default is `10000`.
+   */
+  termPruningThreshold?: number
+  /**
+   * On a collection at or above `termPruningThreshold`, a query word found in more than this
+   * fraction of the tenant's records is left out of text search (the rarest word is always kept).
+   * Default is `0.3`.
+   */
+  commonTermFraction?: number
   /** Run `CREATE EXTENSION IF NOT EXISTS vector` when pgvector is missing (needs the privilege). Default is `false`. */
   createExtension?: boolean
 }
@@ -71,10 +84,14 @@ interface Collection {
   readonly name: string
   /** The quoted, schema-qualified table name. */
   readonly table: string
+  /** The table's own name, unquoted (as `pg_stats` lists it). */
+  readonly relation: string
   readonly dimension: number
   readonly metric: VectorMetric
   /** Seen with at least `exactBelow` records for this tenant, so HNSW is used. */
   large: boolean
+  /** Seen with at least `termPruningThreshold` records for this tenant, so common words are pruned. */
+  prunable: boolean
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -131,9 +148,13 @@ class PgVectorStore implements VectorStore {
   readonly #efSearch: number
   readonly #exactBelow: number
   readonly #hybridCandidates: number
+  readonly #pruneFrom: number
+  readonly #commonFraction: number
   readonly #createExtension: boolean
   /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
   readonly #large = new Set<string>()
+  /** Tables seen with at least `termPruningThreshold` records for this tenant. */
+  readonly #prunable = new Set<string>()
   #ready: Promise<void> | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -183,6 +204,15 @@ class PgVectorStore implements VectorStore {
     this.#efSearch = positiveInteger(config.efSearch, 40, 'efSearch')
     this.#exactBelow = positiveInteger(config.exactBelow, 10_000, 'exactBelow', 0)
     this.#hybridCandidates = positiveInteger(config.hybridCandidates, 200, 'hybridCandidates')
+    this.#pruneFrom = positiveInteger(config.termPruningThreshold, 10_000, 'termPruningThreshold')
+    const fraction = config.commonTermFraction ?? 0.3
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `commonTermFraction must be a number above 0 and at most 1, got ${fraction}`,
+      )
+    }
+    this.#commonFraction = fraction
     this.#createExtension = config.createExtension === true
   }
 
@@ -383,10 +413,11 @@ class PgVectorStore implements VectorStore {
     if (valid.mode !== 'text') params.q = vectorLiteral(valid.vector as Float32Array)
     if (valid.mode !== 'vector') params.text = valid.text ?? ''
     const columns = `t.id, t.metadata, t.text${valid.includeVectors ? ', t.embedding' : ''}`
+    const tsquery = valid.mode === 'vector' ? '' : await this.#textQuery(db, target, params)
     if (valid.mode === 'text') {
       const rows = await db.all(
         `SELECT ${columns}, ts_rank_cd(t.tsv, q.query)::float8 AS score
-         FROM ${target.table} t, ${TSQUERY} q
+         FROM ${target.table} t, ${tsquery} q
          WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
          ORDER BY score DESC, t.id LIMIT :top`,
         params,
@@ -419,14 +450,19 @@ class PgVectorStore implements VectorStore {
       ? `(SELECT t.id, t.embedding FROM ${target.table} t WHERE t.tenant_id = :tenant AND ${condition}
           ORDER BY ${this.#distanceSql(target)} LIMIT :candidates)`
       : `(SELECT t.id, t.embedding FROM ${target.table} t WHERE t.tenant_id = :tenant AND ${condition})`
-    if (ann) params.candidates = Math.max(this.#hybridCandidates, valid.topK)
+    params.candidates = Math.max(this.#hybridCandidates, valid.topK)
     // Reciprocal Rank Fusion in one statement: both ranked lists, a full outer join, and 1/(k + rank) summed.
+    // The text list is cut to the vector list's depth before it is numbered, so only the best
+    // matches are sorted and joined.
     const sql = `WITH vector_list AS (
         SELECT t.id, row_number() OVER (ORDER BY ${score} DESC, t.id) AS rank FROM ${candidates} t
       ), text_list AS (
-        SELECT t.id, row_number() OVER (ORDER BY ts_rank_cd(t.tsv, q.query) DESC, t.id) AS rank
-        FROM ${target.table} t, ${TSQUERY} q
-        WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+        SELECT m.id, row_number() OVER (ORDER BY m.score DESC, m.id) AS rank FROM (
+          SELECT t.id, ts_rank_cd(t.tsv, q.query) AS score
+          FROM ${target.table} t, ${tsquery} q
+          WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+          ORDER BY score DESC, t.id LIMIT :candidates
+        ) m
       ), fused AS (
         SELECT coalesce(v.id, x.id) AS id,
           coalesce(1::float8 / (:k::float8 + v.rank), 0) + coalesce(1::float8 / (:k::float8 + x.rank), 0) AS score,
@@ -558,6 +594,52 @@ class PgVectorStore implements VectorStore {
     return collection.large
   }
 
+  /**
+   * The tsquery (a one-row subquery, its values added to `params`) that text mode and hybrid's
+   * text list both use: every word of the text, or on a collection of at least
+   * `termPruningThreshold` records every word but those in more than `commonTermFraction` of the
+   * table's rows by its statistics (none before the table's first ANALYZE).
+   */
+  async #textQuery(
+    db: StorageAdapter,
+    target: Collection,
+    params: Record<string, SqlValue>,
+  ): Promise<string> {
+    if (!(await this.#isPrunable(db, target))) return TSQUERY
+    // A count per word would visit every matching row; the planner statistics ANALYZE keeps for the
+    // tsvector column (its most common lexemes and the share of rows holding each) cost one lookup.
+    const rows = await db.all<{ term: string; share: number }>(
+      `SELECT w.term, coalesce(s.share, 0) AS share
+       FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, :text))) AS w(term)
+       LEFT JOIN (
+         SELECT e.term, e.share FROM pg_stats p,
+           unnest(p.most_common_elems::text::text[], p.most_common_elem_freqs) AS e(term, share)
+         WHERE p.schemaname = :schema AND p.tablename = :relation AND p.attname = 'tsv'
+       ) s ON s.term = w.term`,
+      { text: params.text as string, schema: this.#schema as string, relation: target.relation },
+    )
+    if (rows.length < 2) return TSQUERY
+    const terms = rows.map((row) => row.term)
+    const shares = new Map(rows.map((row) => [row.term, Number(row.share)]))
+    const kept = pruneCommonTerms(terms, shares, 1, this.#commonFraction)
+    if (kept.length === terms.length) return TSQUERY
+    params.terms = kept
+    delete params.text
+    return PRUNED_TSQUERY
+  }
+
+  /** Whether the tenant has at least `termPruningThreshold` records; counting stops at the threshold. */
+  async #isPrunable(db: StorageAdapter, collection: Collection): Promise<boolean> {
+    if (collection.prunable) return true
+    const row = await db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM ${collection.table} WHERE tenant_id = :tenant LIMIT :limit) s`,
+      { ...this.#scope(), limit: this.#pruneFrom },
+    )
+    collection.prunable = Number(row?.n ?? 0) >= this.#pruneFrom
+    if (collection.prunable) this.#prunable.add(collection.table)
+    return collection.prunable
+  }
+
   /** Runs an HNSW search with its settings scoped to one transaction (SET LOCAL). */
   #annQuery(
     db: StorageAdapter,
@@ -652,7 +734,15 @@ class PgVectorStore implements VectorStore {
         )
     if (row === undefined || row.id === null) return undefined
     const table = this.#tableName(Number(row.id))
-    return { name, table, dimension: row.dimension, metric: row.metric, large: this.#large.has(table) }
+    return {
+      name,
+      table,
+      relation: `engram_v${Number(row.id)}`,
+      dimension: row.dimension,
+      metric: row.metric,
+      large: this.#large.has(table),
+      prunable: this.#prunable.has(table),
+    }
   }
 }
 
@@ -669,6 +759,16 @@ function rowSecurityDdl(table: string): string {
 
 /** The text query: the words of the text, any of which may match (like the reference store's BM25). */
 const TSQUERY = `(SELECT replace(plainto_tsquery('simple'::regconfig, :text)::text, ' & ', ' | ')::tsquery AS query)`
+
+/**
+ * A tsquery of exactly the given lexemes, ORed: built through a tsvector, whose lexemes are never
+ * parsed again (no word is split or normalised twice), then printed as `'a' 'b'` and read back
+ * with `|` between them. Lexemes from the parser hold no spaces, so the separator is unambiguous.
+ */
+const LEXEMES_TO_TSQUERY = (array: string) =>
+  `replace(strip(array_to_tsvector(${array}))::text, ''' ''', ''' | ''')::tsquery`
+/** The pruned text query: the kept words (bound as `:terms`), any of which may match. */
+const PRUNED_TSQUERY = `(SELECT ${LEXEMES_TO_TSQUERY(':terms::text[]')} AS query)`
 
 /** The score, higher is better, exactly as core's `similarity()` defines it. */
 function scoreSql(metric: VectorMetric): string {

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { seededRandom } from '@engram/conformance'
 import type { StorageAdapter } from '@engram/core'
 import {
   ConversationMemory,
@@ -54,17 +55,8 @@ const REMEMBER_SAMPLE = Math.min(1000, MEMORIES)
 const TOP_K = 10
 const DIMENSIONS = 384
 
-/** mulberry32: seeded, so every run and both backends see the same data. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+// The conformance suite's seeded generator: every run and both backends see the same data.
+const seeded = seededRandom
 
 const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)] as T
 

@@ -1,5 +1,6 @@
 // The embedded vector tiers side by side with LanceDB and vectra on the same clustered data.
 // Build and run: cd apps/bench && npx tsc -p tsconfig.build.json && node dist/embedded-vectors.js
+// `--only exact` runs just the engram exact search at EXACT_SIZE.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,8 @@ const RECALL_QUERIES = Number(process.env.RECALL_QUERIES ?? 200)
 const QPS_QUERIES = Number(process.env.QPS_QUERIES ?? 2000)
 const VECTRA_QUERIES = Number(process.env.VECTRA_QUERIES ?? 50)
 const TOP_K = 10
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+if (ONLY !== undefined && ONLY !== 'exact') throw new Error(`--only takes 'exact', got ${ONLY}`)
 
 /** mulberry32: seeded, so every run and every library sees the same data. */
 function seeded(seed: number): () => number {
@@ -267,26 +270,28 @@ try {
   const queries = clustered(RECALL_QUERIES, 7)
   const exactData = clustered(EXACT_SIZE, 3)
   const exactTruth = await engramExact(folder, exactData, queries)
-  await vectra(folder, exactData, queries, exactTruth)
-  const data = clustered(ANN_SIZE, 5)
-  const [truth, truthMs] = await timed(async () => groundTruth(data, queries))
-  console.log(`ground truth for ${queries.length} queries over ${data.length} vectors: ${seconds(truthMs)}`)
-  await engramAnn(folder, data, queries, truth)
-  await lance(folder, data, queries, truth)
-  try {
-    await vectra(folder, data, queries, truth)
-  } catch (error) {
-    // vectra keeps the whole index in one JSON string, which V8 caps at about 512 MB.
-    const message = error instanceof Error ? error.message : String(error)
-    report({
-      system: `vectra 0.11.1: fails (${message})`,
-      vectors: data.length,
-      ingest: '-',
-      index: '-',
-      qps: '-',
-      recall: '-',
-      disk: '-',
-    })
+  if (ONLY !== 'exact') {
+    await vectra(folder, exactData, queries, exactTruth)
+    const data = clustered(ANN_SIZE, 5)
+    const [truth, truthMs] = await timed(async () => groundTruth(data, queries))
+    console.log(`ground truth for ${queries.length} queries over ${data.length} vectors: ${seconds(truthMs)}`)
+    await engramAnn(folder, data, queries, truth)
+    await lance(folder, data, queries, truth)
+    try {
+      await vectra(folder, data, queries, truth)
+    } catch (error) {
+      // vectra keeps the whole index in one JSON string, which V8 caps at about 512 MB.
+      const message = error instanceof Error ? error.message : String(error)
+      report({
+        system: `vectra 0.11.1: fails (${message})`,
+        vectors: data.length,
+        ingest: '-',
+        index: '-',
+        qps: '-',
+        recall: '-',
+        disk: '-',
+      })
+    }
   }
   console.log('\n| system | vectors | ingest | index build | queries/s | recall@10 | on disk |')
   console.log('|---|---|---|---|---|---|---|')

@@ -35,6 +35,7 @@ import {
   ensureRegistry,
   REGISTRY,
 } from './collection-tables.js'
+import { ExactCache } from './exact-cache.js'
 import { createExactScorer } from './exact-scorer.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
@@ -84,6 +85,15 @@ export interface SqlVectorStoreConfig {
    * words add almost nothing to BM25. Default is `0.3`.
    */
   commonTermFraction?: number
+  /**
+   * Bytes of decoded vectors the store keeps in memory for exact search, for all collections
+   * together. A collection's vectors load on its first exact query; each later query checks the
+   * collection's change sequence and applies what any store or process wrote since, so results
+   * never go stale. A collection that does not fit is scanned from the database on every query,
+   * and `0` turns the cache off. A collection costs about `count × (dimension × 4 + 56)` bytes.
+   * Default is `64 * 1024 * 1024` (64 MiB).
+   */
+  exactCacheBytes?: number
 }
 
 /** A `VectorStore` on a SQLite-dialect `StorageAdapter`, with the ANN tier's status on top. */
@@ -154,6 +164,13 @@ export function createSqlVectorStore(
       `commonTermFraction must be a number above 0 and at most 1, got ${fraction}`,
     )
   }
+  const cacheBytes = config.exactCacheBytes ?? 64 * 1024 * 1024
+  if (!Number.isInteger(cacheBytes) || cacheBytes < 0) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `exactCacheBytes must be a whole number of bytes (0 turns the cache off), got ${cacheBytes}`,
+    )
+  }
   return new SqliteVectorStore(adapter, config, threshold)
 }
 
@@ -172,6 +189,8 @@ class SqliteVectorStore implements SqlVectorStore {
   readonly #closeAdapter: boolean
   readonly #ann: SqlVectorStoreAnnConfig | undefined
   #tier: Promise<AnnTier> | undefined
+  /** Decoded vectors for exact search, or `undefined` when `exactCacheBytes` is `0`. */
+  readonly #cache: ExactCache | undefined
   #ready: Promise<void> | undefined
   #closed = false
 
@@ -184,6 +203,8 @@ class SqliteVectorStore implements SqlVectorStore {
     this.#commonFraction = config.commonTermFraction ?? 0.3
     this.#closeAdapter = config.closeAdapter ?? false
     this.#ann = config.ann
+    const cacheBytes = config.exactCacheBytes ?? 64 * 1024 * 1024
+    this.#cache = cacheBytes > 0 ? new ExactCache(db, cacheBytes) : undefined
     if (config.ann && typeof config.ann.path !== 'string') {
       throw new StorageError(
         'INVALID_ARGUMENT',
@@ -248,6 +269,7 @@ class SqliteVectorStore implements SqlVectorStore {
       await tx.run(`DELETE FROM ${REGISTRY} WHERE cid = ?`, [row.cid])
       return row.cid
     })
+    if (dropped !== undefined) this.#cache?.drop(dropped)
     if (dropped !== undefined && this.#ann) await (await this.#annTier()).drop(name)
   }
 
@@ -511,8 +533,21 @@ class SqliteVectorStore implements SqlVectorStore {
     where: SqlFragment | undefined,
   ): Promise<Hit[]> {
     const t = collectionTables(c.cid)
-    const top = new TopK(k)
     const score = createExactScorer(c.metric, vector)
+    if (this.#cache?.fits(c)) {
+      // Same scorer, same label order as the scan below, so the same scores and tie-breaks.
+      const cached = new TopK(k)
+      const labels = where
+        ? (
+            await this.#db.all<{ label: number }>(
+              `SELECT label FROM ${t.vectors} WHERE ${where.sql} ORDER BY label`,
+              where.params,
+            )
+          ).map((row) => row.label)
+        : undefined
+      if (await this.#cache.search(c, score, cached, labels)) return cached.sorted()
+    }
+    const top = new TopK(k)
     const sql = `SELECT label, vector FROM ${t.vectors} WHERE label > ?${where ? ` AND ${where.sql}` : ''} ORDER BY label LIMIT ${PAGE}`
     let after = 0
     while (true) {

@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { StorageAdapter, VectorMetric } from '@engram/core'
+import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createSqlVectorStore } from '../src/index.js'
+import { seeded, vectors } from './helpers.js'
+
+const folder = mkdtempSync(join(tmpdir(), 'engram-exact-cache-'))
+afterAll(() => rmSync(folder, { recursive: true, force: true }))
+
+/** The adapter, counting the statements that read vector blobs. */
+function counting(adapter: StorageAdapter): { db: StorageAdapter; blobReads: () => number } {
+  let reads = 0
+  const db = new Proxy(adapter, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver)
+      if (key === 'all' || key === 'iterate' || key === 'get') {
+        return (sql: string, params?: unknown[]) => {
+          if (/SELECT[^;]*\bvector\b[^;]*FROM engram_vec_/.test(sql)) reads++
+          return (value as (sql: string, params?: unknown[]) => unknown).call(target, sql, params)
+        }
+      }
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { db, blobReads: () => reads }
+}
+
+const ids = (matches: Array<{ id: string }>) => matches.map((m) => m.id)
+
+describe('SqlVectorStore exact-search cache', () => {
+  it('answers repeated exact queries from memory without reading vector blobs', async () => {
+    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const store = createSqlVectorStore(db, { closeAdapter: true })
+    await store.createCollection('docs', { dimension: 8 })
+    const data = vectors(300, 8, 1)
+    await store.upsert(
+      'docs',
+      data.map((vector, i) => ({ id: `v${i}`, vector, metadata: { even: i % 2 === 0 } })),
+    )
+    const query = { vector: data[3] as Float32Array, topK: 5 }
+    const first = await store.query('docs', query)
+    const afterFirst = blobReads()
+    expect(afterFirst).toBeGreaterThan(0)
+    expect(await store.query('docs', query)).toEqual(first)
+    expect(await store.query('docs', { ...query, filter: { even: true } })).toHaveLength(5)
+    expect(blobReads()).toBe(afterFirst)
+    await store.close()
+  })
+
+  it('sees its own upserts and deletes at once, reading only the changed rows', async () => {
+    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const store = createSqlVectorStore(db, { closeAdapter: true })
+    await store.createCollection('docs', { dimension: 2 })
+    await store.upsert('docs', [
+      { id: 'a', vector: [1, 0] },
+      { id: 'b', vector: [0, 1] },
+    ])
+    const top = async () => ids(await store.query('docs', { vector: [1, 0], topK: 1 }))
+    expect(await top()).toEqual(['a'])
+    await store.upsert('docs', [{ id: 'c', vector: [1, 0.01] }])
+    await store.upsert('docs', [{ id: 'a', vector: [-1, 0] }])
+    const before = blobReads()
+    expect(await top()).toEqual(['c'])
+    expect(blobReads() - before).toBe(1)
+    await store.delete('docs', { ids: ['c'] })
+    expect(await top()).toEqual(['b'])
+    expect(await store.query('docs', { vector: [1, 0], topK: 10 })).toHaveLength(2)
+    await store.close()
+  })
+
+  for (const ann of [false, true]) {
+    it(`never serves stale results after another store writes the same file${ann ? ' (with tombstones)' : ''}`, async () => {
+      const path = join(folder, `shared-${ann}.db`)
+      const options = (p: string) =>
+        ann ? { closeAdapter: true, ann: { path: p }, annThreshold: 1_000_000 } : { closeAdapter: true }
+      const reader = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), options(path))
+      const writer = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), options(path))
+      await reader.createCollection('docs', { dimension: 2 })
+      await writer.upsert('docs', [
+        { id: 'a', vector: [1, 0] },
+        { id: 'b', vector: [0, 1] },
+      ])
+      const top = async (k = 1) => ids(await reader.query('docs', { vector: [1, 0], topK: k }))
+      expect(await top()).toEqual(['a'])
+      await writer.upsert('docs', [{ id: 'c', vector: [1, 0.01] }])
+      await writer.upsert('docs', [{ id: 'a', vector: [-1, 0] }])
+      expect(await top()).toEqual(['c'])
+      await writer.delete('docs', { ids: ['c'] })
+      expect(await top(10)).toEqual(['b', 'a'])
+      await writer.delete('docs', { filter: {} })
+      expect(await top(10)).toEqual([])
+      await writer.upsert('docs', [{ id: 'a', vector: [1, 0] }])
+      expect(await top(10)).toEqual(['a'])
+      // A dropped and recreated namesake is a different collection.
+      await writer.dropCollection('docs')
+      await writer.createCollection('docs', { dimension: 2 })
+      await writer.upsert('docs', [{ id: 'z', vector: [1, 0] }])
+      expect(await top(10)).toEqual(['z'])
+      await reader.close()
+      await writer.close()
+    })
+  }
+
+  it('scans the database for a collection over the byte budget and still answers exactly', async () => {
+    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const small = createSqlVectorStore(db, { exactCacheBytes: 10_000 })
+    const off = createSqlVectorStore(db, { exactCacheBytes: 0 })
+    await small.createCollection('docs', { dimension: 16 })
+    const data = vectors(500, 16, 2)
+    await small.upsert(
+      'docs',
+      data.map((vector, i) => ({ id: `v${i}`, vector })),
+    )
+    const query = { vector: data[7] as Float32Array, topK: 10 }
+    const expected = await off.query('docs', query)
+    const before = blobReads()
+    expect(await small.query('docs', query)).toEqual(expected)
+    expect(await small.query('docs', query)).toEqual(expected)
+    expect(blobReads() - before).toBe(2)
+    expect(() => createSqlVectorStore(db, { exactCacheBytes: -1 })).toThrow(/exactCacheBytes/)
+    await small.close()
+    await off.close()
+    await db.close()
+  })
+
+  for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
+    it(`returns exactly what a store without the cache returns on random data (${metric})`, async () => {
+      const db = createSqliteNativeAdapter({ filename: ':memory:' })
+      // A budget that holds one collection at a time, so eviction and reloads are exercised too.
+      const cached = createSqlVectorStore(db, { exactCacheBytes: 400 * (24 * 4 + 56) })
+      const plain = createSqlVectorStore(db, { exactCacheBytes: 0 })
+      const random = seeded(11)
+      for (const name of ['one', 'two']) {
+        await cached.createCollection(name, { dimension: 24, metric })
+        // Repeated vectors make ties, so the tie-breaks are compared too.
+        const data = vectors(300, 24, name.length)
+        await cached.upsert(
+          name,
+          data.map((vector, i) => ({
+            id: `${name}${i}`,
+            vector: data[i % 250] ?? vector,
+            metadata: { n: i % 7 },
+          })),
+        )
+      }
+      for (let round = 0; round < 20; round++) {
+        const name = round % 3 === 0 ? 'two' : 'one'
+        const vector = vectors(1, 24, 100 + round)[0] as Float32Array
+        const filter = round % 4 === 0 ? { n: { $lt: 3 } } : undefined
+        const query = { vector, topK: 1 + Math.floor(random() * 40), ...(filter ? { filter } : {}) }
+        expect(await cached.query(name, query)).toEqual(await plain.query(name, query))
+        if (round % 5 === 4) {
+          await plain.upsert(name, [
+            { id: `${name}${round}`, vector: vectors(1, 24, 500 + round)[0] as Float32Array },
+          ])
+          await plain.delete(name, { ids: [`${name}${round + 1}`] })
+        }
+      }
+      await cached.close()
+      await plain.close()
+      await db.close()
+    })
+  }
+})

@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { seededRandom } from '@engram/conformance'
 import { similarity } from '@engram/core'
 import { createSqlVectorStore } from '@engram/memory'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
@@ -20,17 +21,8 @@ const TOP_K = 10
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 if (ONLY !== undefined && ONLY !== 'exact') throw new Error(`--only takes 'exact', got ${ONLY}`)
 
-/** mulberry32: seeded, so every run and every library sees the same data. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+// The conformance suite's seeded generator, so every run and every library sees the same data.
+const seeded = seededRandom
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())

@@ -2,6 +2,6 @@ export { type ConnectionTarget, connectionTarget, describeTarget } from './conne
 export { driver } from './driver.js'
 export { type BindParameter, pgFilter } from './pg-filter.js'
 export { createPgTypeParsers, type PgTypeParsers, parameterTypes, parseInt8 } from './pg-type-parsers.js'
-export { createPgVectorStore, type PgVectorStoreConfig } from './pg-vector-store.js'
+export { createPgVectorStore, type PgVectorStore, type PgVectorStoreConfig } from './pg-vector-store.js'
 export { createPostgresAdapter, type PostgresConfig } from './postgres-adapter.js'
 export { isConnectionLevelError, postgresErrorCode } from './postgres-error-code.js'

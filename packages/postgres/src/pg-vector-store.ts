@@ -77,6 +77,28 @@ export interface PgVectorStoreConfig {
   commonTermFraction?: number
   /** Run `CREATE EXTENSION IF NOT EXISTS vector` when pgvector is missing (needs the privilege). Default is `false`. */
   createExtension?: boolean
+  /**
+   * `maintenance_work_mem` for the HNSW index build, set for the build's transaction only, so the
+   * graph is built in memory instead of spilling to disk. Default is `'256MB'`.
+   */
+  indexBuildMemory?: string
+}
+
+/**
+ * A `VectorStore` on PostgreSQL with pgvector. A collection's HNSW index is built once it is
+ * needed: by the first search that takes the HNSW path, or by `buildIndex`.
+ */
+export interface PgVectorStore extends VectorStore {
+  /**
+   * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race).
+   * Call it after a bulk ingest so the first search does not pay for the build. Needs the
+   * table's owner. A collection above 4,000 dimensions has no index, so this does nothing.
+   *
+   * @example
+   * for (const batch of batches) await store.upsert('docs', batch)
+   * await store.buildIndex('docs')
+   */
+  buildIndex(collection: string): Promise<void>
 }
 
 /** A collection as the registry records it. */
@@ -100,6 +122,9 @@ const MAX_DIMENSION = 16_000
 const MAX_VECTOR_INDEX = 2_000
 const MAX_HALFVEC_INDEX = 4_000
 const UPSERT_CHUNK = 500
+const MEMORY_SETTING = /^[1-9][0-9]{0,8} ?(kB|MB|GB)$/
+/** SQLSTATE insufficient_privilege: the role is not the table's owner, so it cannot build the index. */
+const INSUFFICIENT_PRIVILEGE = '42501'
 const REGISTRY = 'engram_collections'
 /** The row-level security policy on every collection table of a `rowLevelSecurity` store. */
 const POLICY = 'engram_tenant'
@@ -124,16 +149,17 @@ const CAPABILITIES: VectorCapabilities = Object.freeze({
 
 /**
  * Opens a `VectorStore` on PostgreSQL with pgvector: one table per collection with an HNSW
- * index, JSONB metadata with a GIN index, and a generated tsvector for text and hybrid search.
+ * index (built on first need, see `buildIndex`), JSONB metadata with a GIN index, and a
+ * generated tsvector for text and hybrid search.
  *
  * @example
  * const store = createPgVectorStore({ connectionString: 'postgres://app@localhost/app', tenant: 'acme' })
  */
-export function createPgVectorStore(config: PgVectorStoreConfig): VectorStore {
-  return new PgVectorStore(config)
+export function createPgVectorStore(config: PgVectorStoreConfig): PgVectorStore {
+  return new PgVectorStoreImpl(config)
 }
 
-class PgVectorStore implements VectorStore {
+class PgVectorStoreImpl implements PgVectorStore {
   readonly kind = 'pgvector'
   readonly capabilities = CAPABILITIES
   readonly #db: StorageAdapter
@@ -151,6 +177,9 @@ class PgVectorStore implements VectorStore {
   readonly #pruneFrom: number
   readonly #commonFraction: number
   readonly #createExtension: boolean
+  readonly #indexBuildMemory: string
+  /** Tables known to have their HNSW index, so the catalog is not asked again. */
+  readonly #indexed = new Set<string>()
   /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
   readonly #large = new Set<string>()
   /** Tables seen with at least `termPruningThreshold` records for this tenant. */
@@ -214,6 +243,14 @@ class PgVectorStore implements VectorStore {
     }
     this.#commonFraction = fraction
     this.#createExtension = config.createExtension === true
+    const memory = config.indexBuildMemory ?? '256MB'
+    if (typeof memory !== 'string' || !MEMORY_SETTING.test(memory)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `indexBuildMemory must be a size such as '256MB' or '1GB', got ${JSON.stringify(memory)}`,
+      )
+    }
+    this.#indexBuildMemory = memory
   }
 
   // ---- collections ------------------------------------------------------------------------
@@ -425,6 +462,7 @@ class PgVectorStore implements VectorStore {
       return rows.map(toMatch)
     }
     const ann = await this.#useIndex(db, target)
+    if (ann) await this.#indexForSearch(db, target)
     const score = scoreSql(target.metric)
     if (valid.mode === 'vector') {
       if (!ann) {
@@ -475,6 +513,11 @@ class PgVectorStore implements VectorStore {
       ? await this.#annQuery(db, valid, (tx) => tx.all(sql, params))
       : await db.all(sql, params)
     return rows.map(toMatch)
+  }
+
+  async buildIndex(collection: string): Promise<void> {
+    this.#checkOpen()
+    await this.#withCollection(collection, (db, target) => this.#ensureIndex(db, target))
   }
 
   async close(): Promise<void> {
@@ -540,11 +583,11 @@ class PgVectorStore implements VectorStore {
     return `"${this.#schema}"."engram_v${id}"`
   }
 
-  /** DDL for one collection; only validated integers and fixed words are spliced in. */
+  /** DDL for one collection, without its HNSW index (see `#ensureIndex`); only validated integers and fixed words are spliced in. */
   #tableDdl(id: number, spec: Required<CollectionSpec>): string {
     const table = this.#tableName(id)
     const index = (suffix: string) => `"engram_v${id}_${suffix}"`
-    const { dimension, metric } = spec
+    const { dimension } = spec
     const statements = [
       `CREATE TABLE ${table} (
         tenant_id TEXT COLLATE "C" NOT NULL DEFAULT '',
@@ -558,18 +601,47 @@ class PgVectorStore implements VectorStore {
       `CREATE INDEX ${index('metadata')} ON ${table} USING gin (metadata)`,
       `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv)`,
     ]
-    const options = `WITH (m = ${this.#m}, ef_construction = ${this.#efConstruction})`
-    if (dimension <= MAX_VECTOR_INDEX) {
-      statements.push(
-        `CREATE INDEX ${index('hnsw')} ON ${table} USING hnsw (embedding vector_${OPCLASS[metric]}) ${options}`,
-      )
-    } else if (dimension <= MAX_HALFVEC_INDEX) {
-      // HNSW indexes `vector` up to 2,000 dimensions; half precision in the index, full precision in the table.
-      statements.push(
-        `CREATE INDEX ${index('hnsw')} ON ${table} USING hnsw ((embedding::halfvec(${dimension})) halfvec_${OPCLASS[metric]}) ${options}`,
-      )
-    }
     return statements.join(';\n')
+  }
+
+  /**
+   * The HNSW index's DDL with the m and ef_construction the registry recorded when the collection
+   * was created. Only validated integers and fixed words are spliced in.
+   */
+  #indexDdl(collection: Collection, m: number, efConstruction: number): string {
+    const { table, relation, dimension, metric } = collection
+    const head = `CREATE INDEX IF NOT EXISTS "${relation}_hnsw" ON ${table} USING hnsw`
+    const options = `WITH (m = ${integer(m)}, ef_construction = ${integer(efConstruction)})`
+    if (dimension <= MAX_VECTOR_INDEX) return `${head} (embedding vector_${OPCLASS[metric]}) ${options}`
+    // HNSW indexes `vector` up to 2,000 dimensions; half precision in the index, full precision in the table.
+    return `${head} ((embedding::halfvec(${dimension})) halfvec_${OPCLASS[metric]}) ${options}`
+  }
+
+  /**
+   * Builds the collection's HNSW index unless it exists. Building it once, after the rows are in,
+   * is many times faster than maintaining it on every insert. Runs in its own transaction (a
+   * savepoint inside an operation's transaction), so a failed build leaves the caller's intact.
+   */
+  async #ensureIndex(db: StorageAdapter, collection: Collection): Promise<void> {
+    // Above 4,000 dimensions there is no index: search is always exact.
+    if (collection.dimension > MAX_HALFVEC_INDEX || this.#indexed.has(collection.table)) return
+    const found = await db.get<{ present: boolean; m: number; ef: number }>(
+      `SELECT to_regclass(:index) IS NOT NULL AS present, m, ef_construction AS ef FROM ${this.#registry} WHERE name = :name`,
+      { index: `"${this.#schema}"."${collection.relation}_hnsw"`, name: collection.name },
+    )
+    if (found === undefined) throw collectionNotFound(collection.name) // dropped meanwhile
+    if (!found.present) {
+      const ddl = this.#indexDdl(collection, found.m, found.ef)
+      await db.transaction(async (tx) => {
+        // Concurrent builders queue here; the later ones find the index and skip (IF NOT EXISTS).
+        await tx.get(
+          `SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked, set_config('maintenance_work_mem', :memory, true) AS memory`,
+          { key: `${collection.table}.hnsw`, memory: this.#indexBuildMemory },
+        )
+        await tx.exec(ddl)
+      })
+    }
+    this.#indexed.add(collection.table)
   }
 
   #distanceSql(collection: Collection): string {
@@ -592,6 +664,18 @@ class PgVectorStore implements VectorStore {
     collection.large = (row?.n ?? 0) >= this.#exactBelow
     if (collection.large) this.#large.add(collection.table)
     return collection.large
+  }
+
+  /**
+   * Builds the index for a search about to take the HNSW path. A role that does not own the table
+   * cannot build it: its searches stay correct, as exact scans, until the owner calls `buildIndex`.
+   */
+  async #indexForSearch(db: StorageAdapter, collection: Collection): Promise<void> {
+    try {
+      await this.#ensureIndex(db, collection)
+    } catch (error) {
+      if (causeCode(error) !== INSUFFICIENT_PRIVILEGE) throw error
+    }
   }
 
   /**
@@ -795,12 +879,30 @@ function checkIds(ids: readonly string[]): string[] {
   return [...new Set(ids)]
 }
 
+/** A registry integer, checked before it is spliced into DDL. */
+function integer(value: unknown): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `expected a positive integer in the registry, got ${String(value)}`,
+    )
+  }
+  return n
+}
+
 function positiveInteger(value: number | undefined, fallback: number, name: string, min = 1): number {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value < min) {
     throw new StorageError('INVALID_ARGUMENT', `${name} must be an integer of at least ${min}, got ${value}`)
   }
   return value
+}
+
+/** The SQLSTATE of the driver error behind a `StorageError`, if any. */
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
+  return typeof cause?.code === 'string' ? cause.code : undefined
 }
 
 function pgvectorMissing(cause?: unknown): StorageError {

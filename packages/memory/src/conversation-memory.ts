@@ -110,6 +110,12 @@ const COLUMN_OF: Readonly<Record<keyof ConversationUpdate, string>> = {
 const NEWEST_ACTIVITY = `last_activity = CASE WHEN excluded.last_activity > ${CONVERSATIONS_TABLE}.last_activity
   THEN excluded.last_activity ELSE ${CONVERSATIONS_TABLE}.last_activity END`
 
+/** Creates the conversation on its first turn, or moves its last activity (and agent) forward. */
+const UPSERT_CONVERSATION = `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, agent_id, created_at, last_activity)
+  VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (user_id, conversation_id) DO UPDATE SET ${NEWEST_ACTIVITY},
+    agent_id = COALESCE(excluded.agent_id, ${CONVERSATIONS_TABLE}.agent_id)`
+
 /**
  * Conversation history for agents, on any `StorageAdapter` (SQLite or Postgres). Every call
  * is scoped by user id: the same conversation id under two users is two conversations.
@@ -191,17 +197,22 @@ export class ConversationMemory implements IMemoryAdapter {
     const agentId = checkText(turn.agentId, 'turn.agentId')
     const at = values[5] as number
     await this.#open()
+    const conversation = [userId, conversationId, agentId, at, at]
     try {
-      await this.storage.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, agent_id, created_at, last_activity)
-           VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (user_id, conversation_id) DO UPDATE SET ${NEWEST_ACTIVITY},
-             agent_id = COALESCE(excluded.agent_id, ${CONVERSATIONS_TABLE}.agent_id)`,
-          [userId, conversationId, agentId, at, at],
+      if (this.storage.dialect === 'postgres') {
+        // One statement (a data-modifying CTE) is one round trip and atomic on its own: a turn
+        // costs a quarter of the BEGIN / upsert / insert / COMMIT sequence over the network.
+        await this.storage.run(
+          `WITH conversation AS (${UPSERT_CONVERSATION} RETURNING 1)
+           INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`,
+          [...conversation, ...values],
         )
-        await tx.run(`INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`, values)
-      })
+      } else {
+        await this.storage.transaction(async (tx) => {
+          await tx.run(UPSERT_CONVERSATION, conversation)
+          await tx.run(`INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`, values)
+        })
+      }
     } catch (error) {
       if (isStorageError(error, 'UNIQUE_VIOLATION')) {
         throw new StorageError(

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running:
 # PostgreSQL (with the pgvector extension and an engram_test database), and
-# optionally Chromium. Safe to run repeatedly: when all is well it is a fast no-op.
+# Chromium for the browser tests. Safe to run repeatedly: when all is well it is a fast no-op.
 #
 # Env: PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres),
-#      ENGRAM_SKIP_SERVICES=1 to do nothing, ENGRAM_WITH_CHROMIUM=1 to install chromium.
+#      ENGRAM_SKIP_SERVICES=1 to do nothing, ENGRAM_CHROMIUM=0 to skip Chromium (the browser
+#      tests then skip themselves and say why).
 set -Eeuo pipefail
 # set -e alone exits silently; say where it stopped.
 trap 'echo "services: error: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -241,9 +242,13 @@ ensure_pgvector() {
 
 # ---------------------------------------------------------------- Chromium
 
+# Debian's Chromium, driven by playwright-core (which cannot download its own browsers here).
 ensure_chromium() {
-  [[ "${ENGRAM_WITH_CHROMIUM:-0}" == "1" && ! -x /usr/bin/chromium ]] || return 0
-  apt_install chromium
+  [[ "${ENGRAM_CHROMIUM:-1}" == "1" ]] || return 0
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt_install chromium
+  fi
+  log "$(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: installed')"
 }
 
 main() {

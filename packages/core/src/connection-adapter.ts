@@ -51,6 +51,13 @@ export interface ConnectionAdapterConfig {
    * wait for the callback itself forever, and fail fast with a clear error instead.
    */
   asyncContext?: AsyncContext
+  /**
+   * Runs after every call outside a transaction and after every committed top-level
+   * transaction, while the connection is still held, so nothing else can start in between;
+   * the caller's promise waits for it. Drivers that save a snapshot of the database (sql.js,
+   * IndexedDB) persist here: after a commit, never in the middle of a transaction.
+   */
+  onCommit?: () => MaybePromise<void>
 }
 
 /** One level of transaction nesting: its own lock, and whether it may still be used. */
@@ -93,10 +100,13 @@ class ConnectionAdapter implements StorageAdapter {
   readonly capabilities: StorageCapabilities
   readonly #shared: Shared
   readonly #scope: Scope
+  /** The commit hook, on the top-level adapter only (inside a transaction nothing is committed yet). */
+  readonly #onCommit: (() => MaybePromise<void>) | undefined
 
   constructor(shared: Shared, scope: Scope) {
     this.#shared = shared
     this.#scope = scope
+    this.#onCommit = scope.depth === 0 ? shared.config.onCommit : undefined
     this.kind = shared.config.kind
     this.dialect = shared.config.dialect
     this.capabilities = shared.config.capabilities
@@ -146,6 +156,7 @@ class ConnectionAdapter implements StorageAdapter {
     } finally {
       try {
         await cursor?.return?.()
+        await this.#onCommit?.()
       } finally {
         this.#scope.mutex.release()
       }
@@ -182,6 +193,7 @@ class ConnectionAdapter implements StorageAdapter {
         if (depth === 0) await this.#quietly('ROLLBACK')
         throw error
       }
+      await this.#onCommit?.()
       return result
     } finally {
       inner.active = false
@@ -241,6 +253,7 @@ class ConnectionAdapter implements StorageAdapter {
       return Promise.reject(this.#unusable())
     }
     if (!mutex.tryAcquire()) return this.#queued(text, op, values, sql)
+    if (this.#onCommit) return this.#locked(text, op, values, sql)
     let result: MaybePromise<unknown>
     try {
       result = op.call(this.#shared.config.connection, text, values)
@@ -267,10 +280,20 @@ class ConnectionAdapter implements StorageAdapter {
   /** The slow path of `#call`: wait for the lock first. */
   async #queued<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
     await this.#acquire()
+    return this.#locked(text, op, values, sql)
+  }
+
+  /** Runs one operation, and the commit hook if there is one, then releases the lock it was given. */
+  async #locked<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
     try {
-      return op.finish(await op.call(this.#shared.config.connection, text, values))
-    } catch (error) {
-      throw this.#error(error, sql)
+      let value: R
+      try {
+        value = op.finish(await op.call(this.#shared.config.connection, text, values))
+      } catch (error) {
+        throw this.#error(error, sql)
+      }
+      await this.#onCommit?.()
+      return value
     } finally {
       this.#scope.mutex.release()
     }

@@ -17,6 +17,7 @@ export type StorageErrorCode =
   | 'UNSUPPORTED'
   | 'DIMENSION_MISMATCH'
   | 'QUERY_FAILED'
+  | 'PERSIST_FAILED'
 
 /** Extra context attached to a `StorageError`. */
 export interface StorageErrorDetails {

@@ -180,9 +180,12 @@ class ConnectionAdapter implements StorageAdapter {
         await finish(inner)
       } catch (error) {
         await finish(inner)
-        const undo =
-          depth === 0 ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`
-        await this.#quietly(undo)
+        // Two calls, not one script: some drivers (Capacitor on Android) run only a script's first statement.
+        if (depth === 0) await this.#quietly('ROLLBACK')
+        else {
+          await this.#quietly(`ROLLBACK TO SAVEPOINT ${savepoint}`)
+          await this.#quietly(`RELEASE SAVEPOINT ${savepoint}`)
+        }
         throw error
       }
       try {

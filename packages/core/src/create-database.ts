@@ -11,8 +11,20 @@ export interface DatabaseOptions {
   connectionString?: string
   /** A SQLite file path, or `':memory:'`. */
   filename?: string
+  /** Called with the driver that was opened and why earlier candidates were skipped; not passed to the driver. */
+  onSelect?: (choice: DriverChoice) => void
   /** Driver-specific options. */
   [option: string]: unknown
+}
+
+/** Which driver `createDatabase` opened, as reported to `onSelect`. */
+export interface DriverChoice {
+  /** The driver's type, as `adapter.kind` usually reports it too. */
+  readonly type: string
+  /** The runtime `type: 'auto'` chose for. */
+  readonly runtime: EngramRuntime
+  /** The candidates tried before it, each as `"<type>: <why it could not be used>"`. */
+  readonly attempts: readonly string[]
 }
 
 /** A storage driver as the registry knows it: a name, a dialect and a way to open it. */
@@ -72,7 +84,10 @@ export function detectRuntime(): EngramRuntime {
  * await createDatabase({ type: 'sqljs', filename: ':memory:' }) // one driver, explicitly
  */
 export async function createDatabase(options: DatabaseOptions | string): Promise<StorageAdapter> {
-  const request: DatabaseOptions = typeof options === 'string' ? { url: options } : { ...options }
+  const { onSelect, ...request }: DatabaseOptions = typeof options === 'string' ? { url: options } : options
+  if (onSelect !== undefined && typeof onSelect !== 'function') {
+    throw new StorageError('INVALID_ARGUMENT', 'onSelect must be a function (choice) => void')
+  }
   const runtime = detectRuntime()
   const { candidates, resolved } = plan(request, runtime)
   const attempts: string[] = []
@@ -85,8 +100,9 @@ export async function createDatabase(options: DatabaseOptions | string): Promise
       attempts.push(`${type}: ${(error as Error).message}`)
       continue
     }
+    let adapter: StorageAdapter
     try {
-      return await driver.open({ ...resolved, type })
+      adapter = await driver.open({ ...resolved, type })
     } catch (error) {
       // Only a driver that cannot run here lets `auto` move on; a real failure is the answer.
       if (candidates.length > 1 && error instanceof StorageError && error.code === 'UNSUPPORTED') {
@@ -95,6 +111,13 @@ export async function createDatabase(options: DatabaseOptions | string): Promise
       }
       throw error
     }
+    try {
+      onSelect?.({ type, runtime, attempts })
+    } catch (error) {
+      await adapter.close().catch(() => undefined)
+      throw error
+    }
+    return adapter
   }
   throw new StorageError(
     'DRIVER_NOT_INSTALLED',
@@ -163,7 +186,7 @@ async function loadDriver(type: string): Promise<DriverDefinition> {
       'DRIVER_NOT_INSTALLED',
       notFound
         ? `${specifier} is not installed; add it with "pnpm add ${specifier}" (or register the driver with registerDriver())`
-        : `${specifier} could not be loaded: ${(error as Error).message}`,
+        : `${specifier} could not be loaded: ${(error as Error).message}. In a bundled app, register the driver instead: import { driver } from '${specifier}'; registerDriver(driver)`,
       { cause: error },
     )
   }

@@ -10,6 +10,7 @@ export {
   AUTO_DRIVERS,
   createDatabase,
   type DatabaseOptions,
+  type DriverChoice,
   type DriverDefinition,
   detectRuntime,
   type EngramRuntime,

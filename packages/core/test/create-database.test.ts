@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createDatabase,
   type DatabaseOptions,
+  type DriverChoice,
   registerDriver,
   type StorageAdapter,
   StorageError,
@@ -89,5 +90,84 @@ describe('createDatabase', () => {
     expect(
       ((await createDatabase({ type: '../../etc' }).catch((e: unknown) => e)) as StorageError).code,
     ).toBe('INVALID_ARGUMENT')
+  })
+
+  describe('onSelect', () => {
+    afterEach(() => {
+      vi.unstubAllGlobals()
+    })
+
+    /** A driver that cannot run here, as `indexeddb` is without IndexedDB. */
+    const unsupported = (type: string) => ({
+      type,
+      dialect: 'sqlite' as const,
+      async open(): Promise<StorageAdapter> {
+        throw new StorageError('UNSUPPORTED', `${type} cannot run here`)
+      },
+    })
+
+    it('reports the driver auto picked and why earlier candidates were skipped', async () => {
+      const seen: DatabaseOptions[] = []
+      registerDriver(unsupported('sqlite-native'))
+      registerDriver(recordingDriver('sqljs', seen))
+      const choices: DriverChoice[] = []
+      const db = await createDatabase({ filename: 'x.db', onSelect: (choice) => choices.push(choice) })
+      expect(db.kind).toBe('sqljs')
+      expect(choices).toEqual([
+        { type: 'sqljs', runtime: 'node', attempts: ['sqlite-native: sqlite-native cannot run here'] },
+      ])
+      // The callback is createDatabase's own option, never the driver's.
+      expect(seen[0]).not.toHaveProperty('onSelect')
+    })
+
+    it('tries indexeddb, then sqljs, in a browser', async () => {
+      vi.stubGlobal('window', {})
+      registerDriver(unsupported('indexeddb'))
+      registerDriver(recordingDriver('sqljs', []))
+      let choice: DriverChoice | undefined
+      await createDatabase({
+        type: 'auto',
+        onSelect: (picked) => {
+          choice = picked
+        },
+      })
+      expect(choice).toEqual({
+        type: 'sqljs',
+        runtime: 'browser',
+        attempts: ['indexeddb: indexeddb cannot run here'],
+      })
+    })
+
+    it('closes the adapter and rethrows when the callback throws', async () => {
+      let closed = false
+      registerDriver({
+        type: 'plugin-closes',
+        dialect: 'sqlite',
+        async open() {
+          return {
+            kind: 'plugin-closes',
+            close: async () => {
+              closed = true
+            },
+          } as unknown as StorageAdapter
+        },
+      })
+      const boom = new Error('no thanks')
+      const error = await createDatabase({
+        type: 'plugin-closes',
+        onSelect: () => {
+          throw boom
+        },
+      }).catch((e: unknown) => e)
+      expect(error).toBe(boom)
+      expect(closed).toBe(true)
+    })
+
+    it('rejects an onSelect that is not a function', async () => {
+      const error = (await createDatabase({ type: 'plugin-x', onSelect: 1 as unknown as () => void }).catch(
+        (e: unknown) => e,
+      )) as StorageError
+      expect(error.code).toBe('INVALID_ARGUMENT')
+    })
   })
 })

@@ -1,0 +1,25 @@
+import { existsSync } from 'node:fs'
+import { describeStorageAdapter, describeVectorStore } from '@engram/conformance'
+import { createSqlVectorStore } from '@engram/memory'
+import { device } from './helpers.js'
+
+// One device for the suites: each test opens its own database name on it.
+const phone = device()
+let counter = 0
+
+describeStorageAdapter('capacitor (plugin double, Android bridge)', () => phone.open(`suite-${++counter}`), {
+  // No JSON bridge can read an integer beyond 2^53 back exactly; the suite still checks it is stored exactly.
+  exactLargeIntegers: false,
+  // Each page is one bridge call and OFFSET re-reads the rows before it; 50,000 rows still prove
+  // the memory bound (a page is 1,000 rows) without a quadratic wait on two shared cores.
+  streamRows: 50_000,
+  persistence: {
+    newLocation: () => `kept-${++counter}`,
+    open: (location) => phone.open(location),
+    exists: (location) => existsSync(phone.plugin.path(location)),
+  },
+})
+
+describeVectorStore('SqlVectorStore on capacitor (plugin double)', async () =>
+  createSqlVectorStore(await phone.open(`vectors-${++counter}`), { closeAdapter: true }),
+)

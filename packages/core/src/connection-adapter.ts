@@ -85,6 +85,28 @@ interface Shared {
   closing?: Promise<void>
 }
 
+/** The top-level lock of each adapter `createConnectionAdapter` made, for `runExclusive`. */
+const exclusiveRunners = new WeakMap<StorageAdapter, <T>(work: () => MaybePromise<T>) => Promise<T>>()
+
+/**
+ * Runs `work` while holding the connection of an adapter made by `createConnectionAdapter`, so
+ * it never overlaps a statement or lands inside a transaction. For drivers' own maintenance
+ * (saving or replacing a database image); calling it from inside one of the adapter's own
+ * transaction callbacks would wait for that transaction, as any outer call would.
+ */
+export function runExclusive<T>(adapter: StorageAdapter, work: () => MaybePromise<T>): Promise<T> {
+  const runner = exclusiveRunners.get(adapter)
+  if (runner === undefined) {
+    return Promise.reject(
+      new StorageError(
+        'INVALID_ARGUMENT',
+        'runExclusive() needs an adapter made by createConnectionAdapter()',
+      ),
+    )
+  }
+  return runner(work)
+}
+
 /**
  * Builds a `StorageAdapter` on one connection: placeholder rewriting, value rules, error
  * mapping, a mutex so concurrent calls and transactions never interleave, and savepoints
@@ -107,6 +129,7 @@ class ConnectionAdapter implements StorageAdapter {
     this.#shared = shared
     this.#scope = scope
     this.#onCommit = scope.depth === 0 ? shared.config.onCommit : undefined
+    if (scope.depth === 0) exclusiveRunners.set(this, (work) => this.#exclusive(work))
     this.kind = shared.config.kind
     this.dialect = shared.config.dialect
     this.capabilities = shared.config.capabilities
@@ -297,6 +320,15 @@ class ConnectionAdapter implements StorageAdapter {
       }
       await this.#onCommit?.()
       return value
+    } finally {
+      this.#scope.mutex.release()
+    }
+  }
+
+  async #exclusive<T>(work: () => MaybePromise<T>): Promise<T> {
+    await this.#acquire()
+    try {
+      return await work()
     } finally {
       this.#scope.mutex.release()
     }

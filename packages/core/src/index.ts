@@ -4,6 +4,7 @@ export {
   type AsyncContext,
   type ConnectionAdapterConfig,
   createConnectionAdapter,
+  runExclusive,
   type SqlConnection,
 } from './connection-adapter.js'
 export {

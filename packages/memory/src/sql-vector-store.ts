@@ -727,7 +727,7 @@ interface SidecarModule {
 
 async function loadSidecar(): Promise<SidecarModule> {
   try {
-    return (await import('@engram/hnsw-sidecar')) as SidecarModule
+    return (await import(/* @vite-ignore */ '@engram/hnsw-sidecar')) as SidecarModule
   } catch (error) {
     throw new StorageError(
       'DRIVER_NOT_INSTALLED',

@@ -265,5 +265,6 @@ function persistFailed(name: string, error: unknown, bytes: number): StorageErro
     errorName(error) === 'QuotaExceededError'
       ? `The browser refused to store "${name}" (${size}): the storage quota is used up. Delete data, or ask for more room with navigator.storage.persist()`
       : `Could not save "${name}" (${size}) to IndexedDB: ${detail}`
-  return new StorageError('PERSIST_FAILED', message, { cause: error })
+  const kept = 'The change is kept in this tab and saved with the next commit or flush().'
+  return new StorageError('PERSIST_FAILED', `${message}. ${kept}`, { cause: error })
 }

@@ -27,7 +27,8 @@ export interface SqlJsConfig extends SqlJsLoadOptions {
   /**
    * Saves the database elsewhere (IndexedDB, a server): called after each commit that changed
    * something, with a complete, consistent image, and awaited before the commit's caller
-   * resumes. Not with a `filename`.
+   * resumes. Not with a `filename`. A `StorageError` it throws reaches the caller as it is
+   * (the persister knows best what it means); any other failure becomes `PERSIST_FAILED`.
    */
   persist?: (image: Uint8Array) => void | Promise<void>
   /** The `persistence` capability to report. Default is `'file'` with a `filename`, `'memory'` otherwise. */
@@ -413,6 +414,7 @@ class SqlJsStorage implements SqlJsAdapter {
     try {
       await save(this.#connection.export())
     } catch (error) {
+      if (error instanceof StorageError) throw error
       throw new StorageError(
         'PERSIST_FAILED',
         `Could not save the database to ${this.#target}: ${message(error)}. The data is committed in memory and kept; the next commit or flush() tries to save it again.`,

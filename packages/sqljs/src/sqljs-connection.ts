@@ -48,7 +48,10 @@ export class SqlJsConnection implements SqlConnection {
 
   exec(sql: string): void {
     this.#knownTotal = undefined
-    if (!this.#options.trackChanges) return this.#script(sql)
+    if (!this.#options.trackChanges) {
+      this.#script(sql)
+      return
+    }
     if (sql === BEGIN_SQL) {
       this.#stampAtBegin = this.#stamp()
     } else if (sql === 'ROLLBACK') {

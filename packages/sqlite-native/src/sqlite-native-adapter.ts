@@ -44,7 +44,19 @@ export interface SqliteNativeConfig {
   statementCacheSize?: number
 }
 
-type Statement = Database.Statement<unknown[], Row>
+/** A prepared statement, and whether it returns integers exactly (as bigint) or as numbers. */
+type Statement = Database.Statement<unknown[], Row> & { safe?: boolean }
+
+/** Whether a row holds a number beyond ±(2^53-1), which may be an integer that was rounded. */
+function hasInexactNumber(row: Row): boolean {
+  for (const key in row) {
+    const value = row[key]
+    if (typeof value === 'number' && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER)) {
+      return true
+    }
+  }
+  return false
+}
 
 /** Opens a SQLite database with better-sqlite3 and returns it as a `StorageAdapter`. */
 export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAdapter {
@@ -159,16 +171,28 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   get(sql: string, params: unknown[]): Row | undefined {
-    return bind(this.#statement(sql), 'get', params) as Row | undefined
+    const statement = this.#statement(sql)
+    const row = bind(statement, 'get', params) as Row | undefined
+    // A read-only query is cheap to repeat; it runs again with exact integers only when needed.
+    if (row !== undefined && !statement.safe && hasInexactNumber(row)) {
+      return bind(this.#prepare(sql, true), 'get', params) as Row | undefined
+    }
+    return row
   }
 
   all(sql: string, params: unknown[]): Row[] {
-    return bind(this.#statement(sql), 'all', params) as Row[]
+    const statement = this.#statement(sql)
+    const rows = bind(statement, 'all', params) as Row[]
+    if (!statement.safe && rows.some(hasInexactNumber)) {
+      return bind(this.#prepare(sql, true), 'all', params) as Row[]
+    }
+    return rows
   }
 
   iterate(sql: string, params: unknown[]): Iterator<Row> {
-    // A statement can only run one iteration at a time, so cursors get their own.
-    return bind(this.#prepare(sql), 'iterate', params) as Iterator<Row>
+    // A statement can only run one iteration at a time, so cursors get their own; rows already
+    // handed out cannot be read again, so a cursor reads exact integers from the start.
+    return bind(this.#prepare(sql, true), 'iterate', params) as Iterator<Row>
   }
 
   close(): void {
@@ -189,14 +213,21 @@ class BetterSqliteConnection implements SqlConnection {
     return statement
   }
 
-  #prepare(sql: string): Statement {
+  /**
+   * Prepares a statement. Read-only queries return integers as plain numbers, which is faster
+   * than bigints; `get`/`all` notice a number beyond 2^53 (possibly rounded) and read again
+   * with `exact`. Writers that return rows (RETURNING) cannot run twice, so they, and `exact`
+   * statements, return integers as bigint, which core turns back into numbers where safe.
+   */
+  #prepare(sql: string, exact = false): Statement {
     const statement = this.#db.prepare<unknown[], Row>(sql)
-    // Rows come back with integers as bigint so none loses precision; core turns safe ones back into numbers.
-    return statement.reader ? statement.safeIntegers(true) : statement
+    const safe = statement.reader && (exact || !statement.readonly)
+    if (safe) statement.safeIntegers(true)
+    return Object.assign(statement, { safe })
   }
 
   #lastRowid(): bigint {
-    const row = this.#statement('SELECT last_insert_rowid() AS id').get() as { id: bigint }
+    const row = this.#prepare('SELECT last_insert_rowid() AS id', true).get() as { id: bigint }
     return row.id
   }
 }

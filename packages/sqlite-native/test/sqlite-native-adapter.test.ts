@@ -145,3 +145,28 @@ describe('durability settings', () => {
     )
   })
 })
+
+describe('integers beyond 2^53', () => {
+  const big = 2n ** 60n + 1n
+
+  it('reads them exactly through get() and all(), next to ordinary numbers in the same query', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    await db.exec('CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER, x REAL)')
+    await db.run('INSERT INTO n VALUES (1, ?, 1.5), (2, 7, 1e300)', [big])
+    expect(await db.get('SELECT v, x FROM n WHERE id = 1')).toEqual({ v: big, x: 1.5 })
+    expect(await db.all('SELECT id, v, x FROM n ORDER BY id')).toEqual([
+      { id: 1, v: big, x: 1.5 },
+      { id: 2, v: 7, x: 1e300 },
+    ])
+  })
+
+  it('returns them exactly from INSERT … RETURNING, which runs once', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    await db.exec('CREATE TABLE r (id INTEGER PRIMARY KEY, v INTEGER)')
+    expect(await db.get('INSERT INTO r (id, v) VALUES (?, ?) RETURNING id, v', [big, big])).toEqual({
+      id: big,
+      v: big,
+    })
+    expect(await db.all('SELECT count(*) AS n FROM r')).toEqual([{ n: 1 }])
+  })
+})

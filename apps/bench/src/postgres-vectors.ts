@@ -1,168 +1,166 @@
-import { cpus } from 'node:os'
-import { parseArgs } from 'node:util'
-// The conformance suite's seeded generator, so every run sees the same data.
-import { seededRandom } from '@engram/conformance'
-import { similarity, type VectorRecord } from '@engram/core'
 import { createPgVectorStore, createPostgresAdapter } from '@engram/postgres'
+import { PgVector } from '@mastra/pg'
 import pg from 'pg'
-import { compare, printTable } from './measure.js'
+import { timed } from './measure.js'
+import { attempt, type ResultRow } from './result-table.js'
+import { measureSearch, TOP_K, type VectorDataset, vectorExtras } from './vector-dataset.js'
+
+/** pgvector's own defaults for HNSW, used by all three rows; `ef_search` 40 is pgvector's default too. */
+const HNSW = { m: 16, efConstruction: 64, efSearch: 40 }
+const BATCH = 1000
+const literal = (v: Float32Array) => `[${Array.from(v).join(',')}]`
 
 /**
- * PgVectorStore on the local PostgreSQL: ingest rate, HNSW index build time, QPS and recall@10 against exact search at
- * two ef_search settings, a filtered query at 1% selectivity, and the adapter's overhead over
- * plain pg for a point select. A standalone script:
- *
- *   node dist/postgres-vectors.js [--n 100000 --dim 384 --queries 100 --url postgres://…]
+ * The PostgreSQL rows of the vector suite, each in its own schema on the same server: raw pg with
+ * hand-written pgvector SQL (the floor), engram's PgVectorStore, and @mastra/pg's PgVector. All
+ * ingest without the HNSW index, then build it with the same m and ef_construction, and search
+ * with ef_search 40. Schemas are dropped afterwards.
  */
-const { values: args } = parseArgs({
-  options: {
-    n: { type: 'string', default: '100000' },
-    dim: { type: 'string', default: '384' },
-    queries: { type: 'string', default: '100' },
-    url: {
-      type: 'string',
-      default: process.env.ENGRAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/engram_test',
-    },
-  },
-})
-const N = Number(args.n)
-const DIM = Number(args.dim)
-const QUERIES = Number(args.queries)
-const URL = args.url as string
-const SCHEMA = 'engram_bench'
-const CLUSTERS = 100
-const TOP_K = 10
+export async function postgresVectors(ds: VectorDataset, url: string): Promise<ResultRow[]> {
+  const suffix = `${process.pid}_${ds.dimension}_${ds.data.length}`
+  const admin = new pg.Pool({ connectionString: url, max: 1 })
+  const schemas = [
+    `engram_bench_raw_${suffix}`,
+    `engram_bench_engram_${suffix}`,
+    `engram_bench_mastra_${suffix}`,
+  ]
+  try {
+    return [
+      await rawPgvector(ds, url, schemas[0] as string),
+      await engramPgVectorStore(ds, url, schemas[1] as string),
+      await mastraPgVector(ds, url, schemas[2] as string),
+    ]
+  } finally {
+    for (const schema of schemas)
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined)
+    await admin.end().catch(() => undefined)
+  }
+}
 
-/** Points scattered around random centres, so nearest neighbours are meaningful (unlike uniform noise). */
-function clustered(count: number, seed: number, centres: Float32Array[]): Float32Array[] {
-  const random = seededRandom(seed)
-  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random())
-  return Array.from({ length: count }, () => {
-    const centre = centres[Math.floor(random() * centres.length)] as Float32Array
-    return Float32Array.from(centre, (x) => x + gauss() * 0.35)
+async function rawPgvector(ds: VectorDataset, url: string, schema: string): Promise<ResultRow> {
+  return attempt('raw pg + pgvector SQL (one round trip per query)', 'raw', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 2 })
+    const client = await pool.connect()
+    try {
+      await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}, public;
+        CREATE TABLE items (id TEXT PRIMARY KEY, embedding vector(${ds.dimension}) NOT NULL)`)
+      const ingested = await timed(async () => {
+        for (let i = 0; i < ds.data.length; i += BATCH) {
+          const rows = ds.data.slice(i, i + BATCH)
+          const values = rows.map((_, j) => `($${2 * j + 1}, $${2 * j + 2}::vector)`).join(', ')
+          await client.query(
+            `INSERT INTO items (id, embedding) VALUES ${values}`,
+            rows.flatMap((v, j) => [`v${i + j}`, literal(v)]),
+          )
+        }
+      })
+      const built = await timed(async () => {
+        await client.query(`SET maintenance_work_mem = '256MB'`)
+        await client.query(
+          `CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops) WITH (m = ${HNSW.m}, ef_construction = ${HNSW.efConstruction})`,
+        )
+        await client.query('ANALYZE items')
+      })
+      await client.query(`SET hnsw.ef_search = ${HNSW.efSearch}`)
+      const { stats, recall } = await measureSearch(
+        ds,
+        async (q) =>
+          (
+            await client.query<{ id: string }>(
+              `SELECT id FROM items ORDER BY embedding <=> $1::vector LIMIT ${TOP_K}`,
+              [literal(q)],
+            )
+          ).rows.map((r) => r.id),
+        ds.fastQueries,
+      )
+      return { stats, extra: vectorExtras({ ingestMs: ingested.ms, buildMs: built.ms, recall }) }
+    } finally {
+      client.release()
+      await pool.end()
+    }
   })
 }
 
-function exactTop(query: Float32Array, vectors: Float32Array[], allowed: (i: number) => boolean): string[] {
-  const scored: Array<{ i: number; s: number }> = []
-  for (let i = 0; i < vectors.length; i++) {
-    if (allowed(i)) scored.push({ i, s: similarity('cosine', query, vectors[i] as Float32Array) })
-  }
-  scored.sort((a, b) => b.s - a.s)
-  return scored.slice(0, TOP_K).map(({ i }) => `v${i}`)
-}
-
-async function main(): Promise<void> {
-  console.log(`PgVectorStore benchmark: ${N} × ${DIM} cosine, ${QUERIES} queries, top ${TOP_K}`)
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`)
-  const adapter = createPostgresAdapter({ connectionString: URL, max: 4 })
-  await adapter.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`)
-  console.log(
-    `server: ${(await adapter.get<{ v: string }>("SELECT current_setting('server_version') AS v"))?.v ?? '?'}`,
-  )
-
-  const centreRandom = seededRandom(1)
-  const centres = Array.from({ length: CLUSTERS }, () =>
-    Float32Array.from({ length: DIM }, () => centreRandom() * 2 - 1),
-  )
-  const vectors = clustered(N, 2, centres)
-  const queries = clustered(QUERIES, 3, centres)
-  // bucket = i % 100, so `{ bucket: 7 }` selects 1% of the records.
-  const records = (start: number, end: number): VectorRecord[] =>
-    vectors
-      .slice(start, end)
-      .map((vector, j) => ({ id: `v${start + j}`, vector, metadata: { bucket: (start + j) % 100 } }))
-
-  const store40 = createPgVectorStore({ adapter, schema: SCHEMA, efSearch: 40 })
-  await store40.createCollection('bench', { dimension: DIM })
-  const started = performance.now()
-  const batch = 1000
-  for (let start = 0; start < N; start += batch) {
-    await store40.upsert('bench', records(start, Math.min(N, start + batch)))
-    if ((start / batch) % 10 === 9) process.stdout.write(`\r  ingested ${start + batch}`)
-  }
-  const ingestSeconds = (performance.now() - started) / 1000
-  console.log(
-    `\ningest (no HNSW index yet): ${(N / ingestSeconds).toFixed(0)} vectors/s (${ingestSeconds.toFixed(1)} s)`,
-  )
-  const buildStarted = performance.now()
-  await store40.buildIndex('bench')
-  const buildSeconds = (performance.now() - buildStarted) / 1000
-  console.log(
-    `index build (HNSW m=16, ef_construction=64, buildIndex): ${buildSeconds.toFixed(1)} s; ingest + build: ${(N / (ingestSeconds + buildSeconds)).toFixed(0)} vectors/s`,
-  )
-  const table = await adapter.get<{ id: number }>(
-    `SELECT id FROM ${SCHEMA}.engram_collections WHERE name = 'bench'`,
-  )
-  await adapter.exec(`ANALYZE ${SCHEMA}.engram_v${Number(table?.id)}`)
-
-  console.log('exact ground truth…')
-  const truth = queries.map((q) => exactTop(q, vectors, () => true))
-  const filteredTruth = queries.map((q) => exactTop(q, vectors, (i) => i % 100 === 7))
-
-  const rows: string[][] = []
-  const measure = async (label: string, efSearch: number, filter?: Record<string, number>) => {
-    const store = createPgVectorStore({ adapter, schema: SCHEMA, efSearch })
-    const expected = filter ? filteredTruth : truth
-    let found = 0
-    let filled = 0
-    const t0 = performance.now()
-    for (const [i, query] of queries.entries()) {
-      const matches = await store.query('bench', {
-        vector: query,
-        topK: TOP_K,
-        ...(filter ? { filter } : {}),
+async function engramPgVectorStore(ds: VectorDataset, url: string, schema: string): Promise<ResultRow> {
+  return attempt('engram PgVectorStore (buildIndex after ingest)', 'engram', async () => {
+    const adapter = createPostgresAdapter({ connectionString: url, max: 4 })
+    const store = createPgVectorStore({
+      adapter,
+      schema,
+      m: HNSW.m,
+      efConstruction: HNSW.efConstruction,
+      efSearch: HNSW.efSearch,
+    })
+    try {
+      await store.createCollection('bench', { dimension: ds.dimension })
+      const ingested = await timed(async () => {
+        for (let i = 0; i < ds.data.length; i += BATCH) {
+          await store.upsert(
+            'bench',
+            ds.data.slice(i, i + BATCH).map((vector, j) => ({ id: `v${i + j}`, vector })),
+          )
+        }
       })
-      if (matches.length === TOP_K) filled++
-      const want = new Set(expected[i])
-      found += matches.filter((m) => want.has(m.id)).length
+      const built = await timed(async () => {
+        await store.buildIndex('bench')
+        const table = await adapter.get<{ id: number }>(
+          `SELECT id FROM ${schema}.engram_collections WHERE name = 'bench'`,
+        )
+        await adapter.exec(`ANALYZE ${schema}.engram_v${Number(table?.id)}`)
+      })
+      const { stats, recall } = await measureSearch(
+        ds,
+        async (q) => (await store.query('bench', { vector: q, topK: TOP_K })).map((m) => m.id),
+        ds.fastQueries,
+      )
+      return { stats, extra: vectorExtras({ ingestMs: ingested.ms, buildMs: built.ms, recall }) }
+    } finally {
+      await store.close()
+      await adapter.close()
     }
-    const seconds = (performance.now() - t0) / 1000
-    rows.push([
-      label,
-      String(efSearch),
-      (QUERIES / seconds).toFixed(0),
-      (found / (QUERIES * TOP_K)).toFixed(3),
-      `${filled}/${QUERIES}`,
-    ])
-    await store.close()
-  }
-  await measure('vector', 40)
-  await measure('vector', 200)
-  await measure('vector, filter 1%', 40, { bucket: 7 })
-  await measure('vector, filter 1%', 200, { bucket: 7 })
-  console.log('\n| query | ef_search | QPS (1 client) | recall@10 | filled topK |')
-  console.log('|---|---|---|---|---|')
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`)
-
-  // The adapter's overhead over plain pg for a point select by primary key (same server, same run).
-  await adapter.exec(`CREATE TABLE ${SCHEMA}.kv (id INT PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION NOT NULL);
-    INSERT INTO ${SCHEMA}.kv SELECT i, 'name-' || i, i / 7.0 FROM generate_series(1, 10000) i`)
-  const pool = new pg.Pool({ connectionString: URL, max: 4 })
-  let next = 0
-  const key = () => {
-    next = (next * 7919 + 1) % 10_000
-    return next + 1
-  }
-  const results = await compare([
-    {
-      name: 'point select, plain pg pool.query',
-      run: () => pool.query(`SELECT id, name, score FROM ${SCHEMA}.kv WHERE id = $1`, [key()]),
-    },
-    {
-      name: 'point select, engram adapter.get',
-      run: () => adapter.get(`SELECT id, name, score FROM ${SCHEMA}.kv WHERE id = ?`, [key()]),
-    },
-  ])
-  printTable('Point select by primary key (10,000 rows)', results)
-
-  await pool.end()
-  await store40.close()
-  await adapter.exec(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`)
-  await adapter.close()
+  })
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
-})
+async function mastraPgVector(ds: VectorDataset, url: string, schema: string): Promise<ResultRow> {
+  return attempt('@mastra/pg 0.17.10 PgVector (HNSW, buildIndex after ingest)', 'alternative', async () => {
+    const store = new PgVector({ connectionString: url, schemaName: schema })
+    const indexConfig = { type: 'hnsw' as const, hnsw: { m: HNSW.m, efConstruction: HNSW.efConstruction } }
+    try {
+      // Its docs' bulk-load path: create the table without the index, upsert, then buildIndex.
+      await store.createIndex({
+        indexName: 'bench',
+        dimension: ds.dimension,
+        metric: 'cosine',
+        indexConfig,
+        buildIndex: false,
+      })
+      const ingested = await timed(async () => {
+        for (let i = 0; i < ds.data.length; i += BATCH) {
+          const rows = ds.data.slice(i, i + BATCH)
+          await store.upsert({
+            indexName: 'bench',
+            vectors: rows.map((v) => Array.from(v)),
+            ids: rows.map((_, j) => `v${i + j}`),
+          })
+        }
+      })
+      const built = await timed(() => store.buildIndex({ indexName: 'bench', metric: 'cosine', indexConfig }))
+      const { stats, recall } = await measureSearch(
+        ds,
+        async (q) =>
+          (
+            await store.query({
+              indexName: 'bench',
+              queryVector: Array.from(q),
+              topK: TOP_K,
+              ef: HNSW.efSearch,
+            })
+          ).map((m) => m.id),
+        ds.fastQueries,
+      )
+      return { stats, extra: vectorExtras({ ingestMs: ingested.ms, buildMs: built.ms, recall }) }
+    } finally {
+      await store.disconnect()
+    }
+  })
+}

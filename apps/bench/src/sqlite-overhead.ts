@@ -9,7 +9,10 @@ import { compare, printTable } from './measure.js'
  * The adapter's overhead over raw better-sqlite3 prepared statements, measured in one run:
  * a point SELECT by primary key, and 1,000 INSERTs in one transaction.
  */
-export async function sqliteOverhead(): Promise<void> {
+export async function sqliteOverhead(options: { smoke?: boolean } = {}): Promise<void> {
+  // Smoke: one short round per case, just enough to prove every case still runs.
+  const quick = options.smoke ? { rounds: 1, roundMs: 20 } : undefined
+  const slow = options.smoke ? quick : { rounds: 9, roundMs: 300 }
   const folder = mkdtempSync(join(tmpdir(), 'engram-bench-sqlite-'))
   const schema = 'CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL NOT NULL)'
   const rows = 10_000
@@ -39,13 +42,16 @@ export async function sqliteOverhead(): Promise<void> {
     return next + 1
   }
   const rawSelect = raw.prepare('SELECT id, name, score FROM kv WHERE id = ?')
-  const reads = await compare([
-    { name: 'better-sqlite3 prepared get()', run: () => rawSelect.get(key()) },
-    {
-      name: 'engram sqlite-native get()',
-      run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]),
-    },
-  ])
+  const reads = await compare(
+    [
+      { name: 'better-sqlite3 prepared get()', run: () => rawSelect.get(key()) },
+      {
+        name: 'engram sqlite-native get()',
+        run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]),
+      },
+    ],
+    quick,
+  )
   printTable('Point SELECT by primary key (10,000-row table)', reads)
 
   const batch = 1000
@@ -73,7 +79,7 @@ export async function sqliteOverhead(): Promise<void> {
           }),
       },
     ],
-    { rounds: 9, roundMs: 300 },
+    slow,
   )
   printTable('1,000-row INSERT in one transaction, one statement per row (one op = 1,000 rows)', writes)
 
@@ -96,7 +102,7 @@ export async function sqliteOverhead(): Promise<void> {
           }),
       },
     ],
-    { rounds: 9, roundMs: 300 },
+    slow,
   )
   printTable(
     '1,000-row INSERT in one transaction, batched as multi-row statements (one op = 1,000 rows)',

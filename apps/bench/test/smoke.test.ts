@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { ResultTable } from '../src/result-table.js'
+
+// Each suite runs as `node dist/main.js <suite> --smoke`, the way `pnpm bench` runs it, in its own
+// process so native libraries (LanceDB, hnswlib) and their memory stay out of the test worker.
+// Nothing here looks at timings: the smoke sizes only prove that every system still runs.
+const run = promisify(execFile)
+const app = join(dirname(fileURLToPath(import.meta.url)), '..')
+const main = join(app, 'dist', 'main.js')
+const scratch = mkdtempSync(join(tmpdir(), 'engram-bench-smoke-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+async function smoke(suite: string): Promise<{ stdout: string; tables: ResultTable[] }> {
+  if (!existsSync(main))
+    throw new Error(`${main} is missing: build first (pnpm turbo run build --filter=@engram/bench)`)
+  const json = join(scratch, `${suite}.json`)
+  const { stdout } = await run(process.execPath, [main, suite, '--smoke', '--json', json], {
+    cwd: app,
+    maxBuffer: 64 * 1024 * 1024,
+    // The suites' own defaults, not vitest's NODE_ENV=test (which turns on engram's transaction guard).
+    env: { ...process.env, NODE_ENV: 'production' },
+  })
+  return { stdout, tables: JSON.parse(readFileSync(json, 'utf8')) as ResultTable[] }
+}
+
+/** Every expected system has a row in every table: figures when it ran, an error when it could not. */
+function expectRows(tables: readonly ResultTable[], expected: Record<string, 'runs' | 'cannot run'>): void {
+  expect(tables.length).toBeGreaterThan(0)
+  for (const table of tables) {
+    expect(
+      table.rows.some((r) => r.role === 'engram' && r.stats),
+      `${table.title}: an engram row with figures`,
+    ).toBe(true)
+    for (const row of table.rows) {
+      expect(
+        Boolean(row.stats) || Boolean(row.error),
+        `${table.title}: ${row.system} has figures or an error`,
+      ).toBe(true)
+    }
+    for (const [prefix, state] of Object.entries(expected)) {
+      const rows = table.rows.filter((r) => r.system.startsWith(prefix))
+      if (rows.length === 0) continue
+      for (const row of rows) {
+        if (state === 'runs') expect(row.error, `${table.title}: ${row.system}`).toBeUndefined()
+        else expect(row.error, `${table.title}: ${row.system} says why it cannot run`).toBeTruthy()
+      }
+    }
+  }
+  // Each expected system appears somewhere, so none is silently dropped.
+  for (const prefix of Object.keys(expected)) {
+    expect(
+      tables.some((t) => t.rows.some((r) => r.system.startsWith(prefix))),
+      `${prefix} has a row`,
+    ).toBe(true)
+  }
+}
+
+describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
+  it('sql: raw drivers, engram, @framers/sql-storage-adapter and Kysely on SQLite and PostgreSQL', async () => {
+    const { tables } = await smoke('sql')
+    expect(tables).toHaveLength(8)
+    expectRows(tables, {
+      'raw better-sqlite3': 'runs',
+      'raw pg': 'runs',
+      'engram sqlite-native': 'runs',
+      'engram postgres': 'runs',
+      '@framers/sql-storage-adapter': 'runs',
+      Kysely: 'runs',
+    })
+  })
+
+  it('vectors: engram with and without the sidecar, LanceDB, vectra, hnswlib-node, PgVectorStore and @mastra/pg', async () => {
+    const { tables } = await smoke('vectors')
+    expect(tables.map((t) => t.title)).toEqual([
+      'Exact search, 1,200 × 32 (embedded)',
+      'ANN search, 1,200 × 32 (embedded)',
+      'ANN search, 1,200 × 32 (PostgreSQL + pgvector HNSW, m 16, ef_construction 64, ef_search 40)',
+    ])
+    expectRows(tables, {
+      'raw: brute force': 'runs',
+      'raw hnswlib-node': 'runs',
+      'raw pg + pgvector': 'runs',
+      'engram SqlVectorStore, exact': 'runs',
+      'engram SqlVectorStore + hnsw sidecar': 'runs',
+      'engram PgVectorStore': 'runs',
+      LanceDB: 'runs',
+      vectra: 'runs',
+      '@mastra/pg': 'runs',
+    })
+    for (const row of tables.flatMap((t) => t.rows))
+      expect(row.extra?.['recall@10'], row.system).toMatch(/^\d\.\d{4}$/)
+  })
+
+  it('memory: ConversationMemory and Memory on SQLite and PostgreSQL, raw better-sqlite3, @framers/agentos', async () => {
+    const { tables } = await smoke('memory')
+    expect(tables).toHaveLength(4)
+    expectRows(tables, {
+      'raw better-sqlite3': 'runs',
+      'engram ConversationMemory, SQLite': 'runs',
+      'engram ConversationMemory, PostgreSQL': 'runs',
+      'engram Memory, SQLite': 'runs',
+      'engram Memory, PostgreSQL': 'runs',
+      '@framers/agentos': 'runs',
+    })
+  })
+
+  it('overhead: the quick sqlite-native suite', async () => {
+    const { stdout } = await smoke('overhead')
+    expect(stdout).toContain('engram sqlite-native get()')
+  })
+
+  // sqljs-persistence.ts is written separately; until it is in the build the suite cannot run.
+  it.skipIf(!existsSync(join(app, 'dist', 'sqljs-persistence.js')))(
+    'sqljs: the sql.js persistence suite',
+    async () => {
+      const { stdout } = await smoke('sqljs')
+      expect(stdout).toContain('suite sqljs took')
+    },
+  )
+
+  it('rejects an unknown suite with the usage text', async () => {
+    const failure = await run(process.execPath, [main, 'nope'], { cwd: app }).catch((error: unknown) => error)
+    expect(failure).toMatchObject({ code: 2 })
+    expect((failure as { stderr: string }).stderr).toContain('unknown suite "nope"')
+    expect((failure as { stderr: string }).stderr).toContain('suites:')
+  })
+})

@@ -115,14 +115,15 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
     expect(stdout).toContain('engram sqlite-native get()')
   })
 
-  // sqljs-persistence.ts is written separately; until it is in the build the suite cannot run.
-  it.skipIf(!existsSync(join(app, 'dist', 'sqljs-persistence.js')))(
-    'sqljs: the sql.js persistence suite',
-    async () => {
-      const { stdout } = await smoke('sqljs')
-      expect(stdout).toContain('suite sqljs took')
-    },
-  )
+  it('sqljs: the sql.js persistence suite, beside raw sql.js and sqlite-native', async () => {
+    const { tables } = await smoke('sqljs')
+    expect(tables).toHaveLength(2)
+    expectRows(tables, {
+      'raw sql.js': 'runs',
+      'engram sqljs': 'runs',
+      'engram sqlite-native': 'runs',
+    })
+  })
 
   it('rejects an unknown suite with the usage text', async () => {
     const failure = await run(process.execPath, [main, 'nope'], { cwd: app }).catch((error: unknown) => error)

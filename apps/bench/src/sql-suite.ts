@@ -321,30 +321,30 @@ async function postgresContenders(
   return { contenders: out, cleanup }
 }
 
+/** The calls the workloads make; engram's `StorageAdapter` and @framers' adapter both have them. */
+interface AsyncSql {
+  get<T>(sql: string, params?: unknown[]): Promise<T | null | undefined>
+  all<T>(sql: string, params?: unknown[]): Promise<T[]>
+  run(sql: string, params?: unknown[]): Promise<unknown>
+  transaction<T>(fn: (tx: AsyncSql) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
 function engramContender(system: string, db: StorageAdapter): SqlContender {
-  return {
-    system,
-    role: 'engram',
-    pointRead: (id) => db.get(pointSql, [id]),
-    rangeRead: (from) => db.all(rangeSql, [from]),
-    insertBatch: (rows) =>
-      db.transaction(async (tx) => {
-        for (let i = 0; i < rows; i++) await tx.run(insertSql, [`n${i}`, i])
-      }),
-    transaction: (id) =>
-      db.transaction(async (tx) => {
-        const row = await tx.get<{ score: number }>(pointSql, [id])
-        await tx.run(updateSql, [(row?.score ?? 0) + 1, id])
-      }),
-    close: () => db.close(),
-  }
+  // Same calls; only the parameter types are stricter (SqlParams), which these workloads satisfy.
+  return asyncContender(system, 'engram', db as unknown as AsyncSql)
 }
 
 function framersContender(system: string, db: FramersAdapter): SqlContender {
   // It rewrites `?` to `$n` itself on PostgreSQL, so both backends take the same SQL text.
+  return asyncContender(system, 'alternative', db)
+}
+
+/** engram and @framers run the very same calls, so their rows differ only by the library. */
+function asyncContender(system: string, role: SqlContender['role'], db: AsyncSql): SqlContender {
   return {
     system,
-    role: 'alternative',
+    role,
     pointRead: (id) => db.get(pointSql, [id]),
     rangeRead: (from) => db.all(rangeSql, [from]),
     insertBatch: (rows) =>

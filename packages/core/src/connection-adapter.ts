@@ -58,6 +58,11 @@ export interface ConnectionAdapterConfig {
    * IndexedDB) persist here: after a commit, never in the middle of a transaction.
    */
   onCommit?: () => MaybePromise<void>
+  /**
+   * Runs once `close()` holds the connection, before it closes. If it throws, the adapter stays
+   * open and `close()` rejects with its error, so a driver with unsaved work loses nothing.
+   */
+  beforeClose?: () => MaybePromise<void>
 }
 
 /** One level of transaction nesting: its own lock, and whether it may still be used. */
@@ -239,6 +244,12 @@ class ConnectionAdapter implements StorageAdapter {
     shared.closing = (async () => {
       await this.#scope.mutex.acquire()
       try {
+        try {
+          await shared.config.beforeClose?.()
+        } catch (error) {
+          shared.closing = undefined
+          throw error
+        }
         shared.closed = true
         await shared.config.connection.close()
       } finally {

@@ -298,9 +298,6 @@ class SqlJsStorage implements SqlJsAdapter {
   readonly #target: string
   /** A commit happened that is not saved yet (its save failed, or `import()` is mid-way). */
   #unsaved = false
-  /** `close()` was called: new calls fail at once, while calls queued before it finish. */
-  #closeRequested = false
-  #closing: Promise<void> | undefined
 
   constructor(parts: SqlJsStorageParts) {
     this.kind = parts.kind
@@ -317,36 +314,34 @@ class SqlJsStorage implements SqlJsAdapter {
       errorCode: sqliteErrorCode,
       beginSql: BEGIN_SQL,
       // Without a place to save to there is nothing to do after a commit, and core skips the hook's cost.
-      ...(parts.save ? { onCommit: () => this.#afterCommit() } : {}),
+      ...(parts.save
+        ? { onCommit: () => this.#afterCommit(), beforeClose: () => this.#saveBeforeClose() }
+        : {}),
     })
   }
 
   exec(sql: string): Promise<void> {
-    return this.#closeRequested ? this.#rejectClosed() : this.#inner.exec(sql)
+    return this.#inner.exec(sql)
   }
 
   run(sql: string, params?: SqlParams): Promise<RunResult> {
-    return this.#closeRequested ? this.#rejectClosed() : this.#inner.run(sql, params)
+    return this.#inner.run(sql, params)
   }
 
   get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return this.#closeRequested ? this.#rejectClosed() : this.#inner.get<T>(sql, params)
+    return this.#inner.get<T>(sql, params)
   }
 
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.#closeRequested ? this.#rejectClosed() : this.#inner.all<T>(sql, params)
+    return this.#inner.all<T>(sql, params)
   }
 
   iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
-    if (!this.#closeRequested) return this.#inner.iterate<T>(sql, params)
-    const closed = this.#closedError()
-    return {
-      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(closed) }),
-    }
+    return this.#inner.iterate<T>(sql, params)
   }
 
   transaction<T>(fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
-    return this.#closeRequested ? this.#rejectClosed() : this.#inner.transaction(fn)
+    return this.#inner.transaction(fn)
   }
 
   flush(): Promise<void> {
@@ -375,30 +370,21 @@ class SqlJsStorage implements SqlJsAdapter {
   }
 
   close(): Promise<void> {
-    if (this.#closing) return this.#closing
-    this.#closeRequested = true
-    const closing = (async () => {
-      if (this.#save) {
-        try {
-          await this.#task(() => this.#persist(), true)
-        } catch (error) {
-          // Stay open so nothing is lost: the caller can fix the cause and close again.
-          this.#closeRequested = false
-          this.#closing = undefined
-          if (isStorageError(error, 'PERSIST_FAILED')) {
-            throw new StorageError(
-              'PERSIST_FAILED',
-              `${error.message} close() left the database open so nothing is lost; call close() again once saving works`,
-              { cause: error.cause },
-            )
-          }
-          throw error
-        }
-      }
-      await this.#inner.close()
-    })()
-    this.#closing = closing
-    return closing
+    return this.#inner.close()
+  }
+
+  /** Saves what is unsaved; on failure core keeps the adapter open, so the caller can retry. */
+  async #saveBeforeClose(): Promise<void> {
+    try {
+      await this.#persist()
+    } catch (error) {
+      if (!isStorageError(error, 'PERSIST_FAILED')) throw error
+      throw new StorageError(
+        'PERSIST_FAILED',
+        `${error.message} close() left the database open so nothing is lost; call close() again once saving works`,
+        { cause: error.cause },
+      )
+    }
   }
 
   /** After every call outside a transaction and every committed transaction: save if content changed. */
@@ -425,17 +411,8 @@ class SqlJsStorage implements SqlJsAdapter {
   }
 
   /** Runs `work` under core's lock, so it never overlaps a statement or sits inside a transaction. */
-  #task<T>(work: () => T | Promise<T>, closing = false): Promise<T> {
-    if (this.#closeRequested && !closing) return this.#rejectClosed()
+  #task<T>(work: () => T | Promise<T>): Promise<T> {
     return runExclusive(this.#inner, work)
-  }
-
-  #rejectClosed<T>(): Promise<T> {
-    return Promise.reject(this.#closedError())
-  }
-
-  #closedError(): StorageError {
-    return new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
   }
 }
 

@@ -159,8 +159,12 @@ async function conversations(sizes: MemorySizes, folder: string, url: string, sc
         if ((await system.lastTurns(user, conversation)).length !== Math.min(50, sizes.turns)) wrong++
       }
       const list = async () => {
-        const user = userIdOf(Math.floor(random() * sizes.users))
-        const expected = Math.min(20, Math.ceil(sizes.conversations / sizes.users))
+        const u = Math.floor(random() * sizes.users)
+        const user = userIdOf(u)
+        // Conversation c belongs to user c % users, so the first (conversations % users) users have one more.
+        const owned =
+          Math.floor(sizes.conversations / sizes.users) + (u < sizes.conversations % sizes.users ? 1 : 0)
+        const expected = Math.min(20, owned)
         if ((await system.listConversations(user)).length !== expected) wrong++
       }
       for (let i = 0; i < Math.min(100, sizes.calls); i++) await read()

@@ -93,11 +93,14 @@ async function runBackend(
 ): Promise<void> {
   const ready = contenders.filter((c): c is SqlContender => 'pointRead' in c)
   const failed = contenders.filter((c): c is ResultRow => !('pointRead' in c))
-  // A scattered but repeatable key sequence, so nobody reads the same page every time.
-  let next = 0
-  const key = () => {
-    next = (next * 7919 + 1) % ROWS
-    return next + 1
+  // A scattered sequence that visits every id before repeating (7921 - 1 is a multiple of 4 and
+  // of 5, the prime factors of ROWS), one per system, so every system reads the same keys.
+  const keys = () => {
+    let next = 0
+    return () => {
+      next = (next * 7921 + 1) % ROWS
+      return next + 1
+    }
   }
   const run = async (
     title: string,
@@ -115,12 +118,14 @@ async function runBackend(
     printResultTable({ suite: 'sql', title: `${backend}: ${title}`, unit, rows: [...rows, ...failed], notes })
   }
   try {
-    await run('point read by primary key (10,000 rows)', 'reads', (c) => () => c.pointRead(key()))
-    await run(
-      `${RANGE}-row read by primary-key range`,
-      'reads',
-      (c) => () => c.rangeRead(key() % (ROWS - RANGE)),
-    )
+    await run('point read by primary key (10,000 rows)', 'reads', (c) => {
+      const key = keys()
+      return () => c.pointRead(key())
+    })
+    await run(`${RANGE}-row read by primary-key range`, 'reads', (c) => {
+      const key = keys()
+      return () => c.rangeRead(key() % (ROWS - RANGE))
+    })
     await run(
       `${batch.toLocaleString('en-US')}-row insert in one transaction, one INSERT per row`,
       'rows',
@@ -130,7 +135,10 @@ async function runBackend(
     await run(
       `${CONCURRENT} concurrent read-then-update transactions (one op = all ${CONCURRENT})`,
       'transactions',
-      (c) => () => Promise.all(Array.from({ length: CONCURRENT }, () => c.transaction(key()))),
+      (c) => {
+        const key = keys()
+        return () => Promise.all(Array.from({ length: CONCURRENT }, () => c.transaction(key())))
+      },
       CONCURRENT,
       backend === 'SQLite'
         ? [

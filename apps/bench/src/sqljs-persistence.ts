@@ -1,14 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -24,6 +14,7 @@ import {
   type ResultTable,
   type Role,
 } from './result-table.js'
+import { sizeOnDisk } from './vector-dataset.js'
 
 /** One system under test: a batch in one transaction, one row in its own commit, and its file. */
 interface Writer {
@@ -251,6 +242,5 @@ async function rawSqlJs(file: string): Promise<Writer> {
 
 /** The database's size on disk, with sqlite-native's WAL file, which holds commits not yet checkpointed. */
 function fileSize(file: string): string {
-  const wal = existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0
-  return formatMb(statSync(file).size + wal)
+  return formatMb(sizeOnDisk(file) + sizeOnDisk(`${file}-wal`))
 }

@@ -78,8 +78,11 @@ function dataset(
     queries = real.vectors.slice(-recallQueries)
     if (data.length < size.count) console.log(`(only ${data.length} vectors in the file, not ${size.count})`)
   } else {
-    data = clusteredVectors({ count: size.count, dimension: size.dimension, seed: 3 + size.dimension })
-    queries = clusteredVectors({ count: recallQueries, dimension: size.dimension, seed: 7 })
+    const dataSeed = 3 + size.dimension
+    data = clusteredVectors({ count: size.count, dimension: size.dimension, seed: dataSeed })
+    // Held-out queries: their seed must never be the data's, or they would be copies of it.
+    const querySeed = dataSeed === 7 ? 8 : 7
+    queries = clusteredVectors({ count: recallQueries, dimension: size.dimension, seed: querySeed })
   }
   const dimension = data[0]?.length ?? size.dimension
   return {

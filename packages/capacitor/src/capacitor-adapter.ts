@@ -182,7 +182,13 @@ async function connect(
     return db
   }
   const db = await sqlite.createConnection(database, encrypted, mode, version, readonly)
-  await db.open()
+  try {
+    await db.open()
+  } catch (error) {
+    // A wrong passphrase or a damaged file: unregister the connection, or the next open finds it.
+    await sqlite.closeConnection(database, readonly).catch(() => undefined)
+    throw error
+  }
   return db
 }
 

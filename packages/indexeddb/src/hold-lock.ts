@@ -1,3 +1,5 @@
+import { StorageError } from '@engram/core'
+
 /** A Web Lock held until `release()` is called. */
 export interface HeldLock {
   /** Lets the next waiter (in this tab or another) take the lock. Calling it again does nothing. */
@@ -19,6 +21,14 @@ export function holdLock(locks: LockManager, name: string): Promise<HeldLock> {
         granted({ release })
         return held
       })
-      .catch(failed)
+      .catch((error: unknown) =>
+        failed(
+          new StorageError(
+            'BUSY',
+            `Could not take the Web Lock "${name}" that keeps tabs from overwriting each other: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          ),
+        ),
+      )
   })
 }

@@ -464,7 +464,9 @@ class IndexedDbStorage implements IndexedDbAdapter {
   }
 
   #releaseIfIdle(): void {
-    if (this.#hold === undefined || this.#writers > 0 || this.#dirty || this.#saving) return
+    // A change whose save failed keeps the lock: another tab's write would make this tab reload
+    // and drop it, and the error promised it is kept until the next commit or flush() saves it.
+    if (this.#hold === undefined || this.#writers > 0 || this.#dirty || this.#saving || this.#unsaved) return
     const hold = this.#hold
     this.#hold = undefined
     hold.release()

@@ -1,5 +1,5 @@
 import { StorageError } from '@engram/core'
-import { IDBFactory } from 'fake-indexeddb'
+import { IDBFactory, IDBObjectStore } from 'fake-indexeddb'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createIndexedDbAdapter,
@@ -214,6 +214,29 @@ describe('relaxed durability', () => {
 })
 
 describe('several adapters (tabs) on one database', () => {
+  it('keeps a change whose save failed, even when another adapter writes next', async () => {
+    const name = newName()
+    const a = await open(name)
+    const b = await open(name)
+    await a.exec('CREATE TABLE item (id INTEGER PRIMARY KEY)')
+    // One refused save, as a full quota would give.
+    const put = IDBObjectStore.prototype.put
+    const refuse = vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementationOnce(() => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+    })
+    try {
+      expect((await rejection(a.run('INSERT INTO item VALUES (1)'))).code).toBe('PERSIST_FAILED')
+    } finally {
+      refuse.mockRestore()
+    }
+    expect(IDBObjectStore.prototype.put).toBe(put)
+    // b waits for a's lock instead of saving over a's unsaved row; a's flush() saves it and lets b go.
+    const later = b.run('INSERT INTO item VALUES (2)')
+    await a.flush()
+    await later
+    expect(await savedIds(name)).toEqual([1, 2])
+  })
+
   it('keeps every committed row when two adapters write interleaved', async () => {
     const name = newName()
     const a = await open(name)

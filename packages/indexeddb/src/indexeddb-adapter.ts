@@ -222,14 +222,8 @@ class IndexedDbStorage implements IndexedDbAdapter {
         ...(commit ? { persist: (saved: Uint8Array) => this.#saveCommitted(saved) } : {}),
       })
     } catch (error) {
-      if (image === undefined || !(error instanceof StorageError) || error.code !== 'INVALID_ARGUMENT')
-        throw error
-      const where = indexedDbName(this.name)
-      throw new StorageError(
-        'CONNECTION_FAILED',
-        `The image stored in IndexedDB database "${where}" cannot be opened (${error.message}). Delete it with indexedDB.deleteDatabase("${where}") to start empty, then import() a backup if you have one`,
-        { cause: error },
-      )
+      if (image === undefined) throw error
+      throw this.#unusableImage(error)
     }
     this.capabilities = this.#inner.capabilities
     if (typeof BroadcastChannel === 'function') {
@@ -482,15 +476,31 @@ class IndexedDbStorage implements IndexedDbAdapter {
   /** Replaces the sql.js contents with the saved image. Only called while no write of this tab is running. */
   async #reload(): Promise<void> {
     const stored = await this.#store.read()
-    this.#reloading = true
-    try {
-      await this.#inner.import(stored?.image ?? new Uint8Array(0))
-    } finally {
-      this.#reloading = false
+    // Nothing stored (the site's data was cleared): keep this tab's copy; its next commit saves it.
+    if (stored !== undefined) {
+      this.#reloading = true
+      try {
+        await this.#inner.import(stored.image)
+      } catch (error) {
+        throw this.#unusableImage(error)
+      } finally {
+        this.#reloading = false
+      }
     }
     this.#version = stored?.version ?? 0
     this.#mustReload = false
     this.#unsaved = false
+  }
+
+  /** A stored image sql.js refuses, as an error that says how to recover; other errors pass through. */
+  #unusableImage(error: unknown): unknown {
+    if (!(error instanceof StorageError) || error.code !== 'INVALID_ARGUMENT') return error
+    const where = indexedDbName(this.name)
+    return new StorageError(
+      'CONNECTION_FAILED',
+      `The image stored in IndexedDB database "${where}" cannot be opened (${error.message}). Delete it with indexedDB.deleteDatabase("${where}") to start empty, then import() a backup if you have one`,
+      { cause: error },
+    )
   }
 
   /** Commit mode's save, which sql.js runs after each committed change while it holds its lock. */

@@ -237,6 +237,20 @@ describe('several adapters (tabs) on one database', () => {
     expect(await savedIds(name)).toEqual([1, 2])
   })
 
+  it('keeps working, and saves its copy again, after the stored database is deleted', async () => {
+    const name = newName()
+    const a = await open(name)
+    await a.exec('CREATE TABLE item (id INTEGER PRIMARY KEY)')
+    await a.run('INSERT INTO item VALUES (1)')
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(indexedDbName(name))
+      request.onsuccess = () => resolve()
+      request.onerror = () => reject(request.error)
+    })
+    await a.run('INSERT INTO item VALUES (2)')
+    expect(await savedIds(name)).toEqual([1, 2])
+  })
+
   it('keeps every committed row when two adapters write interleaved', async () => {
     const name = newName()
     const a = await open(name)

@@ -7,9 +7,6 @@ import { fromDriverInteger } from '@engram/core'
  */
 export type CapacitorPlatform = 'android' | 'ios' | 'electron' | 'web'
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
-const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
-
 /**
  * Turns one parameter (already mapped by core's value rules) into what the plugin binds on
  * `platform`. Android and iOS receive parameters as JSON, where a `Uint8Array` becomes an
@@ -26,8 +23,9 @@ export function toPluginValue(value: unknown, platform: CapacitorPlatform): unkn
     return value
   }
   if (typeof value === 'bigint') {
-    if (value >= MIN_SAFE && value <= MAX_SAFE) return Number(value)
-    return platform === 'electron' ? value : value.toString()
+    const exact = fromDriverInteger(value)
+    if (typeof exact === 'number' || platform === 'electron') return exact
+    return exact.toString()
   }
   return value
 }
@@ -40,7 +38,6 @@ export function fromPluginRow(row: Row): Row {
   for (const key in row) {
     const value = row[key]
     if (Array.isArray(value)) row[key] = Uint8Array.from(value as number[])
-    else if (typeof value === 'bigint') row[key] = fromDriverInteger(value)
     else if (isBufferJson(value)) row[key] = Uint8Array.from(value.data)
   }
   return row

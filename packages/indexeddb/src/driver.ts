@@ -1,4 +1,4 @@
-import { type DriverDefinition, StorageError } from '@engram/core'
+import type { DriverDefinition } from '@engram/core'
 import { createIndexedDbAdapter, type IndexedDbConfig } from './indexeddb-adapter.js'
 
 /** The database name `createDatabase` uses when none is given. */
@@ -15,9 +15,7 @@ export const driver: DriverDefinition = {
   async open(options) {
     const { type: _type, url: _url, connectionString: _cs, filename: _filename, ...rest } = options
     const config = { ...rest, name: rest.name ?? DEFAULT_NAME } as IndexedDbConfig
-    if (!config.indexedDB && !(globalThis as { indexedDB?: unknown }).indexedDB) {
-      throw new StorageError('UNSUPPORTED', 'IndexedDB is not available in this runtime')
-    }
+    // createIndexedDbAdapter itself is UNSUPPORTED without IndexedDB or Web Locks, so `auto` moves on.
     return createIndexedDbAdapter(config)
   },
 }

@@ -753,6 +753,29 @@ export function describeStorageAdapter(
         expect(await queued).toEqual({ n: 3 })
         await closing
       })
+
+      it('lets a transaction running when close() is called finish its work and commit', async () => {
+        const t = await abc()
+        let release!: () => void
+        const hold = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        let entered!: () => void
+        const inside = new Promise<void>((resolve) => {
+          entered = resolve
+        })
+        const work = ctx.db.transaction(async (tx) => {
+          entered()
+          await hold
+          await tx.run(`INSERT INTO ${t} (id, name) VALUES (4, 'd')`)
+          return tx.get(`SELECT COUNT(*) AS n FROM ${t}`)
+        })
+        await inside
+        const closing = ctx.db.close()
+        release()
+        expect(await work).toEqual({ n: 4 })
+        await closing
+      })
     })
 
     describe.runIf(enabled('streaming'))('streaming', () => {

@@ -1,6 +1,7 @@
 import { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 import { normalizeRow } from './driver-value.js'
 import { Mutex } from './mutex.js'
+import type { AsyncContext, MaybePromise, SqlConnection, SqlConnectionPool } from './sql-connection.js'
 import type {
   Row,
   RunResult,
@@ -11,44 +12,40 @@ import type {
 } from './storage-adapter.js'
 import { StorageError, type StorageErrorCode } from './storage-error.js'
 
-type MaybePromise<T> = T | Promise<T>
-
 /**
- * The few calls a single-connection driver supplies. SQL arrives already rewritten to the
- * driver's placeholders and parameters already mapped to driver values; core does the rest.
+ * Configuration for `createConnectionAdapter`. A single-connection driver gives `connection`
+ * and `capabilities.concurrency: 'single'`; a pooled driver gives `pool` and `'pool'`.
  */
-export interface SqlConnection {
-  /** Runs a multi-statement script. */
-  exec(sql: string): MaybePromise<void>
-  /** Runs one statement and reports changes and the last rowid. */
-  run(sql: string, params: unknown[]): MaybePromise<RunResult>
-  /** Returns the first row or `undefined`. */
-  get(sql: string, params: unknown[]): MaybePromise<Row | undefined>
-  /** Returns every row. */
-  all(sql: string, params: unknown[]): MaybePromise<Row[]>
-  /** Opens a lazy cursor; `return()` on the iterator must release it. */
-  iterate(sql: string, params: unknown[]): Iterator<Row> | AsyncIterator<Row>
-  /** Closes the connection. */
-  close(): MaybePromise<void>
-}
-
-/** Configuration for `createConnectionAdapter`. */
 export interface ConnectionAdapterConfig {
   /** The driver's name, reported as `adapter.kind`. */
   kind: string
   /** The dialect the connection speaks. */
   dialect: SqlDialect
-  /** What the connection supports. */
+  /** What the driver supports; `concurrency` decides whether calls share one connection or a pool. */
   capabilities: StorageCapabilities
-  /** The open connection. */
-  connection: SqlConnection
+  /** The open connection, for `concurrency: 'single'`. */
+  connection?: SqlConnection
+  /** The connection pool, for `concurrency: 'pool'`. */
+  pool?: SqlConnectionPool
   /** Maps a driver error to a portable code. */
   errorCode(error: unknown): StorageErrorCode
+  /**
+   * Whether an error means the connection itself is gone (a terminated backend, a reset
+   * socket). Such errors are `CONNECTION_FAILED` whatever `errorCode` says, and a pooled
+   * connection that saw one is discarded. Default is never.
+   */
+  connectionLost?(error: unknown): boolean
   /** The statement that opens a transaction. Default is `'BEGIN'`. */
   beginSql?: string
   /**
+   * Commits the open transaction. Default runs `COMMIT`. PostgreSQL answers a COMMIT of an
+   * aborted transaction with a silent rollback, so its driver checks the reply and throws.
+   */
+  commit?(connection: SqlConnection): MaybePromise<void>
+  /**
    * Lets the adapter notice a transaction callback calling the outer adapter, which would
-   * wait for the callback itself forever, and fail fast with a clear error instead.
+   * wait for the callback itself forever, and fail fast with a clear error instead. Only
+   * single-connection drivers need it: a pooled adapter runs such a call on another connection.
    */
   asyncContext?: AsyncContext
   /**
@@ -56,48 +53,54 @@ export interface ConnectionAdapterConfig {
    * transaction, while the connection is still held, so nothing else can start in between;
    * the caller's promise waits for it. Drivers that save a snapshot of the database (sql.js,
    * IndexedDB) persist here: after a commit, never in the middle of a transaction.
+   * Single-connection drivers only.
    */
   onCommit?: () => MaybePromise<void>
   /**
-   * Runs once `close()` holds the connection, before it closes. If it throws, the adapter stays
-   * open and `close()` rejects with its error, so a driver with unsaved work loses nothing.
+   * Runs once `close()` has waited for every earlier call, before the connection or pool
+   * closes. If it throws, the adapter stays open and `close()` rejects with its error, so a
+   * driver with unsaved work loses nothing.
    */
   beforeClose?: () => MaybePromise<void>
 }
 
-/** One level of transaction nesting: its own lock, and whether it may still be used. */
+/** A connection in use by one call or one transaction, and the connection-level failure it met, if any. */
+interface Lease {
+  readonly connection: SqlConnection
+  failure: unknown
+}
+
+/**
+ * One level of transaction nesting: its own lock (a connection runs one statement at a time)
+ * and whether it may still be used. The root scope of a pooled adapter has no lease: each of
+ * its calls checks a connection out of the pool.
+ */
 interface Scope {
   readonly mutex: Mutex
   readonly depth: number
   readonly parent?: Scope
+  readonly lease: Lease | undefined
   active: boolean
-}
-
-/**
- * Tells which transaction callback the current async call chain is inside. Node's
- * `AsyncLocalStorage` has exactly this shape; drivers that run on Node pass one.
- */
-export interface AsyncContext {
-  /** Runs `fn` with `store` as the current value for everything it awaits. */
-  run<T>(store: unknown, fn: () => T): T
-  /** The value set by the innermost `run` around the current call, if any. */
-  getStore(): unknown
 }
 
 interface Shared {
   readonly config: ConnectionAdapterConfig
+  readonly pool: SqlConnectionPool | undefined
   closed: boolean
   closing?: Promise<void>
+  /** Root-level calls of a pooled adapter still running, which `close()` waits for. */
+  running: number
+  idle: (() => void) | undefined
 }
 
-/** The top-level lock of each adapter `createConnectionAdapter` made, for `runExclusive`. */
+/** The top-level lock of each single-connection adapter `createConnectionAdapter` made, for `runExclusive`. */
 const exclusiveRunners = new WeakMap<StorageAdapter, <T>(work: () => MaybePromise<T>) => Promise<T>>()
 
 /**
- * Runs `work` while holding the connection of an adapter made by `createConnectionAdapter`, so
- * it never overlaps a statement or lands inside a transaction. For drivers' own maintenance
- * (saving or replacing a database image); calling it from inside one of the adapter's own
- * transaction callbacks would wait for that transaction, as any outer call would.
+ * Runs `work` while holding the connection of a single-connection adapter made by
+ * `createConnectionAdapter`, so it never overlaps a statement or lands inside a transaction.
+ * For drivers' own maintenance (saving or replacing a database image); calling it from inside
+ * one of the adapter's own transaction callbacks would wait for that transaction, as any outer call would.
  */
 export function runExclusive<T>(adapter: StorageAdapter, work: () => MaybePromise<T>): Promise<T> {
   const runner = exclusiveRunners.get(adapter)
@@ -105,7 +108,7 @@ export function runExclusive<T>(adapter: StorageAdapter, work: () => MaybePromis
     return Promise.reject(
       new StorageError(
         'INVALID_ARGUMENT',
-        'runExclusive() needs an adapter made by createConnectionAdapter()',
+        'runExclusive() needs a single-connection adapter made by createConnectionAdapter()',
       ),
     )
   }
@@ -113,12 +116,34 @@ export function runExclusive<T>(adapter: StorageAdapter, work: () => MaybePromis
 }
 
 /**
- * Builds a `StorageAdapter` on one connection: placeholder rewriting, value rules, error
- * mapping, a mutex so concurrent calls and transactions never interleave, and savepoints
- * for nested transactions. Every single-connection driver (SQLite in its forms) uses this.
+ * Builds a `StorageAdapter` from a driver's connection (or pool): placeholder rewriting, value
+ * rules, error mapping, savepoints for nested transactions, the rule that calls outside a
+ * transaction never run inside it, and an orderly `close()`. Single-connection drivers
+ * serialise every call with a lock; pooled drivers run root calls in parallel, each on a
+ * connection of its own, and pin one connection to each transaction.
  */
 export function createConnectionAdapter(config: ConnectionAdapterConfig): StorageAdapter {
-  return new ConnectionAdapter({ config, closed: false }, { mutex: new Mutex(), depth: 0, active: true })
+  const pooled = config.capabilities.concurrency === 'pool'
+  if (pooled ? config.pool === undefined : config.connection === undefined) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      pooled
+        ? 'createConnectionAdapter: concurrency "pool" needs a pool'
+        : 'createConnectionAdapter: concurrency "single" needs a connection',
+    )
+  }
+  if (pooled && config.onCommit !== undefined) {
+    throw new StorageError('INVALID_ARGUMENT', 'onCommit is only for single-connection drivers')
+  }
+  const shared: Shared = {
+    config,
+    pool: pooled ? config.pool : undefined,
+    closed: false,
+    running: 0,
+    idle: undefined,
+  }
+  const lease = pooled ? undefined : { connection: config.connection as SqlConnection, failure: undefined }
+  return new ConnectionAdapter(shared, { mutex: new Mutex(), depth: 0, lease, active: true })
 }
 
 class ConnectionAdapter implements StorageAdapter {
@@ -134,7 +159,9 @@ class ConnectionAdapter implements StorageAdapter {
     this.#shared = shared
     this.#scope = scope
     this.#onCommit = scope.depth === 0 ? shared.config.onCommit : undefined
-    if (scope.depth === 0) exclusiveRunners.set(this, (work) => this.#exclusive(work))
+    if (scope.depth === 0 && scope.lease !== undefined) {
+      exclusiveRunners.set(this, (work) => this.#exclusive(work))
+    }
     this.kind = shared.config.kind
     this.dialect = shared.config.dialect
     this.capabilities = shared.config.capabilities
@@ -159,13 +186,13 @@ class ConnectionAdapter implements StorageAdapter {
 
   async *iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
     const { text, values } = this.#prepare(sql, params)
-    await this.#acquire()
+    const { lease, done } = await this.#hold()
     let cursor: Iterator<Row> | AsyncIterator<Row> | undefined
     try {
       try {
-        cursor = this.#shared.config.connection.iterate(text, values)
+        cursor = lease.connection.iterate(text, values)
       } catch (error) {
-        throw this.#error(error, sql)
+        throw this.#fail(lease, error, sql)
       }
       while (true) {
         let step: IteratorResult<Row>
@@ -173,7 +200,7 @@ class ConnectionAdapter implements StorageAdapter {
           step = await cursor.next()
         } catch (error) {
           cursor = undefined
-          throw this.#error(error, sql)
+          throw this.#fail(lease, error, sql)
         }
         if (step.done) {
           cursor = undefined
@@ -183,52 +210,51 @@ class ConnectionAdapter implements StorageAdapter {
       }
     } finally {
       try {
-        await cursor?.return?.()
-        await this.#onCommit?.()
+        await this.#closeCursor(lease, cursor, sql)
+        if (lease.failure === undefined) await this.#onCommit?.()
       } finally {
-        this.#scope.mutex.release()
+        done()
       }
     }
   }
 
   async transaction<T>(fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') throw new StorageError('INVALID_ARGUMENT', 'transaction() needs a callback')
-    await this.#acquire()
-    const { connection, beginSql = 'BEGIN' } = this.#shared.config
+    const { lease, done } = await this.#hold()
+    const { beginSql = 'BEGIN', commit, asyncContext } = this.#shared.config
     const depth = this.#scope.depth
     const savepoint = `engram_sp_${depth}`
-    const inner: Scope = { mutex: new Mutex(), depth: depth + 1, parent: this.#scope, active: true }
+    const inner: Scope = { mutex: new Mutex(), depth: depth + 1, parent: this.#scope, lease, active: true }
     try {
-      await this.#guard(depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`, (sql) => connection.exec(sql))
+      await this.#control(lease, depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`)
       let result: T
       try {
         const tx = new ConnectionAdapter(this.#shared, inner)
-        const context = this.#shared.config.asyncContext
-        result = await (context ? context.run(inner, () => fn(tx)) : fn(tx))
+        result = await (asyncContext ? asyncContext.run(inner, () => fn(tx)) : fn(tx))
         await finish(inner)
       } catch (error) {
         await finish(inner)
         // Two calls, not one script: some drivers (Capacitor on Android) run only a script's first statement.
-        if (depth === 0) await this.#quietly('ROLLBACK')
+        if (depth === 0) await this.#quietly(lease, 'ROLLBACK')
         else {
-          await this.#quietly(`ROLLBACK TO SAVEPOINT ${savepoint}`)
-          await this.#quietly(`RELEASE SAVEPOINT ${savepoint}`)
+          await this.#quietly(lease, `ROLLBACK TO SAVEPOINT ${savepoint}`)
+          await this.#quietly(lease, `RELEASE SAVEPOINT ${savepoint}`)
         }
         throw error
       }
       try {
-        await this.#guard(depth === 0 ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`, (sql) =>
-          connection.exec(sql),
-        )
+        if (depth > 0) await this.#control(lease, `RELEASE SAVEPOINT ${savepoint}`)
+        else if (commit === undefined) await this.#control(lease, 'COMMIT')
+        else await this.#guard(lease, 'COMMIT', () => commit(lease.connection))
       } catch (error) {
-        if (depth === 0) await this.#quietly('ROLLBACK')
+        if (depth === 0) await this.#quietly(lease, 'ROLLBACK')
         throw error
       }
       await this.#onCommit?.()
       return result
     } finally {
       inner.active = false
-      this.#scope.mutex.release()
+      done()
     }
   }
 
@@ -241,8 +267,11 @@ class ConnectionAdapter implements StorageAdapter {
     }
     const shared = this.#shared
     if (shared.closing) return shared.closing
+    const single = this.#scope.lease
     shared.closing = (async () => {
-      await this.#scope.mutex.acquire()
+      // Calls made before close() finish first: queued on the lock, or running on pooled connections.
+      if (single) await this.#scope.mutex.acquire()
+      else if (shared.running > 0) await new Promise<void>((resolve) => (shared.idle = resolve))
       try {
         try {
           await shared.config.beforeClose?.()
@@ -251,9 +280,10 @@ class ConnectionAdapter implements StorageAdapter {
           throw error
         }
         shared.closed = true
-        await shared.config.connection.close()
+        if (single) await single.connection.close?.()
+        else await shared.pool?.close()
       } finally {
-        this.#scope.mutex.release()
+        if (single) this.#scope.mutex.release()
       }
     })()
     return shared.closing
@@ -285,18 +315,19 @@ class ConnectionAdapter implements StorageAdapter {
    * synchronously (better-sqlite3, sql.js), the whole call costs one resolved promise.
    */
   #call<R>(text: string, op: Operation<R>, values: unknown[], sql = text): Promise<R> {
-    const mutex = this.#scope.mutex
-    if (this.#shared.closed || this.#shared.closing || !this.#scope.active) {
-      return Promise.reject(this.#unusable())
-    }
-    if (!mutex.tryAcquire()) return this.#queued(text, op, values, sql)
-    if (this.#onCommit) return this.#locked(text, op, values, sql)
+    const scope = this.#scope
+    if (!this.#usable()) return Promise.reject(this.#unusable())
+    const lease = scope.lease
+    if (lease === undefined) return this.#pooled(text, op, values, sql)
+    const mutex = scope.mutex
+    if (!mutex.tryAcquire()) return this.#queued(lease, text, op, values, sql)
+    if (this.#onCommit) return this.#locked(lease, text, op, values, sql)
     let result: MaybePromise<unknown>
     try {
-      result = op.call(this.#shared.config.connection, text, values)
+      result = op.call(lease.connection, text, values)
     } catch (error) {
       mutex.release()
-      return Promise.reject(this.#error(error, sql))
+      return Promise.reject(this.#fail(lease, error, sql))
     }
     if (!(result instanceof Promise)) {
       mutex.release()
@@ -309,30 +340,99 @@ class ConnectionAdapter implements StorageAdapter {
       },
       (error: unknown) => {
         mutex.release()
-        throw this.#error(error, sql)
+        throw this.#fail(lease, error, sql)
       },
     )
   }
 
   /** The slow path of `#call`: wait for the lock first. */
-  async #queued<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
+  async #queued<R>(lease: Lease, text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
     await this.#acquire()
-    return this.#locked(text, op, values, sql)
+    return this.#locked(lease, text, op, values, sql)
   }
 
   /** Runs one operation, and the commit hook if there is one, then releases the lock it was given. */
-  async #locked<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
+  async #locked<R>(lease: Lease, text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
     try {
       let value: R
       try {
-        value = op.finish(await op.call(this.#shared.config.connection, text, values))
+        value = op.finish(await op.call(lease.connection, text, values))
       } catch (error) {
-        throw this.#error(error, sql)
+        throw this.#fail(lease, error, sql)
       }
       await this.#onCommit?.()
       return value
     } finally {
       this.#scope.mutex.release()
+    }
+  }
+
+  /** A root-level call of a pooled adapter: one connection from the pool, for this statement only. */
+  async #pooled<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
+    const done = this.#enter()
+    try {
+      const lease = await this.#checkOut()
+      try {
+        return op.finish(await op.call(lease.connection, text, values))
+      } catch (error) {
+        throw this.#fail(lease, error, sql)
+      } finally {
+        this.#checkIn(lease)
+      }
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * Takes the connection a cursor or transaction runs on: this scope's own under its lock, or,
+   * at the root of a pooled adapter, one from the pool. `done` gives it back.
+   */
+  async #hold(): Promise<{ lease: Lease; done: () => void }> {
+    const lease = this.#scope.lease
+    if (lease !== undefined) {
+      await this.#acquire()
+      return { lease, done: () => this.#scope.mutex.release() }
+    }
+    const leave = this.#enter()
+    let checkedOut: Lease
+    try {
+      checkedOut = await this.#checkOut()
+    } catch (error) {
+      leave()
+      throw error
+    }
+    return {
+      lease: checkedOut,
+      done: () => {
+        this.#checkIn(checkedOut)
+        leave()
+      },
+    }
+  }
+
+  async #checkOut(): Promise<Lease> {
+    const pool = this.#shared.pool as SqlConnectionPool
+    try {
+      return { connection: await pool.acquire(), failure: undefined }
+    } catch (error) {
+      if (error instanceof StorageError) throw error
+      const message = error instanceof Error ? error.message : String(error)
+      throw new StorageError('CONNECTION_FAILED', message, { cause: error })
+    }
+  }
+
+  #checkIn(lease: Lease): void {
+    ;(this.#shared.pool as SqlConnectionPool).release(lease.connection, lease.failure)
+  }
+
+  /** Counts a root-level pooled call as running, so `close()` waits for it; returns the matching release. */
+  #enter(): () => void {
+    this.#checkOpen()
+    const shared = this.#shared
+    shared.running++
+    return () => {
+      if (--shared.running === 0) shared.idle?.()
     }
   }
 
@@ -376,14 +476,23 @@ class ConnectionAdapter implements StorageAdapter {
     }
   }
 
+  /**
+   * Whether a new call may start: the scope is still active, and the adapter is open. While
+   * `close()` waits, transactions that were already running may finish their work.
+   */
+  #usable(queued = false): boolean {
+    const shared = this.#shared
+    if (shared.closed || !this.#scope.active) return false
+    return queued || this.#scope.depth > 0 || shared.closing === undefined
+  }
+
   /** Throws unless usable; a call queued before `close()` (`queued`) still runs. */
   #checkOpen(queued = false): void {
-    if (this.#shared.closed || (!queued && this.#shared.closing) || !this.#scope.active)
-      throw this.#unusable()
+    if (!this.#usable(queued)) throw this.#unusable()
   }
 
   #unusable(): StorageError {
-    if (this.#shared.closed || this.#shared.closing)
+    if (this.#scope.active || this.#scope.depth === 0)
       return new StorageError('CLOSED', `The ${this.kind} adapter is closed`)
     return new StorageError(
       'CLOSED',
@@ -391,27 +500,61 @@ class ConnectionAdapter implements StorageAdapter {
     )
   }
 
-  async #guard(sql: string, call: (sql: string) => MaybePromise<void>): Promise<void> {
+  /** Runs a transaction-control statement on the lease's connection. */
+  #control(lease: Lease, sql: string): Promise<void> {
+    return this.#guard(lease, sql, () => lease.connection.exec(sql))
+  }
+
+  async #guard(lease: Lease, sql: string, call: () => MaybePromise<void>): Promise<void> {
     try {
-      await call(sql)
+      await call()
     } catch (error) {
-      throw this.#error(error, sql)
+      throw this.#fail(lease, error, sql)
     }
   }
 
-  /** Runs a rollback whose own failure must never hide the error that caused it. */
-  async #quietly(sql: string): Promise<void> {
+  /**
+   * Runs a rollback whose own failure must never hide the error that caused it. On a pooled
+   * connection a failed rollback may have left a transaction open, so the connection is retired.
+   */
+  async #quietly(lease: Lease, sql: string): Promise<void> {
     try {
-      await this.#shared.config.connection.exec(sql)
-    } catch {
+      await lease.connection.exec(sql)
+    } catch (error) {
       // The transaction may already be gone (SQLite rolls back on some errors by itself).
+      if (this.#shared.pool !== undefined) lease.failure ??= error
     }
+  }
+
+  /** Releases a cursor the loop left early; a connection that is gone needs no release. */
+  async #closeCursor(
+    lease: Lease,
+    cursor: Iterator<Row> | AsyncIterator<Row> | undefined,
+    sql: string,
+  ): Promise<void> {
+    if (cursor?.return === undefined) return
+    try {
+      await cursor.return()
+    } catch (error) {
+      const failure = this.#fail(lease, error, sql)
+      if (lease.failure === undefined) throw failure
+    }
+  }
+
+  /** Maps a driver error, remembering a connection-level one so the connection is not reused. */
+  #fail(lease: Lease, error: unknown, sql: string): StorageError {
+    if (!(error instanceof StorageError) && this.#shared.config.connectionLost?.(error)) {
+      lease.failure ??= error
+    }
+    return this.#error(error, sql)
   }
 
   #error(error: unknown, sql: string): StorageError {
     if (error instanceof StorageError) return error
+    const { errorCode, connectionLost } = this.#shared.config
     const message = error instanceof Error ? error.message : String(error)
-    return new StorageError(this.#shared.config.errorCode(error), message, { cause: error, sql })
+    const code = connectionLost?.(error) ? 'CONNECTION_FAILED' : errorCode(error)
+    return new StorageError(code, message, { cause: error, sql })
   }
 }
 

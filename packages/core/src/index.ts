@@ -1,11 +1,9 @@
 export type { AnnHit, AnnIndex } from './ann-index.js'
 export { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 export {
-  type AsyncContext,
   type ConnectionAdapterConfig,
   createConnectionAdapter,
   runExclusive,
-  type SqlConnection,
 } from './connection-adapter.js'
 export {
   AUTO_DRIVERS,
@@ -33,6 +31,12 @@ export { compareCodePoints, matchesFilter } from './matches-filter.js'
 export { Mutex } from './mutex.js'
 export { pruneCommonTerms } from './prune-common-terms.js'
 export { type FusedResult, type RrfOptions, reciprocalRankFusion } from './rrf.js'
+export type {
+  AsyncContext,
+  MaybePromise,
+  SqlConnection,
+  SqlConnectionPool,
+} from './sql-connection.js'
 export { sqliteErrorCode } from './sqlite-error-code.js'
 export type {
   Row,

@@ -204,6 +204,59 @@ describe('pool and transactions', () => {
     expect(await db.get('SELECT 1 AS ok')).toEqual({ ok: 1 })
   })
 
+  it('a backend terminated under a root-level iterate() rejects with CONNECTION_FAILED and the adapter keeps working', async () => {
+    const db = open({ max: 1 })
+    let seen = 0
+    const loop = (async () => {
+      for await (const row of db.iterate<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, n FROM generate_series(1, 1000000) AS n',
+      )) {
+        if (++seen === 1) await admin(`SELECT pg_terminate_backend(${Number(row.pid)})`)
+      }
+    })()
+    await expectStorageError(loop, 'CONNECTION_FAILED')
+    expect(await db.get('SELECT 1 AS ok')).toEqual({ ok: 1 })
+  })
+
+  it('a backend terminated inside a transaction rejects its statements and COMMIT with CONNECTION_FAILED', async () => {
+    const db = open({ max: 1 })
+    await db.exec('CREATE TABLE killed_tx (id INT PRIMARY KEY)')
+    const outcome = db.transaction(async (tx) => {
+      await tx.run('INSERT INTO killed_tx VALUES (1)')
+      const row = await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      await admin(`SELECT pg_terminate_backend(${Number(row?.pid)})`)
+      await sleepMs(50)
+    })
+    await expectStorageError(outcome, 'CONNECTION_FAILED')
+    const statement = db.transaction(async (tx) => {
+      const row = await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      await admin(`SELECT pg_terminate_backend(${Number(row?.pid)})`)
+      await sleepMs(50)
+      await tx.run('INSERT INTO killed_tx VALUES (2)')
+    })
+    await expectStorageError(statement, 'CONNECTION_FAILED')
+    expect(await db.get('SELECT count(*) AS n FROM killed_tx')).toEqual({ n: 0 })
+  })
+
+  it('close() waits for a running transaction to finish its work', async () => {
+    const db = open()
+    await db.exec('CREATE TABLE close_waits (id INT PRIMARY KEY)')
+    let release!: () => void
+    const hold = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const work = db.transaction(async (tx) => {
+      await hold
+      await tx.run('INSERT INTO close_waits VALUES (1)')
+    })
+    const closing = db.close()
+    release()
+    await work
+    await closing
+    const check = open()
+    expect(await check.get('SELECT count(*) AS n FROM close_waits')).toEqual({ n: 1 })
+  })
+
   it('releases the client when iterate() is stopped early', async () => {
     const db = open({ max: 1 })
     for (let round = 0; round < 3; round++) {
@@ -237,3 +290,7 @@ describe('pool and transactions', () => {
     }
   })
 })
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -4,12 +4,20 @@ import { edgeCaseTests } from './vector-suite-edge-cases.js'
 import { filterTests } from './vector-suite-filters.js'
 import type { SuiteSettings } from './vector-suite-harness.js'
 import { hybridTests } from './vector-suite-hybrid.js'
+import { inputRuleTests } from './vector-suite-input-rules.js'
 import { lifecycleTests } from './vector-suite-lifecycle.js'
 import { recordTests } from './vector-suite-records.js'
 import { scoringTests } from './vector-suite-scoring.js'
 
 /** The switchable groups of the vector suite. */
-export type VectorSuiteGroup = 'lifecycle' | 'records' | 'scoring' | 'filters' | 'hybrid' | 'edgeCases'
+export type VectorSuiteGroup =
+  | 'lifecycle'
+  | 'records'
+  | 'scoring'
+  | 'filters'
+  | 'hybrid'
+  | 'edgeCases'
+  | 'inputRules'
 
 /** Options for `describeVectorStore`. */
 export interface VectorSuiteOptions {
@@ -36,6 +44,7 @@ const GROUPS: ReadonlyArray<[VectorSuiteGroup, (settings: SuiteSettings) => void
   ['filters', filterTests],
   ['hybrid', hybridTests],
   ['edgeCases', edgeCaseTests],
+  ['inputRules', inputRuleTests],
 ]
 
 /**

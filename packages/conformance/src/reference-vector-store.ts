@@ -1,32 +1,23 @@
 import {
-  type CollectionInfo,
   type CollectionSpec,
-  collectionNotFound,
-  type DeleteTarget,
   FILTER_OPERATORS,
-  type Filter,
   type FilterNode,
   type Metadata,
   matchesFilter,
   reciprocalRankFusion,
-  StorageError,
+  type StoreDeleteTarget,
+  type StoredCollection,
+  type StoreQuery,
+  type StoreScanOptions,
   similarity,
   specMismatch,
-  type ValidQuery,
   type ValidRecord,
   type VectorCapabilities,
   type VectorMatch,
   type VectorMetric,
-  type VectorQuery,
   type VectorRecord,
   type VectorStore,
-  validateCollectionName,
-  validateCollectionSpec,
-  validateDeleteTarget,
-  validateFilter,
-  validateQuery,
-  validateRecords,
-  validateScanOptions,
+  VectorStoreBase,
 } from '@engram/core'
 
 /** Options for `createReferenceVectorStore`. */
@@ -63,9 +54,8 @@ interface StoredRecord extends ValidRecord {
   length: number
 }
 
-interface Collection {
-  spec: Required<CollectionSpec>
-  records: Map<string, StoredRecord>
+interface Collection extends StoredCollection {
+  readonly records: Map<string, StoredRecord>
 }
 
 interface Ranked {
@@ -73,13 +63,17 @@ interface Ranked {
   score: number
 }
 
-class ReferenceVectorStore implements VectorStore {
+/**
+ * Each method receives arguments the base class has already checked (names, ids, records,
+ * the query, the filter tree), so a store only has to do the work.
+ */
+class ReferenceVectorStore extends VectorStoreBase<Collection> {
   readonly kind = 'reference'
   readonly capabilities: VectorCapabilities
   readonly #collections = new Map<string, Collection>()
-  #closed = false
 
   constructor(config: ReferenceVectorStoreConfig) {
+    super()
     this.capabilities = Object.freeze({
       hybrid: config.hybrid ?? true,
       operators: Object.freeze([...(config.operators ?? FILTER_OPERATORS)]),
@@ -89,157 +83,100 @@ class ReferenceVectorStore implements VectorStore {
     })
   }
 
-  async createCollection(name: string, spec: CollectionSpec): Promise<void> {
-    this.#open()
-    validateCollectionName(name)
-    const wanted = validateCollectionSpec(spec, this.capabilities.maxDimension)
-    if (!this.capabilities.metrics.includes(wanted.metric)) {
-      throw new StorageError(
-        'UNSUPPORTED',
-        `This store does not support the ${wanted.metric} metric; use one of ${this.capabilities.metrics.join(', ')}`,
-      )
-    }
+  protected async findCollection(name: string): Promise<Collection | undefined> {
+    return this.#collections.get(name)
+  }
+
+  protected async addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {
     const existing = this.#collections.get(name)
     if (existing) {
-      if (existing.spec.dimension !== wanted.dimension || existing.spec.metric !== wanted.metric) {
-        throw specMismatch(name, existing.spec, wanted)
+      if (existing.dimension !== spec.dimension || existing.metric !== spec.metric) {
+        throw specMismatch(name, existing, spec)
       }
       return
     }
-    this.#collections.set(name, { spec: wanted, records: new Map() })
+    this.#collections.set(name, { name, ...spec, records: new Map() })
   }
 
-  async describeCollection(name: string): Promise<CollectionInfo | undefined> {
-    this.#open()
-    validateCollectionName(name)
-    const collection = this.#collections.get(name)
-    if (!collection) return undefined
-    return { name, ...collection.spec, count: collection.records.size }
-  }
-
-  async listCollections(): Promise<string[]> {
-    this.#open()
-    // Plain JS order is UTF-16 order, which equals code-point order for collection names (ASCII only).
-    return [...this.#collections.keys()].sort()
-  }
-
-  async dropCollection(name: string): Promise<void> {
-    this.#open()
-    validateCollectionName(name)
+  protected async removeCollection(name: string): Promise<void> {
     this.#collections.delete(name)
   }
 
-  async upsert(collection: string, records: readonly VectorRecord[]): Promise<void> {
-    const { spec, records: stored } = this.#collection(collection)
-    // Validate the whole batch first so a bad record writes nothing.
-    const valid = validateRecords(records, spec.dimension)
-    for (const record of valid) stored.set(record.id, indexText(copyRecord(record)))
+  protected async collectionNames(): Promise<string[]> {
+    return [...this.#collections.keys()]
   }
 
-  async query(collection: string, query: VectorQuery): Promise<VectorMatch[]> {
-    const { spec, records } = this.#collection(collection)
-    const valid = validateQuery(query, spec.dimension)
-    const filter = this.#filter(valid.filter)
-    if (valid.mode !== 'vector' && !this.capabilities.hybrid) {
-      throw new StorageError('UNSUPPORTED', `This store has no text search; use mode 'vector'`)
+  protected async upsertRecords(collection: Collection, records: ValidRecord[]): Promise<void> {
+    for (const record of records) collection.records.set(record.id, indexText(record))
+  }
+
+  protected async searchRecords(collection: Collection, query: StoreQuery): Promise<VectorMatch[]> {
+    const { records, metric } = collection
+    const candidates = [...records.values()].filter((record) => matches(query.filter, record))
+    if (query.mode === 'vector') {
+      return rankByVector(candidates, metric, query)
+        .slice(0, query.topK)
+        .map(({ record, score }) => toMatch(record, score, query))
     }
-    const candidates = [...records.values()].filter((record) => matchesFilter(filter, record.metadata))
-    if (valid.mode === 'vector') {
-      return rankByVector(candidates, spec.metric, valid)
-        .slice(0, valid.topK)
-        .map(({ record, score }) => toMatch(record, score, valid))
-    }
-    const textList = rankByText(candidates, records, valid.text)
-    if (valid.mode === 'text') {
-      return textList.slice(0, valid.topK).map(({ record, score }) => toMatch(record, score, valid))
+    const textList = rankByText(candidates, records, query.text)
+    if (query.mode === 'text') {
+      return textList.slice(0, query.topK).map(({ record, score }) => toMatch(record, score, query))
     }
     // Hybrid fuses the full filtered lists, so its scores equal RRF over the two single-mode queries.
-    const vectorList = rankByVector(candidates, spec.metric, valid)
+    const vectorList = rankByVector(candidates, metric, query)
     const fused = reciprocalRankFusion([vectorList.map((r) => r.record), textList.map((r) => r.record)], {
-      k: valid.rrfK,
-      limit: valid.topK,
+      k: query.rrfK,
+      limit: query.topK,
     })
-    return fused.map(({ id, score }) => toMatch(records.get(id) as StoredRecord, score, valid))
+    return fused.map(({ id, score }) => toMatch(records.get(id) as StoredRecord, score, query))
   }
 
-  async get(collection: string, ids: readonly string[]): Promise<VectorRecord[]> {
-    const { records } = this.#collection(collection)
-    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
-      throw new StorageError('INVALID_ARGUMENT', 'get() takes an array of string ids')
-    }
-    const out: VectorRecord[] = []
-    for (const id of new Set(ids)) {
-      const record = records.get(id)
-      if (record) out.push(toRecord(record))
-    }
-    return out
+  protected async getRecords(collection: Collection, ids: string[]): Promise<VectorRecord[]> {
+    return ids.flatMap((id) => {
+      const record = collection.records.get(id)
+      return record ? [toRecord(record)] : []
+    })
   }
 
-  async delete(collection: string, target: DeleteTarget): Promise<number> {
-    const { records } = this.#collection(collection)
-    const valid = validateDeleteTarget(target, { operators: this.capabilities.operators })
-    if ('ids' in valid) {
-      let removed = 0
-      for (const id of new Set(valid.ids)) if (records.delete(id)) removed++
-      return removed
-    }
-    const filter = valid.filter
-    const doomed = [...records.values()].filter((record) => matchesFilter(filter, record.metadata))
-    for (const record of doomed) records.delete(record.id)
+  protected async deleteRecords(collection: Collection, target: StoreDeleteTarget): Promise<number> {
+    const { records } = collection
+    const doomed =
+      'ids' in target
+        ? target.ids.filter((id) => records.has(id))
+        : [...records.values()].filter((record) => matches(target.filter, record)).map((r) => r.id)
+    for (const id of doomed) records.delete(id)
     return doomed.length
   }
 
-  async count(collection: string, filter?: Filter): Promise<number> {
-    const { records } = this.#collection(collection)
-    if (filter === undefined) return records.size
-    const node = this.#filter(filter)
+  protected async countRecords(collection: Collection, filter: FilterNode | undefined): Promise<number> {
     let n = 0
-    for (const record of records.values()) if (matchesFilter(node, record.metadata)) n++
+    for (const record of collection.records.values()) if (matches(filter, record)) n++
     return n
   }
 
-  async *scan(
-    collection: string,
-    options: { filter?: Filter; batchSize?: number } = {},
-  ): AsyncIterable<VectorRecord[]> {
-    const { records } = this.#collection(collection)
-    const { batchSize } = validateScanOptions(options)
-    const filter = this.#filter(options.filter)
+  protected async *scanRecords(collection: Collection, options: StoreScanOptions): AsyncIterable<VectorRecord[]> {
     // A snapshot, so writes made while the caller consumes batches neither repeat nor skip records.
-    const matching = [...records.values()].filter((record) => matchesFilter(filter, record.metadata))
-    for (let start = 0; start < matching.length; start += batchSize) {
-      yield matching.slice(start, start + batchSize).map(toRecord)
+    const matching = [...collection.records.values()].filter((record) => matches(options.filter, record))
+    for (let start = 0; start < matching.length; start += options.batchSize) {
+      yield matching.slice(start, start + options.batchSize).map(toRecord)
     }
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
+  protected async closeResources(): Promise<void> {
     this.#collections.clear()
   }
+}
 
-  #open(): void {
-    if (this.#closed) throw new StorageError('CLOSED', 'This vector store is closed; open a new one')
-  }
-
-  #collection(name: string): Collection {
-    this.#open()
-    validateCollectionName(name)
-    const collection = this.#collections.get(name)
-    if (!collection) throw collectionNotFound(name)
-    return collection
-  }
-
-  /** Validates a filter against this store's operators; no filter matches everything. */
-  #filter(filter: Filter | undefined): FilterNode {
-    return validateFilter(filter ?? {}, { operators: this.capabilities.operators })
-  }
+/** Whether a record passes an optional filter; no filter matches everything. */
+function matches(filter: FilterNode | undefined, record: StoredRecord): boolean {
+  return filter === undefined || matchesFilter(filter, record.metadata)
 }
 
 /** Every candidate with its similarity to the query vector, best first, ties by id. */
 function rankByVector(
   candidates: readonly StoredRecord[],
   metric: VectorMetric,
-  query: ValidQuery,
+  query: StoreQuery,
 ): Ranked[] {
   const vector = query.vector as Float32Array
   return candidates
@@ -312,14 +249,6 @@ function copyMetadata(metadata: Metadata): Metadata {
   )
 }
 
-function copyRecord(record: ValidRecord): ValidRecord {
-  // validateRecords already copied the vector; the metadata is still the caller's object.
-  const copy: ValidRecord = { id: record.id, vector: record.vector }
-  if (record.metadata !== undefined) copy.metadata = copyMetadata(record.metadata)
-  if (record.text !== undefined) copy.text = record.text
-  return copy
-}
-
 function toRecord(record: StoredRecord): VectorRecord {
   const out: VectorRecord = { id: record.id, vector: Float32Array.from(record.vector) }
   if (record.metadata !== undefined) out.metadata = copyMetadata(record.metadata)
@@ -327,7 +256,7 @@ function toRecord(record: StoredRecord): VectorRecord {
   return out
 }
 
-function toMatch(record: StoredRecord, score: number, query: ValidQuery): VectorMatch {
+function toMatch(record: StoredRecord, score: number, query: StoreQuery): VectorMatch {
   const match: VectorMatch = { id: record.id, score }
   if (record.metadata !== undefined) match.metadata = copyMetadata(record.metadata)
   if (record.text !== undefined) match.text = record.text

@@ -1,4 +1,5 @@
 import { StorageError } from './storage-error.js'
+import { checkWellFormed } from './well-formed.js'
 
 /** A value a filter compares against. */
 export type FilterScalar = string | number | boolean
@@ -74,20 +75,39 @@ export const FILTER_OPERATORS = [
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 const RANGE = new Set(['$gt', '$gte', '$lt', '$lte'])
 
+/** The deepest nesting of `$and`/`$or` a filter may have. */
+export const MAX_FILTER_DEPTH = 32
+/** The most conditions (field comparisons) one filter may hold. */
+export const MAX_FILTER_CONDITIONS = 1_000
+/** The most values all of a filter's `$in`/`$nin` lists may hold together. */
+export const MAX_FILTER_VALUES = 100_000
+
 /** Options for `validateFilter`. */
 export interface ValidateFilterOptions {
   /** The operators the store honours; any other is an `UNSUPPORTED` error. Default is all of them. */
   operators?: readonly string[]
 }
 
+/** What one validation has seen so far, to bound the filter's size. */
+interface Budget {
+  readonly supported: Set<string> | undefined
+  conditions: number
+  values: number
+}
+
 /**
- * Checks a filter and returns its tree. Unknown operators, malformed trees and field names
- * that are not plain identifiers are `INVALID_ARGUMENT` errors; operators the store does not
- * honour are `UNSUPPORTED`.
+ * Checks a filter and returns its tree. Unknown operators, malformed trees, field names that
+ * are not plain identifiers, strings that are not well-formed Unicode, and filters nested more
+ * than 32 levels deep or holding more than 1,000 conditions or 100,000 list values are
+ * `INVALID_ARGUMENT` errors; operators the store does not honour are `UNSUPPORTED`.
  */
 export function validateFilter(filter: unknown, options: ValidateFilterOptions = {}): FilterNode {
-  const supported = options.operators ? new Set(options.operators) : undefined
-  return parseFilter(filter, 'filter', supported)
+  const budget: Budget = {
+    supported: options.operators ? new Set(options.operators) : undefined,
+    conditions: 0,
+    values: 0,
+  }
+  return parseFilter(filter, 'filter', budget, 0)
 }
 
 /** Tells whether a field name is safe to use in a filter (a plain identifier, at most 64 characters). */
@@ -95,18 +115,21 @@ export function isSafeFieldName(name: string): boolean {
   return FIELD_NAME.test(name)
 }
 
-function parseFilter(filter: unknown, path: string, supported: Set<string> | undefined): FilterNode {
+function parseFilter(filter: unknown, path: string, budget: Budget, depth: number): FilterNode {
   if (!isPlainObject(filter)) fail(`${path} must be an object, got ${describe(filter)}`)
   const children: FilterNode[] = []
   for (const [key, value] of Object.entries(filter)) {
     if (value === undefined) fail(`${path}.${key} is undefined`)
     if (key === '$and' || key === '$or') {
-      ensureSupported(key, supported)
+      ensureSupported(key, budget.supported)
       if (!Array.isArray(value) || value.length === 0)
         fail(`${path}.${key} must be a non-empty array of filters`)
+      if (depth >= MAX_FILTER_DEPTH) {
+        fail(`The filter nests $and/$or more than ${MAX_FILTER_DEPTH} levels deep at ${path}; flatten it`)
+      }
       children.push({
         kind: key === '$and' ? 'and' : 'or',
-        children: value.map((child, i) => parseFilter(child, `${path}.${key}[${i}]`, supported)),
+        children: value.map((child, i) => parseFilter(child, `${path}.${key}[${i}]`, budget, depth + 1)),
       })
     } else if (key.startsWith('$')) {
       fail(`Unknown filter operator ${key} at ${path}; supported: ${FILTER_OPERATORS.join(' ')}`)
@@ -116,19 +139,16 @@ function parseFilter(filter: unknown, path: string, supported: Set<string> | und
           `Unsafe filter field name ${JSON.stringify(key)} at ${path}: use letters, digits and _ (at most 64)`,
         )
       }
-      children.push(...parseField(key, value, `${path}.${key}`, supported))
+      children.push(...parseField(key, value, `${path}.${key}`, budget))
     }
   }
   return children.length === 1 ? (children[0] as FilterNode) : { kind: 'and', children }
 }
 
-function parseField(
-  field: string,
-  condition: unknown,
-  path: string,
-  supported: Set<string> | undefined,
-): FilterNode[] {
+function parseField(field: string, condition: unknown, path: string, budget: Budget): FilterNode[] {
+  const supported = budget.supported
   if (isScalar(condition)) {
+    count(budget, 1, 0)
     ensureSupported('$eq', supported)
     return [{ kind: 'compare', field, op: '$eq', value: checkScalar(condition, path) }]
   }
@@ -147,8 +167,10 @@ function parseField(
     ensureSupported(op, supported)
     if (op === '$in' || op === '$nin') {
       if (!Array.isArray(value)) fail(`${where} must be an array, got ${describe(value)}`)
+      count(budget, 1, value.length)
       return { kind: 'in', field, op, values: value.map((v, i) => checkScalar(v, `${where}[${i}]`)) }
     }
+    count(budget, 1, 0)
     if (op === '$exists') {
       if (typeof value !== 'boolean') fail(`${where} must be true or false, got ${describe(value)}`)
       return { kind: 'exists', field, exists: value }
@@ -169,7 +191,20 @@ function ensureSupported(op: string, supported: Set<string> | undefined): void {
 function checkScalar(value: unknown, path: string): FilterScalar {
   if (!isScalar(value)) fail(`${path} must be a string, number or boolean, got ${describe(value)}`)
   if (typeof value === 'number' && !Number.isFinite(value)) fail(`${path} must be a finite number`)
+  if (typeof value === 'string') checkWellFormed(value, path)
   return value
+}
+
+/** Counts conditions and list values against the filter's size bounds. */
+function count(budget: Budget, conditions: number, values: number): void {
+  budget.conditions += conditions
+  budget.values += values
+  if (budget.conditions > MAX_FILTER_CONDITIONS) {
+    fail(`The filter holds more than ${MAX_FILTER_CONDITIONS} conditions; split the query or use $in`)
+  }
+  if (budget.values > MAX_FILTER_VALUES) {
+    fail(`The filter's $in/$nin lists hold more than ${MAX_FILTER_VALUES} values together`)
+  }
 }
 
 function isScalar(value: unknown): value is FilterScalar {

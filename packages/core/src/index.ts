@@ -19,6 +19,9 @@ export { fromDriverInteger, normalizeRow, toDriverValue } from './driver-value.j
 export {
   type CompareOperator,
   FILTER_OPERATORS,
+  MAX_FILTER_CONDITIONS,
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_VALUES,
   type FieldCondition,
   type Filter,
   type FilterNode,
@@ -69,9 +72,18 @@ export type {
   VectorStore,
 } from './vector-store.js'
 export {
+  DEFAULT_MAX_TOP_K,
+  type StoreDeleteTarget,
+  type StoredCollection,
+  type StoreQuery,
+  type StoreScanOptions,
+  VectorStoreBase,
+} from './vector-store-base.js'
+export {
   collectionNotFound,
   MAX_ID_LENGTH,
   MAX_SCAN_BATCH,
+  MAX_TENANT_LENGTH,
   specMismatch,
   toVector,
   type ValidQuery,
@@ -80,8 +92,11 @@ export {
   validateCollectionSpec,
   validateDeleteTarget,
   validateId,
+  validateIds,
   validateMetadata,
   validateQuery,
   validateRecords,
   validateScanOptions,
+  validateTenant,
 } from './vector-validation.js'
+export { checkWellFormed, isWellFormed } from './well-formed.js'

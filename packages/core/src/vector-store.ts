@@ -88,6 +88,8 @@ export interface VectorCapabilities {
   maxDimension: number
   /** Whether search is exact (`true`) or approximate. */
   exact: boolean
+  /** The largest `topK` a query may ask for. Default is `10000`. */
+  maxTopK?: number
 }
 
 /** The vector contract every vector backend implements. */

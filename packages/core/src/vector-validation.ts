@@ -1,5 +1,6 @@
 import { type Filter, type FilterNode, type ValidateFilterOptions, validateFilter } from './filter.js'
 import { StorageError } from './storage-error.js'
+import { checkWellFormed } from './well-formed.js'
 import type {
   CollectionSpec,
   DeleteTarget,
@@ -120,13 +121,15 @@ export function validateMetadata(metadata: unknown, what = 'metadata'): Metadata
         `${what} key ${JSON.stringify(key)} must be a plain identifier (letters, digits, _; at most 64)`,
       )
     }
-    if (
-      typeof value === 'string' ||
+    if (typeof value === 'string') {
+      copy[key] = checkWellFormed(value, `${what}.${key}`)
+    } else if (
       typeof value === 'boolean' ||
       (typeof value === 'number' && Number.isFinite(value))
     ) {
       copy[key] = value
     } else if (Array.isArray(value) && isStringList(value)) {
+      value.forEach((item: string, i: number) => checkWellFormed(item, `${what}.${key}[${i}]`))
       copy[key] = [...value]
     } else {
       throw new StorageError(
@@ -145,15 +148,48 @@ function isStringList(list: readonly unknown[]): boolean {
   return true
 }
 
-/** Checks a record id: a non-empty string of at most 512 characters. */
-export function validateId(id: unknown): string {
+/**
+ * Checks a record id: a non-empty string of at most 512 characters, well-formed Unicode without
+ * NUL (so two different ids can never be stored as the same bytes).
+ */
+export function validateId(id: unknown, what = 'Record id'): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
     throw new StorageError(
       'INVALID_ARGUMENT',
-      `Record ids must be non-empty strings of at most ${MAX_ID_LENGTH} characters, got ${JSON.stringify(id)}`,
+      `${what}s must be non-empty strings of at most ${MAX_ID_LENGTH} characters, got ${describeValue(id)}`,
     )
   }
-  return id
+  return checkWellFormed(id, `${what} ${JSON.stringify(id)}`)
+}
+
+/** The longest tenant id accepted, in characters. */
+export const MAX_TENANT_LENGTH = 256
+
+/**
+ * Checks a tenant id (or a user id that scopes data the same way): a string of at most 256
+ * characters, well-formed Unicode without NUL. `''` means "no tenant" where a store allows it.
+ */
+export function validateTenant(tenant: unknown, what = 'tenant'): string {
+  if (typeof tenant !== 'string' || tenant.length > MAX_TENANT_LENGTH) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `${what} must be a string of at most ${MAX_TENANT_LENGTH} characters, got ${describeValue(tenant)}`,
+    )
+  }
+  return checkWellFormed(tenant, what)
+}
+
+/** Checks a list of record ids, dropping repeats but keeping the first-seen order. */
+export function validateIds(ids: unknown, what = 'ids'): string[] {
+  if (!Array.isArray(ids)) throw new StorageError('INVALID_ARGUMENT', `${what} must be an array of strings`)
+  const unique = new Set<string>()
+  for (const id of ids) unique.add(validateId(id))
+  return [...unique]
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  return value === null ? 'null' : typeof value
 }
 
 /** A record after validation: vector as `Float32Array`, metadata checked. */
@@ -187,7 +223,7 @@ export function validateRecords(records: readonly VectorRecord[], dimension: num
     if (record.text !== undefined && record.text !== null) {
       if (typeof record.text !== 'string')
         throw new StorageError('INVALID_ARGUMENT', `records[${i}].text must be a string`)
-      valid.text = record.text
+      valid.text = checkWellFormed(record.text, `records[${i}].text`)
     }
     byId.delete(id)
     byId.set(id, valid)
@@ -225,6 +261,7 @@ export function validateQuery(query: VectorQuery, dimension: number, maxTopK = 1
   if (query.text !== undefined && typeof query.text !== 'string') {
     throw new StorageError('INVALID_ARGUMENT', 'query text must be a string')
   }
+  if (query.text !== undefined) checkWellFormed(query.text, 'query text')
   const text = query.text?.trim() ? query.text : undefined
   if (!vector && text === undefined) {
     throw new StorageError('INVALID_ARGUMENT', 'A query needs a vector, non-blank text, or both')
@@ -269,7 +306,7 @@ export function validateDeleteTarget(
     const ids = (target as { ids: unknown }).ids
     if (!Array.isArray(ids))
       throw new StorageError('INVALID_ARGUMENT', 'delete({ ids }) takes an array of ids')
-    return { ids: ids.map(validateId) }
+    return { ids: validateIds(ids) }
   }
   return { filter: validateFilter((target as { filter: unknown }).filter, options) }
 }
@@ -282,6 +319,9 @@ export function validateScanOptions(options: { filter?: Filter; batchSize?: numb
   filter?: Filter
   batchSize: number
 } {
+  if (typeof options !== 'object' || options === null) {
+    throw new StorageError('INVALID_ARGUMENT', 'scan() takes an options object { filter?, batchSize? }')
+  }
   const batchSize = options.batchSize ?? 100
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_SCAN_BATCH) {
     throw new StorageError(

@@ -1,4 +1,12 @@
-export type { AnnHit, AnnIndex } from './ann-index.js'
+export {
+  type AnnHit,
+  type AnnIndex,
+  type AnnIndexFactory,
+  type AnnIndexOptions,
+  type CheckpointedAnnIndex,
+  HNSW_DEFAULTS,
+  type HnswSettings,
+} from './ann-index.js'
 export { bindParams, type CompiledSql, compileSql } from './compile-sql.js'
 export {
   type ConnectionAdapterConfig,

@@ -1,35 +1,30 @@
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { type AnnHit, type AnnIndex, Mutex, StorageError, type VectorMetric } from '@engram/core'
+import {
+  type AnnHit,
+  type AnnIndexOptions,
+  type CheckpointedAnnIndex,
+  HNSW_DEFAULTS,
+  Mutex,
+  StorageError,
+  type VectorMetric,
+} from '@engram/core'
 import hnsw from 'hnswlib-node'
 
 const { HierarchicalNSW } = hnsw
 type Native = InstanceType<typeof HierarchicalNSW>
 
-/** Options for `createHnswIndex`. */
-export interface HnswIndexConfig {
-  /** The index file; its checkpoint is kept in `<path>.json`. Omit it (or pass `':memory:'`) to keep the index in memory. */
-  path?: string
-  /** Number of dimensions. */
-  dimension: number
-  /** Similarity measure; scores mean the same as core's `similarity`. */
-  metric: VectorMetric
-  /** Links per node. Default is `16`. */
-  M?: number
-  /** Candidate list size while building. Default is `200`. */
-  efConstruction?: number
-  /** Candidate list size while searching (raised to `k` when `k` is larger). Default is `64`. */
-  efSearch?: number
+/**
+ * Options for `createHnswIndex`: core's `AnnIndexOptions` (the index file, kept with its
+ * checkpoint in `<path>.json`; omit it or pass `':memory:'` to keep the index in memory) plus
+ * the capacity of a new index.
+ */
+export interface HnswIndexConfig extends AnnIndexOptions {
   /** Capacity reserved when a new index is created; it grows by itself. Default is `1024`. */
   initialCapacity?: number
 }
 
-/** An `AnnIndex` on hnswlib-node that remembers which state of its source it holds. */
-export interface HnswIndex extends AnnIndex {
-  /** The checkpoint given to the last `persist()` that reached disk, or `undefined` for a new index. */
-  readonly checkpoint: string | undefined
-  /** Writes the index and then its checkpoint; both writes are awaited and replace the files atomically. */
-  persist(checkpoint?: string): Promise<void>
-}
+/** An index on hnswlib-node: core's `CheckpointedAnnIndex`, whose `persist` writes the index and then its checkpoint, each replaced atomically. */
+export type HnswIndex = CheckpointedAnnIndex
 
 /** What `<path>.json` records beside the index file. */
 interface Sidecar {
@@ -74,8 +69,8 @@ export async function createHnswIndex(config: HnswIndexConfig): Promise<HnswInde
     native = new HierarchicalNSW(SPACE[metric], dimension)
     native.initIndex({
       maxElements: Math.max(16, config.initialCapacity ?? 1024),
-      m: config.M ?? 16,
-      efConstruction: config.efConstruction ?? 200,
+      m: config.m ?? HNSW_DEFAULTS.m,
+      efConstruction: config.efConstruction ?? HNSW_DEFAULTS.efConstruction,
       allowReplaceDeleted: false,
     })
   }
@@ -132,7 +127,7 @@ class HnswlibIndex implements HnswIndex {
     this.dimension = config.dimension
     this.metric = config.metric
     this.#path = config.path
-    this.#efSearch = config.efSearch ?? 64
+    this.#efSearch = config.efSearch ?? HNSW_DEFAULTS.efSearch
     this.#checkpoint = sidecar?.checkpoint
     this.#deleted = new Set(sidecar?.deleted ?? [])
     this.#live = new Set(native.getIdsList().filter((label) => !this.#deleted.has(label)))

@@ -28,6 +28,8 @@ export interface ReferenceVectorStoreConfig {
   operators?: readonly string[]
   /** The metrics accepted; others are `UNSUPPORTED`. Default is all of them. */
   metrics?: readonly VectorMetric[]
+  /** Whether range operators may compare strings; `false` makes string ranges `UNSUPPORTED`. Default is `true`. */
+  stringRanges?: boolean
 }
 
 /**
@@ -80,6 +82,7 @@ class ReferenceVectorStore extends VectorStoreBase<Collection> {
       metrics: Object.freeze([...(config.metrics ?? (['cosine', 'dot', 'euclidean'] as const))]),
       maxDimension: MAX_DIMENSION,
       exact: true,
+      stringRanges: config.stringRanges ?? true,
     })
   }
 
@@ -154,7 +157,10 @@ class ReferenceVectorStore extends VectorStoreBase<Collection> {
     return n
   }
 
-  protected async *scanRecords(collection: Collection, options: StoreScanOptions): AsyncIterable<VectorRecord[]> {
+  protected async *scanRecords(
+    collection: Collection,
+    options: StoreScanOptions,
+  ): AsyncIterable<VectorRecord[]> {
     // A snapshot, so writes made while the caller consumes batches neither repeat nor skip records.
     const matching = [...collection.records.values()].filter((record) => matches(options.filter, record))
     for (let start = 0; start < matching.length; start += options.batchSize) {

@@ -3,6 +3,7 @@ import {
   type Filter,
   isStorageError,
   type StorageErrorCode,
+  type VectorCapabilities,
   validateFilter,
 } from '@engram/core'
 import { describe, expect, it } from 'vitest'
@@ -52,10 +53,13 @@ function checkCase(
   }
 }
 
-/** Whether the store declares every operator `filter` uses. */
-function supports(operators: readonly string[], filter: Filter): boolean {
+/** Whether the store declares every operator `filter` uses (and string ranges, where it has them). */
+function supports(capabilities: VectorCapabilities, filter: Filter): boolean {
   try {
-    validateFilter(filter, { operators })
+    validateFilter(filter, {
+      operators: capabilities.operators,
+      stringRanges: capabilities.stringRanges ?? true,
+    })
     return true
   } catch (error) {
     if (isStorageError(error, 'UNSUPPORTED')) return false
@@ -90,7 +94,7 @@ export function filterTests(settings: SuiteSettings): void {
         const expected = referenceIds(records, validateFilter(testCase.filter))
         checkCase(testCase, records, expected)
         const { store, name } = shared
-        if (!supports(store.capabilities.operators, testCase.filter)) {
+        if (!supports(store.capabilities, testCase.filter)) {
           await expectCode(
             () => store.query(name, { vector: QUERY_VECTOR, filter: testCase.filter }),
             'UNSUPPORTED',
@@ -120,7 +124,7 @@ export function filterTests(settings: SuiteSettings): void {
 
     it('delete by filter removes exactly the records core matchesFilter accepts', async (ctx) => {
       const filter: Filter = { $or: [{ tags: 'ai' }, { price: { $lt: 0 } }], active: true }
-      ctx.skip(!supports(h.store.capabilities.operators, filter), 'the store lacks $or or $lt')
+      ctx.skip(!supports(h.store.capabilities, filter), 'the store lacks $or or $lt')
       const records = filterDataSet()
       const removed = referenceIds(records, validateFilter(filter))
       expect(removed.length).toBeGreaterThan(0)

@@ -10,3 +10,18 @@ describeVectorStore(
     createReferenceVectorStore({ hybrid: false, operators: ['$eq', '$in', '$and'], metrics: ['cosine'] }),
   { groups: { records: false } },
 )
+
+describeVectorStore(
+  'reference ordering numbers only',
+  async () => createReferenceVectorStore({ stringRanges: false }),
+  {
+    groups: {
+      lifecycle: false,
+      records: false,
+      scoring: false,
+      hybrid: false,
+      edgeCases: false,
+      inputRules: false,
+    },
+  },
+)

@@ -86,11 +86,14 @@ export const MAX_FILTER_VALUES = 100_000
 export interface ValidateFilterOptions {
   /** The operators the store honours; any other is an `UNSUPPORTED` error. Default is all of them. */
   operators?: readonly string[]
+  /** Whether `$gt/$gte/$lt/$lte` may compare strings; `false` makes a string bound `UNSUPPORTED`. Default is `true`. */
+  stringRanges?: boolean
 }
 
 /** What one validation has seen so far, to bound the filter's size. */
 interface Budget {
   readonly supported: Set<string> | undefined
+  readonly stringRanges: boolean
   conditions: number
   values: number
 }
@@ -104,6 +107,7 @@ interface Budget {
 export function validateFilter(filter: unknown, options: ValidateFilterOptions = {}): FilterNode {
   const budget: Budget = {
     supported: options.operators ? new Set(options.operators) : undefined,
+    stringRanges: options.stringRanges ?? true,
     conditions: 0,
     values: 0,
   }
@@ -178,6 +182,12 @@ function parseField(field: string, condition: unknown, path: string, budget: Bud
     const scalar = checkScalar(value, where)
     if (RANGE.has(op) && typeof scalar === 'boolean')
       fail(`${where} compares order, so it needs a number or a string`)
+    if (RANGE.has(op) && typeof scalar === 'string' && !budget.stringRanges) {
+      throw new StorageError(
+        'UNSUPPORTED',
+        `This vector store orders only numbers, so ${where} cannot compare strings; filter on exact values with $eq or $in instead`,
+      )
+    }
     return { kind: 'compare', field, op: op as CompareOperator, value: scalar }
   })
 }

@@ -27,14 +27,14 @@ export { fromDriverInteger, normalizeRow, toDriverValue } from './driver-value.j
 export {
   type CompareOperator,
   FILTER_OPERATORS,
-  MAX_FILTER_CONDITIONS,
-  MAX_FILTER_DEPTH,
-  MAX_FILTER_VALUES,
   type FieldCondition,
   type Filter,
   type FilterNode,
   type FilterScalar,
   isSafeFieldName,
+  MAX_FILTER_CONDITIONS,
+  MAX_FILTER_DEPTH,
+  MAX_FILTER_VALUES,
   type ValidateFilterOptions,
   validateFilter,
 } from './filter.js'

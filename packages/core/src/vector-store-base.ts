@@ -1,6 +1,17 @@
-import { type Filter, type FilterNode, validateFilter } from './filter.js'
+import { type Filter, type FilterNode, type ValidateFilterOptions, validateFilter } from './filter.js'
 import { compareCodePoints } from './matches-filter.js'
 import { StorageError } from './storage-error.js'
+import type {
+  CollectionInfo,
+  CollectionSpec,
+  DeleteTarget,
+  VectorCapabilities,
+  VectorMatch,
+  VectorMetric,
+  VectorQuery,
+  VectorRecord,
+  VectorStore,
+} from './vector-store.js'
 import {
   collectionNotFound,
   type ValidQuery,
@@ -13,17 +24,6 @@ import {
   validateRecords,
   validateScanOptions,
 } from './vector-validation.js'
-import type {
-  CollectionInfo,
-  CollectionSpec,
-  DeleteTarget,
-  VectorCapabilities,
-  VectorMatch,
-  VectorMetric,
-  VectorQuery,
-  VectorRecord,
-  VectorStore,
-} from './vector-store.js'
 
 /** A collection as a store found it: its spec, plus whatever the store needs to reach it. */
 export interface StoredCollection {
@@ -121,7 +121,8 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
   async upsert(collection: string, records: readonly VectorRecord[]): Promise<void> {
     this.checkOpen()
     validateCollectionName(collection)
-    if (!Array.isArray(records)) throw new StorageError('INVALID_ARGUMENT', 'upsert() takes an array of records')
+    if (!Array.isArray(records))
+      throw new StorageError('INVALID_ARGUMENT', 'upsert() takes an array of records')
     await this.#setUp()
     await this.#withExisting(collection, async (target) => {
       const valid = validateRecords(records, target.dimension)
@@ -136,7 +137,10 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     return this.#withExisting(collection, (target) => {
       const valid = validateQuery(query, target.dimension, this.capabilities.maxTopK ?? DEFAULT_MAX_TOP_K)
       if (valid.mode !== 'vector' && !this.capabilities.hybrid) {
-        throw new StorageError('UNSUPPORTED', `The ${this.kind} store has no text search, so ${valid.mode} queries are not possible`)
+        throw new StorageError(
+          'UNSUPPORTED',
+          `The ${this.kind} store has no text search, so ${valid.mode} queries are not possible`,
+        )
       }
       const { filter, ...rest } = valid
       const checked: StoreQuery = rest
@@ -166,7 +170,7 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
   async delete(collection: string, target: DeleteTarget): Promise<number> {
     this.checkOpen()
     validateCollectionName(collection)
-    const where = validateDeleteTarget(target, { operators: this.capabilities.operators })
+    const where = validateDeleteTarget(target, this.#filterOptions())
     await this.#setUp()
     return this.#withExisting(collection, async (found) => {
       if ('ids' in where && where.ids.length === 0) return 0
@@ -292,9 +296,14 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     })
   }
 
+  #filterOptions(): ValidateFilterOptions {
+    const { operators, stringRanges = true } = this.capabilities
+    return { operators, stringRanges }
+  }
+
   #filter(filter: Filter | undefined): FilterNode | undefined {
     if (filter === undefined) return undefined
-    const node = validateFilter(filter, { operators: this.capabilities.operators })
+    const node = validateFilter(filter, this.#filterOptions())
     // `{}` matches everything.
     return node.kind === 'and' && node.children.length === 0 ? undefined : node
   }

@@ -90,6 +90,8 @@ export interface VectorCapabilities {
   exact: boolean
   /** The largest `topK` a query may ask for. Default is `10000`. */
   maxTopK?: number
+  /** Whether range operators can compare strings (by code point), not only numbers. Default is `true`. */
+  stringRanges?: boolean
 }
 
 /** The vector contract every vector backend implements. */

@@ -1,6 +1,5 @@
 import { type Filter, type FilterNode, type ValidateFilterOptions, validateFilter } from './filter.js'
 import { StorageError } from './storage-error.js'
-import { checkWellFormed } from './well-formed.js'
 import type {
   CollectionSpec,
   DeleteTarget,
@@ -10,6 +9,7 @@ import type {
   VectorQuery,
   VectorRecord,
 } from './vector-store.js'
+import { checkWellFormed } from './well-formed.js'
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/
 const METRICS: readonly VectorMetric[] = ['cosine', 'dot', 'euclidean']
@@ -123,10 +123,7 @@ export function validateMetadata(metadata: unknown, what = 'metadata'): Metadata
     }
     if (typeof value === 'string') {
       copy[key] = checkWellFormed(value, `${what}.${key}`)
-    } else if (
-      typeof value === 'boolean' ||
-      (typeof value === 'number' && Number.isFinite(value))
-    ) {
+    } else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
       copy[key] = value
     } else if (Array.isArray(value) && isStringList(value)) {
       value.forEach((item: string, i: number) => checkWellFormed(item, `${what}.${key}[${i}]`))
@@ -188,7 +185,8 @@ export function validateIds(ids: unknown, what = 'ids'): string[] {
 }
 
 function describeValue(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
   return value === null ? 'null' : typeof value
 }
 

@@ -3,12 +3,19 @@ import { type DriverDefinition, isStorageError, StorageError } from '@engram/cor
 import { type CapacitorConfig, createCapacitorAdapter } from './capacitor-adapter.js'
 import { loadSqliteConnection } from './load-sqlite-connection.js'
 
+declare module '@engram/core' {
+  interface DriverOptions {
+    /** `createDatabase({ type: 'capacitor', … })`: the adapter's options; `database` defaults to the file name, else `'engram'`. */
+    capacitor: Partial<CapacitorConfig>
+  }
+}
+
 /**
  * The registry entry `createDatabase` uses for `type: 'capacitor'`, first in the `auto` order on
  * a Capacitor app. Outside a native Capacitor platform, or without the plugin, it reports
  * `UNSUPPORTED` so `auto` moves on to IndexedDB and sql.js.
  */
-export const driver: DriverDefinition = {
+export const driver: DriverDefinition<'capacitor'> = {
   type: 'capacitor',
   dialect: 'sqlite',
   async open(options) {
@@ -21,14 +28,22 @@ export const driver: DriverDefinition = {
         `@engram/capacitor needs a native Capacitor platform (iOS, Android or Electron), but this is ${capacitor?.getPlatform?.() ?? 'not a Capacitor app'}; use @engram/indexeddb in a browser`,
       )
     }
-    const { filename, type: _type, url: _url, connectionString: _cs, database, ...rest } = options
+    const {
+      filename,
+      type: _type,
+      url: _url,
+      connectionString: _cs,
+      onSelect: _onSelect,
+      database,
+      ...rest
+    } = options
     if (filename === ':memory:') {
       throw new StorageError(
         'UNSUPPORTED',
         '@capacitor-community/sqlite has no in-memory databases; use @engram/sqljs',
       )
     }
-    let sqlite = rest.sqlite as ISQLiteConnection | undefined
+    let sqlite: ISQLiteConnection | undefined = rest.sqlite
     if (sqlite === undefined) {
       try {
         sqlite = await loadSqliteConnection()
@@ -39,7 +54,7 @@ export const driver: DriverDefinition = {
     }
     const name =
       typeof database === 'string' ? database : typeof filename === 'string' ? baseName(filename) : 'engram'
-    return createCapacitorAdapter({ ...(rest as Partial<CapacitorConfig>), sqlite, database: name })
+    return createCapacitorAdapter({ ...rest, sqlite, database: name })
   },
 }
 

@@ -425,13 +425,16 @@ describe('capabilities', () => {
 describe('driver', () => {
   it('is UNSUPPORTED outside a native Capacitor platform, so auto moves on', async () => {
     vi.stubGlobal('Capacitor', { isNativePlatform: () => false, getPlatform: () => 'web' })
-    const error = await expectStorageError(driver.open({ database: 'x' }), 'UNSUPPORTED')
+    const error = await expectStorageError(driver.open({ type: 'capacitor', database: 'x' }), 'UNSUPPORTED')
     expect(error.message).toMatch(/web/)
   })
 
   it('is UNSUPPORTED for an in-memory database', async () => {
     vi.stubGlobal('Capacitor', { isNativePlatform: () => true, getPlatform: () => 'android' })
-    await expectStorageError(driver.open({ filename: ':memory:', sqlite: device().sqlite }), 'UNSUPPORTED')
+    await expectStorageError(
+      driver.open({ type: 'capacitor', filename: ':memory:', sqlite: device().sqlite }),
+      'UNSUPPORTED',
+    )
   })
 
   it('opens through createDatabase on a native platform, naming the database after the file', async () => {

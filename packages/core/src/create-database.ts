@@ -1,10 +1,8 @@
 import type { SqlDialect, StorageAdapter } from './storage-adapter.js'
 import { StorageError } from './storage-error.js'
 
-/** Options for `createDatabase`; anything beyond these is passed to the driver untouched. */
-export interface DatabaseOptions {
-  /** A driver type (`'sqlite-native'`, `'postgres'`, a plugin's name) or `'auto'`. Default is `'auto'`. */
-  type?: string
+/** The options every `createDatabase` call understands, whatever the driver. */
+export interface CommonDatabaseOptions {
   /** A connection URL: `postgres://…` or `postgresql://…` for Postgres; a path or `file:` URL for SQLite. */
   url?: string
   /** A Postgres connection string; the same as `url`. */
@@ -13,9 +11,38 @@ export interface DatabaseOptions {
   filename?: string
   /** Called with the driver that was opened and why earlier candidates were skipped; not passed to the driver. */
   onSelect?: (choice: DriverChoice) => void
-  /** Driver-specific options. */
-  [option: string]: unknown
 }
+
+/**
+ * The options of each driver, by type. Driver packages add theirs by declaration merging, so
+ * `createDatabase({ type: 'postgres', … })` is type-checked against `PostgresConfig` wherever
+ * `@engram/postgres` is part of the program:
+ *
+ * @example
+ * declare module '@engram/core' {
+ *   interface DriverOptions {
+ *     'my-driver': MyDriverConfig
+ *   }
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by driver packages through declaration merging
+export interface DriverOptions {}
+
+/**
+ * `createDatabase` options for one driver type: its declared options when a driver package
+ * declared them in `DriverOptions`, any options otherwise (a plugin that declares none).
+ */
+export type DriverDatabaseOptions<T extends string> = { type: T } & CommonDatabaseOptions &
+  (T extends keyof DriverOptions ? DriverOptions[T] : { [option: string]: unknown })
+
+/** `createDatabase` options without a driver type: `type: 'auto'` (or none) picks one for the runtime. */
+export interface AutoDatabaseOptions extends CommonDatabaseOptions {
+  /** `'auto'` tries the runtime's drivers in order. Default is `'auto'`. */
+  type?: 'auto'
+}
+
+/** Options for `createDatabase`: one driver's, or the runtime's choice (`type: 'auto'`). */
+export type DatabaseOptions = AutoDatabaseOptions | DriverDatabaseOptions<string>
 
 /** Which driver `createDatabase` opened, as reported to `onSelect`. */
 export interface DriverChoice {
@@ -28,13 +55,17 @@ export interface DriverChoice {
 }
 
 /** A storage driver as the registry knows it: a name, a dialect and a way to open it. */
-export interface DriverDefinition {
+export interface DriverDefinition<T extends string = string> {
   /** The name `createDatabase({ type })` selects it by. */
-  readonly type: string
+  readonly type: T
   /** The dialect its adapters speak. */
   readonly dialect: SqlDialect
-  /** Opens an adapter; throw a `StorageError` with code `UNSUPPORTED` if this runtime cannot host it. */
-  open(options: DatabaseOptions): Promise<StorageAdapter>
+  /**
+   * Opens an adapter from the caller's options (`type`, and `url` split into `connectionString`
+   * or `filename`, already resolved). Throw a `StorageError` with code `UNSUPPORTED` if this
+   * runtime cannot host it.
+   */
+  open(options: DriverDatabaseOptions<T>): Promise<StorageAdapter>
 }
 
 /** Which runtime `type: 'auto'` is choosing for. */
@@ -56,11 +87,11 @@ const SQLITE_DRIVERS: Readonly<Record<EngramRuntime, readonly string[]>> = {
 const registry = new Map<string, DriverDefinition>()
 
 /** Makes a driver available to `createDatabase` by its `type`, replacing one of the same name. */
-export function registerDriver(driver: DriverDefinition): void {
+export function registerDriver<T extends string>(driver: DriverDefinition<T>): void {
   if (!driver || typeof driver.type !== 'string' || typeof driver.open !== 'function') {
     throw new StorageError('INVALID_ARGUMENT', 'registerDriver() needs { type, dialect, open }')
   }
-  registry.set(driver.type, driver)
+  registry.set(driver.type, driver as unknown as DriverDefinition)
 }
 
 /** Tells which runtime this code is running in. */
@@ -83,8 +114,18 @@ export function detectRuntime(): EngramRuntime {
  * await createDatabase('postgres://app@db.internal/app')      // Postgres, always
  * await createDatabase({ type: 'sqljs', filename: ':memory:' }) // one driver, explicitly
  */
-export async function createDatabase(options: DatabaseOptions | string): Promise<StorageAdapter> {
-  const { onSelect, ...request }: DatabaseOptions = typeof options === 'string' ? { url: options } : options
+export async function createDatabase<T extends string = 'auto'>(
+  options: string | AutoDatabaseOptions | DriverDatabaseOptions<T>,
+): Promise<StorageAdapter> {
+  if (typeof options !== 'string' && (typeof options !== 'object' || options === null)) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `createDatabase() needs a URL, a file path or an options object, got ${options === null ? 'null' : typeof options}. If you passed process.env.DATABASE_URL, it is not set.`,
+    )
+  }
+  // Declared drivers' options are checked where the call is written; from here on they are data.
+  const given = (typeof options === 'string' ? { url: options } : options) as DatabaseOptions
+  const { onSelect, ...request } = given
   if (onSelect !== undefined && typeof onSelect !== 'function') {
     throw new StorageError('INVALID_ARGUMENT', 'onSelect must be a function (choice) => void')
   }

@@ -15,10 +15,14 @@ export {
 } from './connection-adapter.js'
 export {
   AUTO_DRIVERS,
+  type AutoDatabaseOptions,
+  type CommonDatabaseOptions,
   createDatabase,
   type DatabaseOptions,
   type DriverChoice,
+  type DriverDatabaseOptions,
   type DriverDefinition,
+  type DriverOptions,
   detectRuntime,
   type EngramRuntime,
   registerDriver,

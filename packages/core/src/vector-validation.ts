@@ -126,7 +126,7 @@ export function validateMetadata(metadata: unknown, what = 'metadata'): Metadata
     } else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
       copy[key] = value
     } else if (Array.isArray(value) && isStringList(value)) {
-      value.forEach((item: string, i: number) => checkWellFormed(item, `${what}.${key}[${i}]`))
+      for (let i = 0; i < value.length; i++) checkWellFormed(value[i] as string, `${what}.${key}[${i}]`)
       copy[key] = [...value]
     } else {
       throw new StorageError(

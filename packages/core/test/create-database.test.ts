@@ -3,6 +3,7 @@ import {
   createDatabase,
   type DatabaseOptions,
   type DriverChoice,
+  type DriverDatabaseOptions,
   registerDriver,
   type StorageAdapter,
   StorageError,
@@ -81,6 +82,28 @@ describe('createDatabase', () => {
     })
     const error = (await createDatabase({ filename: 'x.db' }).catch((e: unknown) => e)) as StorageError
     expect(error.code).toBe('CONNECTION_FAILED')
+  })
+
+  it('rejects undefined, null and non-object options with INVALID_ARGUMENT, naming an unset DATABASE_URL', async () => {
+    for (const bad of [undefined, null, 42]) {
+      const error = (await createDatabase(bad as unknown as string).catch((e: unknown) => e)) as StorageError
+      expect(error).toBeInstanceOf(StorageError)
+      expect(error.code).toBe('INVALID_ARGUMENT')
+      expect(error.message).toMatch(/DATABASE_URL/)
+    }
+  })
+
+  it('type-checks the options of drivers that declare them in DriverOptions', () => {
+    // Compile-time checks: `pnpm typecheck` fails if a declared driver's options stop being checked.
+    const declared = (options: DriverDatabaseOptions<'typed-test'>) => options
+    declared({ type: 'typed-test', depth: 3 })
+    // @ts-expect-error a misspelt option of a declared driver is an error
+    declared({ type: 'typed-test', dept: 3 })
+    // @ts-expect-error an option of the wrong type is an error
+    declared({ type: 'typed-test', depth: 'deep' })
+    // A plugin that declares nothing takes any options.
+    const plugin = (options: DriverDatabaseOptions<'undeclared-test'>) => options
+    expect(plugin({ type: 'undeclared-test', anything: 1 }).anything).toBe(1)
   })
 
   it('rejects unknown URL schemes and odd driver names', async () => {
@@ -171,3 +194,10 @@ describe('createDatabase', () => {
     })
   })
 })
+
+declare module '../src/index.js' {
+  interface DriverOptions {
+    /** A driver declared only for the type-level test above. */
+    'typed-test': { depth?: number }
+  }
+}

@@ -17,6 +17,21 @@ export interface CompiledSql {
 }
 
 const CACHE_LIMIT = 1000
+
+/** The most parameters one statement can bind: SQLite's default SQLITE_MAX_VARIABLE_NUMBER, and PostgreSQL's protocol limit. */
+export const MAX_PARAMETERS: Readonly<Record<SqlDialect, number>> = { sqlite: 32_766, postgres: 65_535 }
+
+function tooManyParameters(slots: number, dialect: SqlDialect, sql: string): StorageError {
+  const list =
+    dialect === 'postgres'
+      ? '`= ANY(?)` with an array'
+      : '`IN (SELECT value FROM json_each(?))` with a JSON array'
+  return new StorageError(
+    'INVALID_ARGUMENT',
+    `The statement binds ${slots} parameters; ${dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'} accepts at most ${MAX_PARAMETERS[dialect]}. Bind a long list as one parameter: ${list}.`,
+    { sql },
+  )
+}
 const caches: Record<SqlDialect, Map<string, CompiledSql>> = { sqlite: new Map(), postgres: new Map() }
 
 /**
@@ -43,6 +58,8 @@ export function bindParams(
   params: SqlParams | undefined,
   dialect: SqlDialect,
 ): unknown[] {
+  const slots = compiled.style === 'named' ? compiled.slots.length : compiled.count
+  if (slots > MAX_PARAMETERS[dialect]) throw tooManyParameters(slots, dialect, compiled.text)
   if (compiled.style === 'named') return bindNamed(compiled, params, dialect)
   const values = params ?? []
   if (!Array.isArray(values)) {
@@ -126,6 +143,8 @@ function lex(sql: string, dialect: SqlDialect): CompiledSql {
   let count = 0
   const slots: string[] = []
   const names: string[] = []
+  // Each distinct name's 1-based Postgres slot: a Map keeps compilation linear in the statement's length.
+  const slotOf = new Map<string, number>()
   const fail = (message: string): never => {
     throw new StorageError('INVALID_ARGUMENT', message, { sql })
   }
@@ -183,12 +202,13 @@ function lex(sql: string, dialect: SqlDialect): CompiledSql {
         let end = i + 2
         while (end < n && isIdentPart(sql.charCodeAt(end)) && sql.charCodeAt(end) !== 36) end++
         const name = sql.slice(i + 1, end)
-        let slot = slots.length + 1
-        if (pg) {
-          const known = names.indexOf(name)
-          slot = known >= 0 ? known + 1 : names.length + 1
+        let known = slotOf.get(name)
+        if (known === undefined) {
+          names.push(name)
+          known = names.length
+          slotOf.set(name, known)
         }
-        if (!names.includes(name)) names.push(name)
+        const slot = pg ? known : slots.length + 1
         slots.push(name)
         emit(i, end - i, pg ? `$${slot}` : '?')
         i = end

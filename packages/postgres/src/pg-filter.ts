@@ -1,7 +1,15 @@
 import type { FilterNode, FilterScalar, SqlValue } from '@engram/core'
 
-/** Binds a value and returns its `:name` placeholder; field names and values only ever reach SQL this way. */
+/** Binds a value and returns its placeholder (such as `:f0`); field names and values only ever reach SQL this way. */
 export type BindParameter = (value: SqlValue) => string
+
+/** Options for `pgFilter`. */
+export interface PgFilterOptions {
+  /** The JSONB column (or expression) holding the metadata, such as `metadata` or `t.metadata`. */
+  column: string
+  /** Binds a value and returns its placeholder. */
+  bind: BindParameter
+}
 
 /**
  * Translates a validated filter tree into a SQL condition on a JSONB column, with every field
@@ -12,16 +20,18 @@ export type BindParameter = (value: SqlValue) => string
  *
  * @example
  * const params: Record<string, SqlValue> = {}
- * const where = pgFilter(validateFilter({ year: { $gte: 2020 } }), (v) => { params.p0 = v; return ':p0' })
+ * const bind = (value: SqlValue) => { const name = `p${Object.keys(params).length}`; params[name] = value; return `:${name}` }
+ * const where = pgFilter(validateFilter({ year: { $gte: 2020 } }), { column: 'metadata', bind })
  */
-export function pgFilter(node: FilterNode, bind: BindParameter, column = 'metadata'): string {
+export function pgFilter(node: FilterNode, options: PgFilterOptions): string {
+  const { column, bind } = options
   switch (node.kind) {
     case 'and':
       return node.children.length === 0
         ? 'TRUE'
-        : `(${node.children.map((c) => pgFilter(c, bind, column)).join(' AND ')})`
+        : `(${node.children.map((c) => pgFilter(c, options)).join(' AND ')})`
     case 'or':
-      return `(${node.children.map((c) => pgFilter(c, bind, column)).join(' OR ')})`
+      return `(${node.children.map((c) => pgFilter(c, options)).join(' OR ')})`
     case 'exists': {
       // `??` is core's spelling of the JSONB key-exists operator `?`.
       const has = `${column} ?? ${bind(node.field)}`
@@ -29,13 +39,12 @@ export function pgFilter(node: FilterNode, bind: BindParameter, column = 'metada
     }
     case 'in': {
       if (node.values.length === 0) return node.op === '$in' ? 'FALSE' : 'TRUE'
-      const any = node.values.map((value) => equals(column, node.field, value, bind)).join(' OR ')
+      const any = node.values.map((value) => equals(node.field, value, options)).join(' OR ')
       return node.op === '$in' ? `(${any})` : `(${column} IS NULL OR NOT (${any}))`
     }
     case 'compare': {
-      if (node.op === '$eq') return `(${equals(column, node.field, node.value, bind)})`
-      if (node.op === '$ne')
-        return `(${column} IS NULL OR NOT (${equals(column, node.field, node.value, bind)}))`
+      if (node.op === '$eq') return `(${equals(node.field, node.value, options)})`
+      if (node.op === '$ne') return `(${column} IS NULL OR NOT (${equals(node.field, node.value, options)}))`
       const op = RANGE_SQL[node.op]
       const field = `${bind(node.field)}::text`
       if (typeof node.value === 'number') {
@@ -50,7 +59,7 @@ export function pgFilter(node: FilterNode, bind: BindParameter, column = 'metada
 const RANGE_SQL = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' } as const
 
 /** `field = value`, or `field` is a list holding `value`, as JSON containment (the GIN index answers it). */
-function equals(column: string, field: string, value: FilterScalar, bind: BindParameter): string {
+function equals(field: string, value: FilterScalar, { column, bind }: PgFilterOptions): string {
   const scalar = `${column} @> ${bind(JSON.stringify({ [field]: value }))}::jsonb`
   // Metadata lists hold only strings, so only a string can be "contained" in one.
   if (typeof value !== 'string') return scalar

@@ -48,7 +48,7 @@ describe('deferred HNSW index', () => {
   const records = clustered(1200, dimension)
 
   it('ingests without an index and builds it on the first search past exactBelow', async () => {
-    const store = createPgVectorStore({ adapter, schema, exactBelow: 1000, efSearch: 64 })
+    const store = createPgVectorStore({ adapter, schema, exactBelow: 1000 })
     try {
       await store.createCollection('lazy', { dimension })
       await store.upsert('lazy', records.slice(0, 500))
@@ -62,7 +62,7 @@ describe('deferred HNSW index', () => {
       const [index] = await hnswIndexes(adapter, schema, 'lazy')
       expect(index).toContain('vector_cosine_ops')
       expect(index).toContain("m='16'")
-      expect(index).toContain("ef_construction='64'")
+      expect(index).toContain("ef_construction='128'")
 
       const exact = records
         .map((r) => ({ id: r.id, score: similarity('cosine', query, Float32Array.from(r.vector)) }))

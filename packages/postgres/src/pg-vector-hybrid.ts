@@ -1,0 +1,48 @@
+import type { StoreQuery, VectorMatch } from '@engram/core'
+import { distanceSql } from './pg-vector-index.js'
+import type { PgCollection } from './pg-vector-registry.js'
+import { toMatch } from './pg-vector-rows.js'
+import type { PgSearchParts, PreparedSearch } from './pg-vector-search.js'
+
+/**
+ * Hybrid search as Reciprocal Rank Fusion in one statement: the vector list and the text list,
+ * a full outer join, and 1/(k + rank) summed. On the HNSW path the vector list is the
+ * `max(hybridCandidates, topK)` nearest neighbours; the text list is always cut to that depth
+ * before it is numbered, so only the best matches are sorted and joined.
+ */
+export async function hybridSearch(
+  collection: PgCollection,
+  query: StoreQuery,
+  prepared: PreparedSearch,
+  parts: PgSearchParts,
+): Promise<VectorMatch[]> {
+  const { columns, condition, score, tsquery, ann } = prepared
+  const { table } = collection
+  const depth = Math.max(parts.settings.hybridCandidates, query.topK)
+  const params = { ...prepared.params, k: query.rrfK, candidates: depth }
+  const candidates = ann
+    ? `(SELECT t.id, t.embedding FROM ${table} t WHERE t.tenant_id = :tenant AND ${condition}
+        ORDER BY ${distanceSql(collection)} LIMIT :candidates)`
+    : `(SELECT t.id, t.embedding FROM ${table} t WHERE t.tenant_id = :tenant AND ${condition})`
+  const sql = `WITH vector_list AS (
+      SELECT t.id, row_number() OVER (ORDER BY ${score} DESC, t.id) AS rank FROM ${candidates} t
+    ), text_list AS (
+      SELECT m.id, row_number() OVER (ORDER BY m.score DESC, m.id) AS rank FROM (
+        SELECT t.id, ts_rank_cd(t.tsv, q.query) AS score
+        FROM ${table} t, ${tsquery} q
+        WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+        ORDER BY score DESC, t.id LIMIT :candidates
+      ) m
+    ), fused AS (
+      SELECT coalesce(v.id, x.id) AS id,
+        coalesce(1::float8 / (:k::float8 + v.rank), 0) + coalesce(1::float8 / (:k::float8 + x.rank), 0) AS score,
+        least(v.rank, x.rank) AS best
+      FROM vector_list v FULL OUTER JOIN text_list x ON v.id = x.id
+    )
+    SELECT ${columns}, f.score FROM fused f JOIN ${table} t ON t.tenant_id = :tenant AND t.id = f.id
+    ORDER BY f.score DESC, f.best, f.id LIMIT :top`
+  const rows = ann
+    ? await parts.index.search(collection, query.topK, (tx) => tx.all(sql, params))
+    : await collection.db.all(sql, params)
+  return rows.map(toMatch)
+}

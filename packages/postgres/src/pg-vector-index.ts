@@ -1,0 +1,145 @@
+import {
+  collectionNotFound,
+  type Row,
+  type StorageAdapter,
+  StorageError,
+  type VectorMetric,
+} from '@engram/core'
+import type { PgVectorSettings } from './pg-vector-config.js'
+import { hasAtLeast } from './pg-vector-records.js'
+import { atomically, type PgCollection, type PgVectorRegistry } from './pg-vector-registry.js'
+
+/** pgvector's HNSW limits: `vector` up to 2,000 dimensions, `halfvec` up to 4,000. */
+const MAX_VECTOR_INDEX = 2_000
+const MAX_HALFVEC_INDEX = 4_000
+/** SQLSTATE insufficient_privilege: the role is not the table's owner, so it cannot build the index. */
+const INSUFFICIENT_PRIVILEGE = '42501'
+/** The largest `hnsw.ef_search` pgvector accepts. */
+const MAX_EF_SEARCH = 1_000
+
+const OPERATOR: Readonly<Record<VectorMetric, string>> = { cosine: '<=>', dot: '<#>', euclidean: '<->' }
+const OPCLASS: Readonly<Record<VectorMetric, string>> = {
+  cosine: 'cosine_ops',
+  dot: 'ip_ops',
+  euclidean: 'l2_ops',
+}
+
+/**
+ * The ORDER BY expression the collection's HNSW index answers: the distance to the bound `:q`,
+ * on `halfvec` above 2,000 dimensions, as the index was built.
+ */
+export function distanceSql(collection: PgCollection): string {
+  const op = OPERATOR[collection.metric]
+  if (collection.dimension <= MAX_VECTOR_INDEX) return `t.embedding ${op} :q::vector`
+  const half = `halfvec(${collection.dimension})`
+  return `(t.embedding::${half}) ${op} (:q::vector::${half})`
+}
+
+/**
+ * Each collection's HNSW index: built once it is needed (by the first search that takes the HNSW
+ * path, or by `buildIndex`), because building the graph once from all rows is many times faster
+ * than maintaining it on every insert; and the choice, per search, between it and an exact scan.
+ */
+export class PgHnswIndex {
+  readonly #registry: PgVectorRegistry
+  readonly #settings: PgVectorSettings
+  /** Tables known to have their HNSW index, so the catalog is not asked again. */
+  readonly #indexed = new Set<string>()
+  /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
+  readonly #large = new Set<string>()
+
+  constructor(registry: PgVectorRegistry, settings: PgVectorSettings) {
+    this.#registry = registry
+    this.#settings = settings
+  }
+
+  /**
+   * Builds the collection's HNSW index unless it exists, with the `m` and `ef_construction` the
+   * registry recorded for it. Runs in its own transaction (a savepoint inside an operation's
+   * transaction), so a failed build leaves the caller's intact.
+   */
+  async build(collection: PgCollection): Promise<void> {
+    // Above 4,000 dimensions there is no index: search is always exact.
+    if (collection.dimension > MAX_HALFVEC_INDEX || this.#indexed.has(collection.table)) return
+    const found = await this.#registry.indexState(collection.db, collection)
+    if (found === undefined) throw collectionNotFound(collection.name) // dropped meanwhile
+    if (!found.present) {
+      const ddl = indexDdl(collection, found.m, found.ef)
+      await collection.db.transaction(async (tx) => {
+        // Concurrent builders queue here; the later ones find the index and skip (IF NOT EXISTS).
+        await tx.get(
+          `SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked, set_config('maintenance_work_mem', :memory, true) AS memory`,
+          { key: `${collection.table}.hnsw`, memory: this.#settings.indexBuildMemory },
+        )
+        await tx.exec(ddl)
+      })
+    }
+    this.#indexed.add(collection.table)
+  }
+
+  /**
+   * Whether a vector search takes the HNSW path: only on collections that can have an index and
+   * hold at least `exactBelow` records for the tenant. On that path the index is built first; a
+   * role that does not own the table cannot build it, and its searches stay correct, as exact
+   * scans, until the owner calls `buildIndex`.
+   */
+  async use(collection: PgCollection): Promise<boolean> {
+    if (collection.dimension > MAX_HALFVEC_INDEX) return false
+    const { exactBelow, tenant } = this.#settings
+    if (!this.#large.has(collection.table)) {
+      if (exactBelow > 0 && !(await hasAtLeast(collection, tenant, exactBelow))) return false
+      this.#large.add(collection.table)
+    }
+    try {
+      await this.build(collection)
+    } catch (error) {
+      if (causeCode(error) !== INSUFFICIENT_PRIVILEGE) throw error
+    }
+    return true
+  }
+
+  /** Runs an HNSW search with its settings scoped to one transaction (SET LOCAL). */
+  search(
+    collection: PgCollection,
+    topK: number,
+    run: (tx: StorageAdapter) => Promise<Row[]>,
+  ): Promise<Row[]> {
+    const ef = String(Math.min(MAX_EF_SEARCH, Math.max(this.#settings.efSearch, topK)))
+    return atomically(collection, async (tx) => {
+      // iterative_scan keeps walking the graph until a filtered query has topK rows.
+      await tx.get(
+        `SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan`,
+        { ef },
+      )
+      return run(tx)
+    })
+  }
+}
+
+/** The HNSW index's DDL; only validated integers and fixed words are spliced in. */
+function indexDdl(collection: PgCollection, m: number, efConstruction: number): string {
+  const { table, relation, dimension, metric } = collection
+  const head = `CREATE INDEX IF NOT EXISTS "${relation}_hnsw" ON ${table} USING hnsw`
+  const options = `WITH (m = ${registryInteger(m)}, ef_construction = ${registryInteger(efConstruction)})`
+  if (dimension <= MAX_VECTOR_INDEX) return `${head} (embedding vector_${OPCLASS[metric]}) ${options}`
+  // Half precision in the index, full precision in the table.
+  return `${head} ((embedding::halfvec(${dimension})) halfvec_${OPCLASS[metric]}) ${options}`
+}
+
+/** A registry integer, checked before it is spliced into DDL. */
+function registryInteger(value: unknown): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `expected a positive integer in the registry, got ${String(value)}`,
+    )
+  }
+  return n
+}
+
+/** The SQLSTATE of the driver error behind a `StorageError`, if any. */
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
+  return typeof cause?.code === 'string' ? cause.code : undefined
+}

@@ -1,0 +1,219 @@
+import {
+  type CollectionSpec,
+  type StorageAdapter,
+  StorageError,
+  type StoredCollection,
+  specMismatch,
+  type VectorMetric,
+} from '@engram/core'
+import type { PgVectorSettings } from './pg-vector-config.js'
+import { rowSecurityDdl, SET_TENANT, secureTable } from './pg-vector-row-security.js'
+
+/** A registered collection, as one operation sees it. */
+export interface PgCollection extends StoredCollection {
+  /** The quoted, schema-qualified table name. */
+  readonly table: string
+  /** The table's own name, unquoted (as `pg_stats` lists it). */
+  readonly relation: string
+  /** Where this operation's statements go: the adapter, or under row-level security the operation's transaction. */
+  readonly db: StorageAdapter
+  /** Whether `db` already is a transaction (so a multi-statement step needs no transaction of its own). */
+  readonly inTransaction: boolean
+}
+
+/** Runs `fn` in one transaction: the operation's own under row-level security, a new one otherwise. */
+export function atomically<T>(collection: PgCollection, fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
+  return collection.inTransaction ? fn(collection.db) : collection.db.transaction(fn)
+}
+
+const REGISTRY = 'engram_collections'
+
+/**
+ * The registry table (`engram_collections`: each collection's name, dimension, metric and HNSW
+ * options) and the DDL of the collection tables, one `engram_v<id>` table per collection.
+ */
+export class PgVectorRegistry {
+  readonly #db: StorageAdapter
+  readonly #settings: PgVectorSettings
+  /** Fixed by the config, or read from the server by `setUp`. */
+  #schema: string | undefined
+  #registry = ''
+
+  constructor(db: StorageAdapter, settings: PgVectorSettings) {
+    this.#db = db
+    this.#settings = settings
+    this.#schema = settings.schema
+  }
+
+  /** The schema holding the registry and the collection tables (known once `setUp` has run). */
+  get schema(): string {
+    return this.#schema as string
+  }
+
+  /** The registry's quoted, schema-qualified name (known once `setUp` has run). */
+  get registry(): string {
+    return this.#registry
+  }
+
+  /** Checks for pgvector (creating it if allowed) and creates the schema and the registry. */
+  async setUp(): Promise<void> {
+    if (this.#schema === undefined) {
+      const row = await this.#db.get<{ schema: string | null }>('SELECT current_schema() AS schema')
+      this.#schema = row?.schema ?? 'public'
+    }
+    this.#registry = `"${this.#schema}"."${REGISTRY}"`
+    const installed = await this.#db.get(`SELECT 1 AS ok FROM pg_extension WHERE extname = 'vector'`)
+    if (installed === undefined) {
+      if (!this.#settings.createExtension) throw pgvectorMissing()
+      try {
+        await this.#db.exec('CREATE EXTENSION IF NOT EXISTS vector')
+      } catch (error) {
+        throw pgvectorMissing(error)
+      }
+    }
+    await this.#db.transaction(async (tx) => {
+      const found = await tx.get<{ present: boolean }>(
+        'SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked, EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema) AS present',
+        { key: this.#registry, schema: this.schema },
+      )
+      // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists.
+      if (found?.present !== true) await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`)
+      await tx.exec(`CREATE TABLE IF NOT EXISTS ${this.#registry} (
+          id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+          name TEXT COLLATE "C" PRIMARY KEY,
+          dimension INTEGER NOT NULL,
+          metric TEXT NOT NULL,
+          m INTEGER NOT NULL,
+          ef_construction INTEGER NOT NULL,
+          created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )`)
+    })
+  }
+
+  /**
+   * The registered collection, or `undefined`. Looked up on every operation (one indexed read), so
+   * a collection dropped or recreated elsewhere is never stale. Inside a row-level security
+   * transaction (`tenant` given) the same statement sets `app.tenant_id` for the rest of it.
+   */
+  async find(db: StorageAdapter, name: string, tenant?: string): Promise<PgCollection | undefined> {
+    const row =
+      tenant === undefined
+        ? await db.get<{ id: number; dimension: number; metric: VectorMetric }>(
+            `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
+            { name },
+          )
+        : await db.get<{ id: number | null; dimension: number; metric: VectorMetric }>(
+            `SELECT ${SET_TENANT} AS tenant, r.id, r.dimension, r.metric
+             FROM (VALUES (1)) AS one (x) LEFT JOIN ${this.#registry} r ON r.name = :name`,
+            { tenant, name },
+          )
+    if (row === undefined || row.id === null) return undefined
+    const id = Number(row.id)
+    return {
+      name,
+      dimension: row.dimension,
+      metric: row.metric,
+      table: this.#tableName(id),
+      relation: `engram_v${id}`,
+      db,
+      inTransaction: tenant !== undefined,
+    }
+  }
+
+  /** Registers a collection and creates its table; a no-op for the same spec, `DIMENSION_MISMATCH` for another. */
+  async add(name: string, spec: Required<CollectionSpec>): Promise<void> {
+    const { m, efConstruction, rowLevelSecurity } = this.#settings
+    await this.#db.transaction(async (tx) => {
+      // Two stores creating the same collection at once: the second waits and then sees the first's.
+      await this.#lock(tx, name)
+      const existing = await tx.get<{ id: number; dimension: number; metric: VectorMetric }>(
+        `SELECT id, dimension, metric FROM ${this.#registry} WHERE name = :name`,
+        { name },
+      )
+      if (existing !== undefined) {
+        if (existing.dimension !== spec.dimension || existing.metric !== spec.metric) {
+          throw specMismatch(name, existing, spec)
+        }
+        if (rowLevelSecurity) await secureTable(tx, this.#tableName(Number(existing.id)))
+        return
+      }
+      const row = await tx.get<{ id: number }>(
+        `INSERT INTO ${this.#registry} (name, dimension, metric, m, ef_construction) VALUES (:name, :dimension, :metric, :m, :ef) RETURNING id`,
+        { name, dimension: spec.dimension, metric: spec.metric, m, ef: efConstruction },
+      )
+      const id = Number(row?.id)
+      await tx.exec(this.#tableDdl(id, spec.dimension))
+      if (rowLevelSecurity) await tx.exec(rowSecurityDdl(this.#tableName(id)))
+    })
+  }
+
+  /** Unregisters a collection and drops its table, with every tenant's records; a no-op when it is missing. */
+  async drop(name: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await this.#lock(tx, name)
+      const row = await tx.get<{ id: number }>(
+        `DELETE FROM ${this.#registry} WHERE name = :name RETURNING id`,
+        { name },
+      )
+      if (row !== undefined) await tx.exec(`DROP TABLE IF EXISTS ${this.#tableName(Number(row.id))}`)
+    })
+  }
+
+  /** Every registered collection's name. */
+  async names(): Promise<string[]> {
+    const rows = await this.#db.all<{ name: string }>(
+      `SELECT name FROM ${this.#registry} ORDER BY name COLLATE "C"`,
+    )
+    return rows.map((row) => row.name)
+  }
+
+  /** The `m` and `ef_construction` recorded for a collection, and whether its HNSW index exists. */
+  async indexState(
+    db: StorageAdapter,
+    collection: PgCollection,
+  ): Promise<{ present: boolean; m: number; ef: number } | undefined> {
+    return db.get<{ present: boolean; m: number; ef: number }>(
+      `SELECT to_regclass(:index) IS NOT NULL AS present, m, ef_construction AS ef FROM ${this.#registry} WHERE name = :name`,
+      { index: `"${this.#schema}"."${collection.relation}_hnsw"`, name: collection.name },
+    )
+  }
+
+  /** Holds a transaction-level advisory lock on one collection's registry entry. */
+  async #lock(tx: StorageAdapter, name: string): Promise<void> {
+    await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', {
+      key: `${this.#registry}.${name}`,
+    })
+  }
+
+  #tableName(id: number): string {
+    return `"${this.#schema}"."engram_v${id}"`
+  }
+
+  /** DDL for one collection, without its HNSW index (built on first need); only validated integers and fixed words are spliced in. */
+  #tableDdl(id: number, dimension: number): string {
+    const table = this.#tableName(id)
+    const index = (suffix: string) => `"engram_v${id}_${suffix}"`
+    const statements = [
+      `CREATE TABLE ${table} (
+        tenant_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+        id TEXT COLLATE "C" NOT NULL,
+        embedding vector(${dimension}) NOT NULL,
+        metadata JSONB,
+        text TEXT,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, coalesce(text, ''))) STORED,
+        PRIMARY KEY (tenant_id, id)
+      )`,
+      `CREATE INDEX ${index('metadata')} ON ${table} USING gin (metadata)`,
+      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv)`,
+    ]
+    return statements.join(';\n')
+  }
+}
+
+function pgvectorMissing(cause?: unknown): StorageError {
+  return new StorageError(
+    'DRIVER_NOT_INSTALLED',
+    'pgvector is not installed in this database: run CREATE EXTENSION vector, or see docs/postgres.md',
+    cause === undefined ? {} : { cause },
+  )
+}

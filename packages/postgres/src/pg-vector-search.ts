@@ -1,0 +1,87 @@
+import type { SqlValue, StoreQuery, VectorMatch, VectorMetric } from '@engram/core'
+import type { PgVectorSettings } from './pg-vector-config.js'
+import { hybridSearch } from './pg-vector-hybrid.js'
+import { distanceSql, type PgHnswIndex } from './pg-vector-index.js'
+import { filterCondition } from './pg-vector-records.js'
+import type { PgCollection } from './pg-vector-registry.js'
+import { byScoreThenId, toMatch, vectorLiteral } from './pg-vector-rows.js'
+import type { PgTextQuery } from './pg-vector-text-query.js'
+
+/** What a search needs besides the collection and the query. */
+export interface PgSearchParts {
+  /** The store's options. */
+  readonly settings: PgVectorSettings
+  /** Picks exact or HNSW search and runs HNSW searches. */
+  readonly index: PgHnswIndex
+  /** Builds the (pruned) text query. */
+  readonly text: PgTextQuery
+}
+
+/** One search's SQL pieces, shared by the vector, text and hybrid statements. */
+export interface PreparedSearch {
+  /** Bound values: `:tenant`, `:top`, `:q`, `:text` or `:terms`, and the filter's. */
+  readonly params: Record<string, SqlValue>
+  /** The filter's condition on `metadata` (`TRUE` for none). */
+  readonly condition: string
+  /** The columns each match returns. */
+  readonly columns: string
+  /** The score expression for `t.embedding` against `:q`, higher is better. */
+  readonly score: string
+  /** The text query subquery (empty in vector mode). */
+  readonly tsquery: string
+  /** Whether the vector side takes the HNSW path. */
+  readonly ann: boolean
+}
+
+/** Runs a validated query: text by `ts_rank_cd`, vector exactly or by HNSW, hybrid by RRF. */
+export async function searchCollection(
+  collection: PgCollection,
+  query: StoreQuery,
+  parts: PgSearchParts,
+): Promise<VectorMatch[]> {
+  const params: Record<string, SqlValue> = { tenant: parts.settings.tenant, top: query.topK }
+  const condition = filterCondition(query.filter, params)
+  if (query.mode !== 'text') params.q = vectorLiteral(query.vector as Float32Array)
+  if (query.mode !== 'vector') params.text = query.text ?? ''
+  const columns = `t.id, t.metadata, t.text${query.includeVectors ? ', t.embedding' : ''}`
+  const tsquery = query.mode === 'vector' ? '' : await parts.text.build(collection, params)
+  if (query.mode === 'text') {
+    const rows = await collection.db.all(
+      `SELECT ${columns}, ts_rank_cd(t.tsv, q.query)::float8 AS score
+       FROM ${collection.table} t, ${tsquery} q
+       WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
+       ORDER BY score DESC, t.id LIMIT :top`,
+      params,
+    )
+    return rows.map(toMatch)
+  }
+  const ann = await parts.index.use(collection)
+  const score = scoreSql(collection.metric)
+  const prepared: PreparedSearch = { params, condition, columns, score, tsquery, ann }
+  if (query.mode === 'hybrid') return hybridSearch(collection, query, prepared, parts)
+  if (!ann) {
+    const rows = await collection.db.all(
+      `SELECT ${columns}, ${score} AS score FROM ${collection.table} t
+       WHERE t.tenant_id = :tenant AND ${condition} ORDER BY score DESC, t.id LIMIT :top`,
+      params,
+    )
+    return rows.map(toMatch)
+  }
+  const rows = await parts.index.search(collection, query.topK, (tx) =>
+    tx.all(
+      `SELECT ${columns}, ${score} AS score FROM ${collection.table} t
+       WHERE t.tenant_id = :tenant AND ${condition} ORDER BY ${distanceSql(collection)} LIMIT :top`,
+      params,
+    ),
+  )
+  // relaxed_order may hand back neighbours slightly out of order: sort by the exact score.
+  return rows.map(toMatch).sort(byScoreThenId)
+}
+
+/** The score, higher is better, exactly as core's `similarity()` defines it. */
+function scoreSql(metric: VectorMetric): string {
+  if (metric === 'dot') return '(-(t.embedding <#> :q::vector))'
+  if (metric === 'euclidean') return '(-(t.embedding <-> :q::vector))'
+  // pgvector returns NaN for a zero vector; core scores it 0.
+  return `coalesce(nullif(1 - (t.embedding <=> :q::vector), 'NaN'::float8), 0)`
+}

@@ -11,6 +11,7 @@ import {
   sqliteErrorCode,
 } from '@engram/core'
 import Database from 'better-sqlite3'
+import { type FileWriteLock, fileWriteLock } from './file-write-lock.js'
 
 /** Options for `createSqliteNativeAdapter`. */
 export interface SqliteNativeConfig {
@@ -20,7 +21,11 @@ export interface SqliteNativeConfig {
   readonly?: boolean
   /** Fail instead of creating the file when it does not exist. Default is `false`. */
   fileMustExist?: boolean
-  /** How long a write waits for another process's lock, in milliseconds. Default is `5000`. */
+  /**
+   * How long a write waits for another connection's write lock, in milliseconds, before `BUSY`.
+   * Adapters of the same process on the same file wait for each other asynchronously (the event
+   * loop keeps running); other processes are waited for by SQLite. Default is `5000`.
+   */
   busyTimeout?: number
   /** Use write-ahead logging for file databases. Default is `true`. */
   wal?: boolean
@@ -44,8 +49,11 @@ export interface SqliteNativeConfig {
   statementCacheSize?: number
 }
 
-/** A prepared statement, and whether it returns integers exactly (as bigint) or as numbers. */
-type Statement = Database.Statement<unknown[], Row> & { safe?: boolean }
+/** A prepared statement, whether it returns integers exactly (as bigint) or as numbers, and whether it writes. */
+type Statement = Database.Statement<unknown[], Row> & { safe?: boolean; writes?: boolean }
+
+/** What `run()` reports. */
+type RunOutcome = { changes: number; lastInsertRowid: number | bigint }
 
 /** Whether a row holds a number beyond ±(2^53-1), which may be an integer that was rounded. */
 function hasInexactNumber(row: Row): boolean {
@@ -85,6 +93,7 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       },
     )
   }
+  let file: ReturnType<typeof fileWriteLock> | undefined
   try {
     const wal = !inMemory && !config.readonly && (config.wal ?? true)
     if (wal) db.pragma('journal_mode = WAL')
@@ -97,6 +106,7 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       )
     }
     db.pragma(`synchronous = ${synchronous.toUpperCase()}`)
+    file = inMemory ? undefined : fileWriteLock(filename)
   } catch (error) {
     db.close()
     if (error instanceof StorageError) throw error
@@ -120,7 +130,12 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       concurrency: 'single',
       persistence: inMemory ? 'memory' : 'file',
     },
-    connection: new BetterSqliteConnection(db, config.statementCacheSize ?? 200),
+    connection: new BetterSqliteConnection(
+      db,
+      config.statementCacheSize ?? 200,
+      file,
+      config.busyTimeout ?? 5000,
+    ),
     errorCode: sqliteErrorCode,
     beginSql: 'BEGIN IMMEDIATE',
     // Lets core turn "called the outer adapter inside its own transaction" into an error instead of a hang.
@@ -142,23 +157,57 @@ function isDevelopment(): boolean {
   return env === 'development' || env === 'test'
 }
 
-/** better-sqlite3 behind core's `SqlConnection`, with a bounded cache of prepared statements. */
+/**
+ * better-sqlite3 behind core's `SqlConnection`, with a bounded cache of prepared statements.
+ * Writes outside a transaction, and whole transactions, hold the file's process-wide write lock.
+ */
 class BetterSqliteConnection implements SqlConnection {
   readonly #db: Database.Database
   readonly #cache = new Map<string, Statement>()
   readonly #cacheSize: number
+  readonly #file: { lock: FileWriteLock; unref(): void } | undefined
+  readonly #busyTimeout: number
+  /** Whether this connection holds its file's write lock (from a write until its transaction ends). */
+  #holds = false
 
-  constructor(db: Database.Database, cacheSize: number) {
+  constructor(
+    db: Database.Database,
+    cacheSize: number,
+    file: { lock: FileWriteLock; unref(): void } | undefined,
+    busyTimeout: number,
+  ) {
     this.#db = db
     this.#cacheSize = Math.max(0, cacheSize)
+    this.#file = file
+    this.#busyTimeout = busyTimeout
   }
 
-  exec(sql: string): void {
-    this.#db.exec(sql)
+  exec(sql: string): void | Promise<void> {
+    return this.#write(() => {
+      this.#db.exec(sql)
+    })
   }
 
-  run(sql: string, params: unknown[]): { changes: number; lastInsertRowid: number | bigint } {
-    const info = bind(this.#statement(sql), 'run', params) as Database.RunResult
+  run(sql: string, params: unknown[]): RunOutcome | Promise<RunOutcome> {
+    const statement = this.#statement(sql)
+    if (!statement.writes) return this.#run(statement, params)
+    return this.#write(() => this.#run(statement, params))
+  }
+
+  get(sql: string, params: unknown[]): Row | undefined | Promise<Row | undefined> {
+    const statement = this.#statement(sql)
+    if (!statement.writes) return this.#get(statement, sql, params)
+    return this.#write(() => this.#get(statement, sql, params))
+  }
+
+  all(sql: string, params: unknown[]): Row[] | Promise<Row[]> {
+    const statement = this.#statement(sql)
+    if (!statement.writes) return this.#all(statement, sql, params)
+    return this.#write(() => this.#all(statement, sql, params))
+  }
+
+  #run(statement: Statement, params: unknown[]): RunOutcome {
+    const info = bind(statement, 'run', params) as Database.RunResult
     const rowid = info.lastInsertRowid
     // Writers return plain numbers (cheaper); only a rowid beyond 2^53 is read again exactly.
     const exact =
@@ -170,8 +219,7 @@ class BetterSqliteConnection implements SqlConnection {
     return { changes: info.changes, lastInsertRowid: exact }
   }
 
-  get(sql: string, params: unknown[]): Row | undefined {
-    const statement = this.#statement(sql)
+  #get(statement: Statement, sql: string, params: unknown[]): Row | undefined {
     const row = bind(statement, 'get', params) as Row | undefined
     // A read-only query is cheap to repeat; it runs again with exact integers only when needed.
     if (row !== undefined && !statement.safe && hasInexactNumber(row)) {
@@ -180,8 +228,7 @@ class BetterSqliteConnection implements SqlConnection {
     return row
   }
 
-  all(sql: string, params: unknown[]): Row[] {
-    const statement = this.#statement(sql)
+  #all(statement: Statement, sql: string, params: unknown[]): Row[] {
     const rows = bind(statement, 'all', params) as Row[]
     if (!statement.safe && rows.some(hasInexactNumber)) {
       return bind(this.#prepare(sql, true), 'all', params) as Row[]
@@ -197,7 +244,52 @@ class BetterSqliteConnection implements SqlConnection {
 
   close(): void {
     this.#cache.clear()
-    this.#db.close()
+    try {
+      this.#db.close()
+    } finally {
+      if (this.#holds) {
+        this.#holds = false
+        this.#file?.lock.release()
+      }
+      this.#file?.unref()
+    }
+  }
+
+  /**
+   * Runs a write under the file's write lock: taken at once when free (the call stays
+   * synchronous), waited for asynchronously when another adapter of this process holds it, and
+   * kept until the transaction the write belongs to ends.
+   */
+  #write<T>(work: () => T): T | Promise<T> {
+    const file = this.#file
+    if (file === undefined || this.#holds) return this.#holding(work)
+    if (file.lock.tryAcquire()) {
+      this.#holds = true
+      return this.#holding(work)
+    }
+    return file.lock.acquire(this.#busyTimeout).then((granted) => {
+      if (!granted) {
+        throw Object.assign(
+          new Error(
+            `database is locked: another adapter in this process kept its write transaction open for more than busyTimeout (${this.#busyTimeout} ms)`,
+          ),
+          { code: 'SQLITE_BUSY' },
+        )
+      }
+      this.#holds = true
+      return this.#holding(work)
+    })
+  }
+
+  #holding<T>(work: () => T): T {
+    try {
+      return work()
+    } finally {
+      if (this.#holds && !this.#db.inTransaction) {
+        this.#holds = false
+        this.#file?.lock.release()
+      }
+    }
   }
 
   #statement(sql: string): Statement {
@@ -223,7 +315,7 @@ class BetterSqliteConnection implements SqlConnection {
     const statement = this.#db.prepare<unknown[], Row>(sql)
     const safe = statement.reader && (exact || !statement.readonly)
     if (safe) statement.safeIntegers(true)
-    return Object.assign(statement, { safe })
+    return Object.assign(statement, { safe, writes: !statement.readonly })
   }
 
   #lastRowid(): bigint {

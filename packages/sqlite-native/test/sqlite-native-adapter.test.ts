@@ -64,6 +64,57 @@ describe('createSqliteNativeAdapter', () => {
   })
 })
 
+describe('several adapters on one file in one process', () => {
+  it("a writer waits for another adapter's open transaction without blocking the event loop", async () => {
+    const path = join(folder, 'shared-writers.db')
+    const a = track(createSqliteNativeAdapter({ filename: path, busyTimeout: 10_000 }))
+    const b = track(createSqliteNativeAdapter({ filename: path, busyTimeout: 10_000 }))
+    await a.exec('CREATE TABLE t (x INTEGER)')
+    const order: string[] = []
+    let bWrite: Promise<unknown> | undefined
+    await a.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (1)')
+      bWrite = b.run('INSERT INTO t VALUES (2)').then(() => order.push('b wrote'))
+      // A synchronous busy wait in b would keep this timer from firing until b gave up with BUSY.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      order.push('a timer')
+      await tx.run('INSERT INTO t VALUES (3)')
+    })
+    await bWrite
+    // b's write ran only once a's transaction had ended, and the timer inside it was not held up.
+    expect(order).toEqual(['a timer', 'b wrote'])
+    expect(await b.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }])
+  })
+
+  it('two adapters running transactions at once on one file both commit', async () => {
+    const path = join(folder, 'shared-transactions.db')
+    const a = track(createSqliteNativeAdapter({ filename: path }))
+    const b = track(createSqliteNativeAdapter({ filename: path }))
+    await a.exec('CREATE TABLE counter (n INTEGER)')
+    await a.run('INSERT INTO counter VALUES (0)')
+    const bump = (db: typeof a) =>
+      db.transaction(async (tx) => {
+        const row = await tx.get<{ n: number }>('SELECT n FROM counter')
+        await new Promise((resolve) => setImmediate(resolve))
+        await tx.run('UPDATE counter SET n = ?', [(row?.n ?? 0) + 1])
+      })
+    await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 === 0 ? a : b)))
+    expect(await a.get('SELECT n FROM counter')).toEqual({ n: 20 })
+  })
+
+  it('reads on another adapter go on while a write transaction is open (WAL)', async () => {
+    const path = join(folder, 'shared-readers.db')
+    const a = track(createSqliteNativeAdapter({ filename: path }))
+    const b = track(createSqliteNativeAdapter({ filename: path }))
+    await a.exec('CREATE TABLE t (x INTEGER)')
+    await a.run('INSERT INTO t VALUES (1)')
+    await a.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES (2)')
+      expect(await b.all('SELECT x FROM t')).toEqual([{ x: 1 }])
+    })
+  })
+})
+
 describe('createDatabase with sqlite-native installed', () => {
   it('opens a path with the sqlite-native driver', async () => {
     const db = track(await createDatabase(join(folder, 'by-path.db')))

@@ -1,4 +1,5 @@
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import {
   type AnnHit,
   type AnnIndexOptions,
@@ -215,8 +216,13 @@ class HnswlibIndex implements HnswIndex {
         }
         if (checkpoint !== undefined) sidecar.checkpoint = checkpoint
         await writeFile(`${path}.json.tmp`, JSON.stringify(sidecar))
+        // Both files reach the disk before either replaces its predecessor, and the renames
+        // themselves are made durable, so a power cut never leaves a torn or vanished pair.
+        await syncFile(`${path}.tmp`)
+        await syncFile(`${path}.json.tmp`)
         await rename(`${path}.tmp`, path)
         await rename(`${path}.json.tmp`, `${path}.json`)
+        await syncFolder(dirname(path))
       }
       this.#checkpoint = checkpoint
     })
@@ -242,6 +248,30 @@ class HnswlibIndex implements HnswIndex {
 }
 
 /** hnswlib distances to core's scores: cosine and ip give `1 - x`, l2 gives the squared distance. */
+/** Flushes a file's contents to the disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Makes renames in a folder durable; platforms that cannot open a folder (Windows) skip it. */
+async function syncFolder(path: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined
+  try {
+    handle = await open(path, 'r')
+    await handle.sync()
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw error
+  } finally {
+    await handle?.close()
+  }
+}
+
 function toScore(metric: VectorMetric, distance: number): number {
   if (metric === 'euclidean') return -Math.sqrt(Math.max(0, distance))
   return 1 - distance

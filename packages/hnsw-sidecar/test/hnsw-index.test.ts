@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomVectors } from '@engram/conformance'
 import { similarity, type VectorMetric } from '@engram/core'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createHnswIndex, removeHnswIndex } from '../src/index.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-hnsw-'))
@@ -16,6 +17,24 @@ const vectors = randomVectors
 const items = (list: Float32Array[], first = 0) => list.map((vector, i) => ({ label: first + i, vector }))
 
 describe('createHnswIndex', () => {
+  it('persist() flushes the index and its checkpoint to disk, and the folder after renaming them', async () => {
+    const path = newPath()
+    const index = await createHnswIndex({ path, dimension: 4, metric: 'cosine' })
+    await index.add(items(vectors(10, 4, 3)))
+    const probe = await open(path.replace(/\.hnsw$/, '.probe'), 'w')
+    const handlePrototype = Object.getPrototypeOf(probe) as { sync(): Promise<void> }
+    await probe.close()
+    const sync = vi.spyOn(handlePrototype, 'sync')
+    try {
+      await index.persist('c1')
+      // The index file, the checkpoint file, and the folder holding both.
+      expect(sync).toHaveBeenCalledTimes(3)
+    } finally {
+      sync.mockRestore()
+      await index.close()
+    }
+  })
+
   for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
     it(`reports ${metric} scores with the meaning of core's similarity`, async () => {
       const data = vectors(50, 8, 1)

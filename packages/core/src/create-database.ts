@@ -1,3 +1,4 @@
+import { installCommand } from './install-command.js'
 import type { SqlDialect, StorageAdapter } from './storage-adapter.js'
 import { StorageError } from './storage-error.js'
 
@@ -226,7 +227,7 @@ async function loadDriver(type: string): Promise<DriverDefinition> {
     throw new StorageError(
       'DRIVER_NOT_INSTALLED',
       notFound
-        ? `${specifier} is not installed; add it with "pnpm add ${specifier}" (or register the driver with registerDriver())`
+        ? `${specifier} is not installed; add it with "${installCommand(specifier)}" (or register the driver with registerDriver())`
         : `${specifier} could not be loaded: ${(error as Error).message}. In a bundled app, register the driver instead: import { driver } from '${specifier}'; registerDriver(driver)`,
       { cause: error },
     )

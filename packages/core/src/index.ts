@@ -42,6 +42,7 @@ export {
   type ValidateFilterOptions,
   validateFilter,
 } from './filter.js'
+export { installCommand } from './install-command.js'
 export { compareCodePoints, matchesFilter } from './matches-filter.js'
 export { Mutex } from './mutex.js'
 export { pruneCommonTerms } from './prune-common-terms.js'

@@ -42,10 +42,12 @@ describe('createDatabase', () => {
   })
 
   it('reports a driver that is not installed with DRIVER_NOT_INSTALLED and the install command', async () => {
+    vi.stubEnv('npm_config_user_agent', 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64')
     const error = await createDatabase({ type: 'not-a-real-driver' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('DRIVER_NOT_INSTALLED')
     expect((error as StorageError).message).toContain('pnpm add @engram/not-a-real-driver')
+    vi.unstubAllEnvs()
   })
 
   it('lists every attempt and its reason when auto finds no usable SQLite driver', async () => {

@@ -12,6 +12,7 @@ import {
 } from '@engram/core'
 import Database from 'better-sqlite3'
 import { type FileWriteLock, fileWriteLock } from './file-write-lock.js'
+import { nativeModuleError } from './native-module-error.js'
 
 /** Options for `createSqliteNativeAdapter`. */
 export interface SqliteNativeConfig {
@@ -85,6 +86,8 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       timeout: config.busyTimeout ?? 5000,
     })
   } catch (error) {
+    const notBuilt = nativeModuleError(error)
+    if (notBuilt !== undefined) throw notBuilt
     throw new StorageError(
       'CONNECTION_FAILED',
       `Could not open SQLite database ${filename}: ${(error as Error).message}`,

@@ -1,7 +1,8 @@
 import { expectStorageError } from '@engram/conformance'
+import type { StorageAdapter } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPgVectorStore } from '../src/index.js'
-import { admin, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
+import { createPgVectorStore, createPostgresAdapter, type PgVectorStoreConfig } from '../src/index.js'
+import { admin, createRestrictedRole, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
 
 const schema = freshSchema('engram_ve')
 const bare = freshSchema('engram_novector')
@@ -59,6 +60,75 @@ describe('PgVectorStore errors', () => {
       expect(error.message).not.toContain('pw-s3cret')
     } finally {
       await store.close()
+    }
+  })
+})
+
+/** The `code` of the error `createPgVectorStore(config)` throws, or `undefined` when it opens. */
+function refusal(config: PgVectorStoreConfig): unknown {
+  try {
+    createPgVectorStore(config)
+  } catch (error) {
+    return (error as { code?: unknown }).code
+  }
+  return undefined
+}
+
+describe('PgVectorStore config', () => {
+  it('needs exactly one of adapter and connectionString', async () => {
+    const adapter = createPostgresAdapter({ connectionString: PG_URL })
+    try {
+      expect(refusal({})).toBe('INVALID_ARGUMENT')
+      expect(refusal({ connectionString: '' })).toBe('INVALID_ARGUMENT')
+      expect(refusal({ adapter, connectionString: PG_URL })).toBe('INVALID_ARGUMENT')
+      expect(refusal({ adapter })).toBeUndefined()
+    } finally {
+      await adapter.close()
+    }
+  })
+
+  it('refuses HNSW and threshold options that are not integers in range', () => {
+    const connectionString = PG_URL
+    for (const bad of [{ m: 0 }, { efConstruction: -1 }, { efSearch: 1.5 }, { exactBelow: -1 }]) {
+      expect(refusal({ connectionString, ...bad })).toBe('INVALID_ARGUMENT')
+    }
+    expect(refusal({ connectionString, commonTermFraction: 0 })).toBe('INVALID_ARGUMENT')
+    expect(refusal({ connectionString, schema: 'no-dashes' })).toBe('INVALID_ARGUMENT')
+  })
+})
+
+describe('PgVectorStore close', () => {
+  /** Open connections of one role, as the server counts them. */
+  async function connections(observer: StorageAdapter, role: string): Promise<number> {
+    const row = await observer.get<{ n: number }>(
+      'SELECT count(*) AS n FROM pg_stat_activity WHERE usename = ?',
+      [role],
+    )
+    return Number(row?.n)
+  }
+
+  it('leaves an adapter it was given open, and ends the pool it opened from connectionString', async () => {
+    const observer = createPostgresAdapter({ connectionString: PG_URL })
+    const lender = await createRestrictedRole('engram_vclose_given')
+    const opener = await createRestrictedRole('engram_vclose_owned')
+    const given = createPostgresAdapter({ connectionString: lender.url })
+    try {
+      const borrowing = createPgVectorStore({ adapter: given, schema: lender.schema })
+      await borrowing.listCollections()
+      await borrowing.close()
+      await expectStorageError(borrowing.listCollections(), 'CLOSED')
+      expect(await given.get('SELECT 1 AS ok')).toEqual({ ok: 1 })
+
+      const owning = createPgVectorStore({ connectionString: opener.url, schema: opener.schema })
+      await owning.listCollections()
+      expect(await connections(observer, opener.role)).toBeGreaterThan(0)
+      await owning.close()
+      expect(await connections(observer, opener.role)).toBe(0)
+    } finally {
+      await given.close()
+      await observer.close()
+      await lender.drop()
+      await opener.drop()
     }
   })
 })

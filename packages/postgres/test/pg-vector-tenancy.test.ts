@@ -88,6 +88,57 @@ describe('tenant isolation', () => {
   })
 })
 
+/** The error `fn` throws synchronously, or `undefined`. */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}
+
+describe('tenant ids', () => {
+  it('refuses a tenant with a lone surrogate or a NUL, with or without row-level security', () => {
+    // UTF-8 cannot carry a lone surrogate: 'T\uD800' would reach the server as 'T\uFFFD', another
+    // tenant's id, and PostgreSQL text cannot hold NUL at all.
+    for (const tenant of ['T\uD800', 'T\uDC00', 'T\u0000']) {
+      for (const rowLevelSecurity of [false, true]) {
+        const error = thrownBy(() => createPgVectorStore({ adapter, schema, tenant, rowLevelSecurity }))
+        expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/tenant/) })
+      }
+    }
+  })
+
+  it('keeps tenants that differ only by U+FFFD apart, each stored under its exact id', async () => {
+    const name = 'replacement_char'
+    const replaced = createPgVectorStore({ adapter, schema, tenant: 'T\uFFFD' })
+    const plain = createPgVectorStore({ adapter, schema, tenant: 'T' })
+    try {
+      await owner.createCollection(name, { dimension: 2 })
+      await replaced.upsert(name, [record('x', [1, 0], { who: 'replaced' })])
+      await plain.upsert(name, [record('x', [0, 1], { who: 'plain' })])
+      expect((await replaced.get(name, ['x']))[0]?.metadata).toEqual({ who: 'replaced' })
+      expect((await plain.get(name, ['x']))[0]?.metadata).toEqual({ who: 'plain' })
+      expect(await replaced.delete(name, { filter: {} })).toBe(1)
+      expect(await plain.count(name)).toBe(1)
+      await replaced.upsert(name, [record('y', [1, 1], {})])
+      const row = await adapter.get<{ id: number }>(
+        `SELECT id FROM "${schema}".engram_collections WHERE name = ?`,
+        [name],
+      )
+      const tenants = await adapter.all<{ tenant_id: string }>(
+        `SELECT tenant_id FROM "${schema}".engram_v${Number(row?.id)} ORDER BY tenant_id`,
+      )
+      expect(tenants.map((t) => t.tenant_id)).toEqual(['T', 'T\uFFFD'])
+    } finally {
+      await owner.dropCollection(name)
+      await replaced.close()
+      await plain.close()
+    }
+  })
+})
+
 describe('HNSW search on a large collection', () => {
   // exactBelow: 1 sends every search through the HNSW index (with iterative scan), as on a big
   // collection; the first search builds the index.

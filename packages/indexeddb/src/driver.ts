@@ -1,5 +1,6 @@
 import type { DriverDefinition } from '@engram/core'
-import { createIndexedDbAdapter, type IndexedDbConfig } from './indexeddb-adapter.js'
+import { createIndexedDbAdapter } from './indexeddb-adapter.js'
+import type { IndexedDbConfig } from './indexeddb-config.js'
 
 declare module '@engram/core' {
   interface DriverOptions {

@@ -1,9 +1,5 @@
 export { driver } from './driver.js'
 export { indexedDbName } from './image-store.js'
-export {
-  createIndexedDbAdapter,
-  type IndexedDbAdapter,
-  type IndexedDbConfig,
-  type IndexedDbDurability,
-} from './indexeddb-adapter.js'
+export { createIndexedDbAdapter, type IndexedDbAdapter } from './indexeddb-adapter.js'
+export type { IndexedDbConfig, IndexedDbDurability } from './indexeddb-config.js'
 export { LocalLockManager } from './local-lock-manager.js'

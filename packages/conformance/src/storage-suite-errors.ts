@@ -17,9 +17,8 @@ export function errorTests(ctx: StorageContext): void {
 
   it('reports a foreign key violation as FOREIGN_KEY_VIOLATION', async () => {
     const parent = await ctx.table(`id ${ctx.sql.int} PRIMARY KEY`)
+    // Tables are dropped last-created first, so the child goes before the parent it references.
     const child = await ctx.table(`id ${ctx.sql.int}, parent_id ${ctx.sql.int} REFERENCES ${parent}(id)`)
-    ctx.tables.splice(ctx.tables.indexOf(parent), 1)
-    ctx.tables.push(parent) // drop the child first
     await ctx.db.run(`INSERT INTO ${parent} VALUES (1)`)
     await ctx.db.run(`INSERT INTO ${child} VALUES (1, 1)`)
     await expectStorageError(ctx.db.run(`INSERT INTO ${child} VALUES (2, 99)`), 'FOREIGN_KEY_VIOLATION')

@@ -1,25 +1,12 @@
-import {
-  type Filter,
-  type Metadata,
-  matchesFilter,
-  type SqlValue,
-  type StorageAdapter,
-  validateFilter,
-} from '@engram/core'
+import { type Filter, type Metadata, matchesFilter, type SqlValue, validateFilter } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresAdapter, pgFilter } from '../src/index.js'
 import { PG_URL, requireDatabase } from './pg-test-env.js'
 
-let adapter: StorageAdapter
-
-beforeAll(async () => {
-  await requireDatabase()
-  adapter = createPostgresAdapter({ connectionString: PG_URL })
-})
-
-afterAll(async () => {
-  await adapter?.close()
-})
+// The pool connects on first use, after requireDatabase has said whether the server is there.
+const adapter = createPostgresAdapter({ connectionString: PG_URL })
+beforeAll(requireDatabase)
+afterAll(() => adapter.close())
 
 const ROWS: ReadonlyArray<{ id: string; doc?: Metadata }> = [
   { id: 'en-faq', doc: { lang: 'en', tags: ['faq', 'help'], n: 2, flag: true, name: 'apple' } },

@@ -2,26 +2,29 @@ import {
   createDatabase,
   type DatabaseOptions,
   isStorageError,
-  type Row,
   type SqlValue,
   type StorageAdapter,
   StorageError,
 } from '@engram/core'
-import { CONVERSATION_SCHEMA, CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
 import {
-  checkCount,
-  checkId,
-  checkRole,
-  checkText,
-  checkUsage,
-  describeValue,
-  readJson,
-  readMetadata,
-  readUsage,
-  toJsonText,
-  toMetadataText,
-  toMillis,
-} from './conversation-values.js'
+  checkImport,
+  type ImportCounts,
+  type ImportedConversation,
+  type ImportedTurn,
+  writeImport,
+} from './conversation-import.js'
+import {
+  CONVERSATION_COLUMNS,
+  marks,
+  TURN_COLUMNS,
+  TURN_MARKS,
+  toConversation,
+  toStoredTurn,
+  turnParams,
+  turnRow,
+} from './conversation-rows.js'
+import { CONVERSATION_SCHEMA, CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
+import { checkCount, checkId, checkRole, checkText, describeValue, toMillis } from './conversation-values.js'
 import type {
   Conversation,
   ConversationTurn,
@@ -31,8 +34,6 @@ import type {
   PruneHistoryOptions,
   RetrieveTurnsOptions,
   StoredConversationTurn,
-  TimeInput,
-  TurnRole,
 } from './memory-adapter.js'
 import { type MigrationReport, migrateSchema } from './migrate-schema.js'
 
@@ -48,57 +49,6 @@ export interface ConversationMemoryConfig {
   onDeleteConversation?: (userId: string, conversationId: string) => Promise<void> | void
 }
 
-/** A conversation record for `importBatch`, as another store or a legacy database had it. */
-export interface ImportedConversation {
-  /** The user it belongs to. */
-  userId: string
-  /** The conversation's id. */
-  conversationId: string
-  /** The agent recorded on it. */
-  agentId?: string | null
-  /** When it began. Default is `lastActivity`, else now. */
-  createdAt?: TimeInput | null
-  /** Its last activity. Default is `createdAt`. */
-  lastActivity?: TimeInput | null
-  /** A display title. */
-  title?: string | null
-  /** A summary. */
-  summary?: string | null
-  /** The persona. */
-  persona?: string | null
-}
-
-/** A turn for `importBatch`: a stored turn whose JSON fields may still be their stored text. */
-export interface ImportedTurn
-  extends Omit<ConversationTurn, 'storageId' | 'timestamp' | 'metadata' | 'tool_calls'> {
-  /** The user it belongs to. */
-  userId: string
-  /** Its conversation; created (from this turn) when it does not exist. */
-  conversationId: string
-  /** Its id; a turn whose id the user already has is skipped, which makes imports repeatable. */
-  storageId: string
-  /** When it was said. */
-  timestamp: TimeInput
-  /** A plain object, or a string stored verbatim as the column's text (even when it is not valid JSON). */
-  metadata?: Record<string, unknown> | string | null
-  /** Any JSON value; a string is taken as the column's stored text and kept verbatim. */
-  tool_calls?: unknown
-}
-
-/** What `importBatch` wrote. */
-export interface ImportCounts {
-  /** Conversations created. */
-  conversations: number
-  /** Turns inserted. */
-  turns: number
-  /** Conversations and turns that already existed and were left as they were. */
-  skipped: number
-}
-
-const TURN_COLUMNS = `storage_id, user_id, conversation_id, role, content, created_at, agent_id, model,
-  prompt_tokens, completion_tokens, total_tokens, tool_calls, tool_call_id, metadata, summary`
-const CONVERSATION_COLUMNS =
-  'user_id, conversation_id, agent_id, created_at, last_activity, title, summary, persona'
 const UPDATABLE: readonly (keyof ConversationUpdate)[] = ['title', 'summary', 'persona', 'agentId']
 const COLUMN_OF: Readonly<Record<keyof ConversationUpdate, string>> = {
   title: 'title',
@@ -193,24 +143,23 @@ export class ConversationMemory implements IMemoryAdapter {
       )
     }
     const storageId = turn.storageId === undefined ? newId() : checkId(turn.storageId, 'turn.storageId')
-    const values = turnValues(userId, conversationId, storageId, turn, turn.timestamp ?? Date.now(), false)
-    const agentId = checkText(turn.agentId, 'turn.agentId')
-    const at = values[5] as number
+    const row = turnRow(userId, conversationId, storageId, turn, turn.timestamp ?? Date.now(), false)
+    const values = turnParams(row)
     await this.#open()
-    const conversation = [userId, conversationId, agentId, at, at]
+    const conversation = [userId, conversationId, row.agent_id, row.created_at, row.created_at]
     try {
       if (this.storage.dialect === 'postgres') {
         // One statement (a data-modifying CTE) is one round trip and atomic on its own: a turn
         // costs a quarter of the BEGIN / upsert / insert / COMMIT sequence over the network.
         await this.storage.run(
           `WITH conversation AS (${UPSERT_CONVERSATION} RETURNING 1)
-           INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`,
+           INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${TURN_MARKS})`,
           [...conversation, ...values],
         )
       } else {
         await this.storage.transaction(async (tx) => {
           await tx.run(UPSERT_CONVERSATION, conversation)
-          await tx.run(`INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})`, values)
+          await tx.run(`INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${TURN_MARKS})`, values)
         })
       }
     } catch (error) {
@@ -396,84 +345,9 @@ export class ConversationMemory implements IMemoryAdapter {
     conversations?: readonly ImportedConversation[]
     turns?: readonly ImportedTurn[]
   }): Promise<ImportCounts> {
-    const conversations = (batch.conversations ?? []).map(conversationValues)
-    const turns = (batch.turns ?? []).map((turn) => {
-      if (typeof turn !== 'object' || turn === null) {
-        throw new StorageError(
-          'INVALID_ARGUMENT',
-          `Each imported turn must be an object; got ${describeValue(turn)}`,
-        )
-      }
-      const userId = checkId(turn.userId, 'turn.userId')
-      const conversationId = checkId(turn.conversationId, 'turn.conversationId')
-      return turnValues(
-        userId,
-        conversationId,
-        checkId(turn.storageId, 'turn.storageId'),
-        turn,
-        turn.timestamp,
-        true,
-      )
-    })
+    const checked = checkImport(batch)
     await this.#open()
-    return this.storage.transaction(async (tx) => {
-      const counts: ImportCounts = { conversations: 0, turns: 0, skipped: 0 }
-      for (const values of conversations) {
-        const { changes } = await tx.run(
-          `INSERT INTO ${CONVERSATIONS_TABLE} (${CONVERSATION_COLUMNS}) VALUES (${marks(8)})
-           ON CONFLICT (user_id, conversation_id) DO NOTHING`,
-          values,
-        )
-        if (changes > 0) counts.conversations++
-        else counts.skipped++
-      }
-      // One conversation row per conversation in the batch, stretched to its newest turn.
-      const spans = new Map<
-        string,
-        { user: string; conversation: string; agent: SqlValue; first: number; last: number }
-      >()
-      for (const values of turns) {
-        const key = JSON.stringify([values[1], values[2]])
-        const at = values[5] as number
-        const span = spans.get(key)
-        if (span === undefined) {
-          spans.set(key, {
-            user: values[1] as string,
-            conversation: values[2] as string,
-            agent: values[6] ?? null,
-            first: at,
-            last: at,
-          })
-        } else {
-          span.first = Math.min(span.first, at)
-          span.last = Math.max(span.last, at)
-        }
-      }
-      for (const span of spans.values()) {
-        const created = await tx.run(
-          `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, agent_id, created_at, last_activity)
-           VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO NOTHING`,
-          [span.user, span.conversation, span.agent, span.first, span.last],
-        )
-        if (created.changes > 0) counts.conversations++
-        else
-          await tx.run(
-            `UPDATE ${CONVERSATIONS_TABLE} SET last_activity = ?
-             WHERE user_id = ? AND conversation_id = ? AND last_activity < ?`,
-            [span.last, span.user, span.conversation, span.last],
-          )
-      }
-      for (const values of turns) {
-        const { changes } = await tx.run(
-          `INSERT INTO ${TURNS_TABLE} (${TURN_COLUMNS}) VALUES (${marks(15)})
-           ON CONFLICT (user_id, storage_id) DO NOTHING`,
-          values,
-        )
-        if (changes > 0) counts.turns++
-        else counts.skipped++
-      }
-      return counts
-    })
+    return this.storage.transaction((tx) => writeImport(tx, checked))
   }
 
   /** Stops the memory; closes the adapter too when the memory opened it (or was told to). */
@@ -488,106 +362,6 @@ export class ConversationMemory implements IMemoryAdapter {
     if (this.#closed) throw closedError()
     await this.migrate()
   }
-}
-
-/** The 15 turn columns' values, in `TURN_COLUMNS` order, after checking every field. */
-function turnValues(
-  userId: string,
-  conversationId: string,
-  storageId: string,
-  turn: Omit<ConversationTurn, 'metadata'> & { metadata?: unknown },
-  timestamp: TimeInput,
-  verbatim: boolean,
-): SqlValue[] {
-  const role = checkRole(turn.role)
-  const content = checkText(turn.content, 'turn.content')
-  const [prompt, completion, total] = checkUsage(turn.usage)
-  // Imports hand over the stored text, which is kept verbatim even when it is not valid JSON.
-  const metadata =
-    verbatim && typeof turn.metadata === 'string'
-      ? checkText(turn.metadata, 'turn.metadata')
-      : toMetadataText(turn.metadata)
-  const toolCalls =
-    verbatim && typeof turn.tool_calls === 'string'
-      ? checkText(turn.tool_calls, 'turn.tool_calls')
-      : toJsonText(turn.tool_calls, 'turn.tool_calls')
-  return [
-    storageId,
-    userId,
-    conversationId,
-    role,
-    content,
-    toMillis(timestamp, 'turn.timestamp'),
-    checkText(turn.agentId, 'turn.agentId'),
-    checkText(turn.model, 'turn.model'),
-    prompt,
-    completion,
-    total,
-    toolCalls,
-    checkText(turn.tool_call_id, 'turn.tool_call_id'),
-    metadata,
-    checkText(turn.summary, 'turn.summary'),
-  ]
-}
-
-function conversationValues(conversation: ImportedConversation): SqlValue[] {
-  if (typeof conversation !== 'object' || conversation === null) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `Each imported conversation must be an object; got ${describeValue(conversation)}`,
-    )
-  }
-  const created = conversation.createdAt ?? conversation.lastActivity ?? Date.now()
-  const createdAt = toMillis(created, 'conversation.createdAt')
-  const lastActivity =
-    conversation.lastActivity == null
-      ? createdAt
-      : toMillis(conversation.lastActivity, 'conversation.lastActivity')
-  return [
-    checkId(conversation.userId, 'conversation.userId'),
-    checkId(conversation.conversationId, 'conversation.conversationId'),
-    checkText(conversation.agentId, 'conversation.agentId'),
-    createdAt,
-    lastActivity,
-    checkText(conversation.title, 'conversation.title'),
-    checkText(conversation.summary, 'conversation.summary'),
-    checkText(conversation.persona, 'conversation.persona'),
-  ]
-}
-
-function toStoredTurn(row: Row): StoredConversationTurn {
-  return {
-    storageId: row.storage_id as string,
-    userId: row.user_id as string,
-    conversationId: row.conversation_id as string,
-    role: row.role as TurnRole,
-    content: (row.content as string | null) ?? null,
-    timestamp: Number(row.created_at),
-    agentId: (row.agent_id as string | null) ?? null,
-    model: (row.model as string | null) ?? null,
-    usage: readUsage(row.prompt_tokens, row.completion_tokens, row.total_tokens),
-    tool_calls: readJson(row.tool_calls),
-    tool_call_id: (row.tool_call_id as string | null) ?? null,
-    metadata: readMetadata(row.metadata),
-    summary: (row.summary as string | null) ?? null,
-  }
-}
-
-function toConversation(row: Row): Conversation {
-  return {
-    conversationId: row.conversation_id as string,
-    userId: row.user_id as string,
-    agentId: (row.agent_id as string | null) ?? null,
-    createdAt: Number(row.created_at),
-    lastActivity: Number(row.last_activity),
-    title: (row.title as string | null) ?? null,
-    summary: (row.summary as string | null) ?? null,
-    persona: (row.persona as string | null) ?? null,
-  }
-}
-
-function marks(count: number): string {
-  return Array.from({ length: count }, () => '?').join(', ')
 }
 
 function newId(): string {

@@ -123,9 +123,20 @@ export function readMetadata(text: unknown): Record<string, unknown> | null {
   return { raw: String(text) }
 }
 
+/** Token counts as their three columns hold them: a count, or `null` where none was given. */
+export interface UsageColumns {
+  /** Tokens in the prompt. */
+  prompt_tokens: number | null
+  /** Tokens in the completion. */
+  completion_tokens: number | null
+  /** Tokens in total. */
+  total_tokens: number | null
+}
+
 /** Checks token counts: each a non-negative integer when present. */
-export function checkUsage(value: unknown): [number | null, number | null, number | null] {
-  if (value === undefined || value === null) return [null, null, null]
+export function checkUsage(value: unknown): UsageColumns {
+  if (value === undefined || value === null)
+    return { prompt_tokens: null, completion_tokens: null, total_tokens: null }
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new StorageError(
       'INVALID_ARGUMENT',
@@ -133,11 +144,11 @@ export function checkUsage(value: unknown): [number | null, number | null, numbe
     )
   }
   const usage = value as TokenUsage
-  return [
-    tokenCount(usage.prompt_tokens, 'usage.prompt_tokens'),
-    tokenCount(usage.completion_tokens, 'usage.completion_tokens'),
-    tokenCount(usage.total_tokens, 'usage.total_tokens'),
-  ]
+  return {
+    prompt_tokens: tokenCount(usage.prompt_tokens, 'usage.prompt_tokens'),
+    completion_tokens: tokenCount(usage.completion_tokens, 'usage.completion_tokens'),
+    total_tokens: tokenCount(usage.total_tokens, 'usage.total_tokens'),
+  }
 }
 
 /** Builds the usage object from its three columns, leaving out the ones that are NULL. */

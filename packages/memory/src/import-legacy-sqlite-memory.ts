@@ -1,10 +1,6 @@
 import { createDatabase, type Row, type StorageAdapter, StorageError } from '@engram/core'
-import type {
-  ConversationMemory,
-  ImportCounts,
-  ImportedConversation,
-  ImportedTurn,
-} from './conversation-memory.js'
+import type { ImportCounts, ImportedConversation, ImportedTurn } from './conversation-import.js'
+import type { ConversationMemory } from './conversation-memory.js'
 import { checkId, describeValue } from './conversation-values.js'
 import { TURN_ROLES, type TurnRole } from './memory-adapter.js'
 

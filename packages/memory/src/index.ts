@@ -1,18 +1,9 @@
 export { AGENT_STATE_TABLE, AgentState, type SavedState } from './agent-state.js'
-export type { AnnIndexFactory, AnnIndexOptions, AnnStatus, CheckpointedAnnIndex } from './ann-tier.js'
 export { type ChunkOptions, chunkText, type TextChunk } from './chunk-text.js'
-export {
-  ConversationMemory,
-  type ConversationMemoryConfig,
-  type ImportCounts,
-  type ImportedConversation,
-  type ImportedTurn,
-} from './conversation-memory.js'
+export type { ImportCounts, ImportedConversation, ImportedTurn } from './conversation-import.js'
+export { ConversationMemory, type ConversationMemoryConfig } from './conversation-memory.js'
 export { CONVERSATION_SCHEMA, CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
 export type { Embedder } from './embedder.js'
-export { createExactScorer } from './exact-scorer.js'
-export { ftsMatchQuery } from './fts-match-query.js'
-export { fts4Rank } from './fts4-rank.js'
 export {
   importLegacySqliteMemory,
   type LegacyImportOptions,
@@ -28,20 +19,7 @@ export {
   type Relation,
 } from './knowledge-graph.js'
 export { createLocalEmbedder, type LocalEmbedderConfig } from './local-embedder.js'
-export {
-  DOCUMENTS_TABLE,
-  type IngestInput,
-  type IngestOptions,
-  type IngestResult,
-  Memory,
-  type MemoryOptions,
-  type RecallOptions,
-  type Recollection,
-  type RememberOptions,
-  TRACES_TABLE,
-  type Trace,
-  type TraceType,
-} from './memory.js'
+export { Memory } from './memory.js'
 export {
   type Conversation,
   type ConversationTurn,
@@ -56,6 +34,16 @@ export {
   TURN_ROLES,
   type TurnRole,
 } from './memory-adapter.js'
+export type {
+  IngestInput,
+  IngestOptions,
+  IngestResult,
+  MemoryOptions,
+  RecallOptions,
+  Recollection,
+  RememberOptions,
+} from './memory-options.js'
+export { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE } from './memory-schema.js'
 export {
   MIGRATIONS_TABLE,
   type Migration,
@@ -65,9 +53,18 @@ export {
 } from './migrate-schema.js'
 export { createOpenAIEmbedder, type OpenAIEmbedderConfig } from './openai-embedder.js'
 export {
+  type AnnIndexFactory,
+  type AnnIndexOptions,
+  type AnnStatus,
+  type CheckpointedAnnIndex,
+  createExactScorer,
   createSqlVectorStore,
+  fts4Rank,
+  ftsMatchQuery,
+  type SqlFragment,
   type SqlVectorStore,
   type SqlVectorStoreAnnConfig,
   type SqlVectorStoreConfig,
+  translateSqliteFilter,
 } from './sql-vector-store.js'
-export { type SqlFragment, translateSqliteFilter } from './sqlite-filter.js'
+export type { Trace, TraceType } from './trace.js'

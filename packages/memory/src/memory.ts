@@ -1,178 +1,32 @@
-import {
-  createDatabase,
-  type Filter,
-  type Metadata,
-  type MetadataValue,
-  type StorageAdapter,
-  StorageError,
-  type VectorStore,
-  validateMetadata,
-} from '@engram/core'
+import { createDatabase, type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
 import { AgentState } from './agent-state.js'
-import { type ChunkOptions, chunkText } from './chunk-text.js'
+import { chunkText } from './chunk-text.js'
 import { ConversationMemory } from './conversation-memory.js'
+import { defaultVectorStore } from './default-vector-store.js'
 import type { Embedder } from './embedder.js'
 import { KnowledgeGraph } from './knowledge-graph.js'
 import { createLocalEmbedder } from './local-embedder.js'
-import { migrateSchema, type SchemaDefinition } from './migrate-schema.js'
-import { createSqlVectorStore } from './sql-vector-store.js'
-
-/** The table of memory traces. */
-export const TRACES_TABLE = 'engram_traces'
-/** The table of ingested documents. */
-export const DOCUMENTS_TABLE = 'engram_documents'
-
-/** Options for `Memory.open`. With none, a SQLite file in `./.engram` with the embedded vector tiers. */
-export interface MemoryOptions {
-  /** The SQLite file to use. Default is `$ENGRAM_DATA_DIR/memory.db`, or `./.engram/memory.db`. */
-  path?: string
-  /** A structured store to use instead of `path` (SQLite or Postgres). The caller keeps ownership. */
-  storage?: StorageAdapter
-  /** The vector store. Default is the SQL vector store on a SQLite `storage`, or PgVectorStore on Postgres. */
-  vectors?: VectorStore
-  /** Turns texts into vectors. Default is the deterministic lexical `createLocalEmbedder()`. */
-  embed?: Embedder
-  /** The dimension you expect; it is checked against what `embed` returns, never assumed. */
-  dimensions?: number
-  /** The vector collection that holds memory traces. Default is `'memories'`. */
-  collection?: string
-  /** Records before the embedded tier switches from exact search to the HNSW index. Default is `1000`. */
-  annThreshold?: number
-}
-
-/** What kind of memory a trace is. */
-export type TraceType = 'fact' | 'episode' | 'chunk' | 'summary' | 'note' | (string & {})
-
-/** One remembered item. */
-export interface Trace {
-  /** Its id. */
-  id: string
-  /** The remembered text. */
-  text: string
-  /** Its kind. Default is `'note'` (`'chunk'` for ingested documents). */
-  type: TraceType
-  /** A namespace, such as a user or an agent. Default is `'default'`. */
-  scope: string
-  /** Labels to filter by. */
-  tags: string[]
-  /** Your own filterable values (strings, numbers, booleans, string lists). */
-  metadata: Metadata
-  /** The document it was cut from, for chunks. */
-  documentId?: string
-  /** Its position in that document. */
-  chunkIndex?: number
-  /** The user whose conversation it came from. */
-  userId?: string
-  /** The conversation it came from; deleting the conversation deletes the trace. */
-  conversationId?: string
-  /** When it was remembered, in milliseconds since the epoch. */
-  createdAt: number
-}
-
-/** Options for `remember`. */
-export interface RememberOptions {
-  /** A namespace. Default is `'default'`. */
-  scope?: string
-  /** Labels. */
-  tags?: string[]
-  /** Your own filterable values. */
-  metadata?: Metadata
-  /** The kind of memory. Default is `'note'`. */
-  type?: TraceType
-  /** Link the trace to a user's conversation (both must be given). */
-  userId?: string
-  /** Link the trace to a conversation, so deleting it deletes the trace. */
-  conversationId?: string
-}
-
-/** Options for `recall`. */
-export interface RecallOptions {
-  /** Matches to return. Default is `5`. */
-  topK?: number
-  /** `'hybrid'` (vectors and full text fused with RRF), `'vector'` or `'text'`. Default is `'hybrid'` where supported. */
-  mode?: 'hybrid' | 'vector' | 'text'
-  /** Only traces in this scope. */
-  scope?: string
-  /** Only traces of this type. */
-  type?: TraceType
-  /** Only traces carrying this tag. */
-  tag?: string
-  /** A filter over your metadata and the built-in fields `scope`, `type`, `tags`, `document_id`, `user_id`, `conversation_id`. */
-  filter?: Filter
-}
-
-/** One recalled trace and how well it matched (the vector store's score; higher is better). */
-export interface Recollection {
-  /** The trace. */
-  trace: Trace
-  /** Its score. */
-  score: number
-}
-
-/** A document to ingest: plain text, or text with an id, a title and metadata. */
-export type IngestInput = string | { id?: string; text: string; title?: string; metadata?: Metadata }
-
-/** Options for `ingest`. */
-export interface IngestOptions extends ChunkOptions {
-  /** The scope of every chunk. Default is `'default'`. */
-  scope?: string
-  /** Tags on every chunk. */
-  tags?: string[]
-  /** Chunks embedded per call to the embedder. Default is `64`. */
-  batchSize?: number
-  /** Called after each batch with chunks done and the total. */
-  onProgress?: (done: number, total: number) => void
-}
-
-/** What `ingest` stored. */
-export interface IngestResult {
-  /** The document's id. */
-  documentId: string
-  /** The chunks, in order. */
-  chunks: Trace[]
-}
-
-/** Traces per multi-row INSERT. */
-const INSERT_ROWS = 50
-
-const RESERVED = new Set(['scope', 'type', 'tags', 'document_id', 'user_id', 'conversation_id'])
-
-const SCHEMA: SchemaDefinition = {
-  component: 'memory',
-  migrations: [
-    {
-      version: 1,
-      name: 'traces and documents',
-      async up(tx) {
-        await tx.exec(`
-          CREATE TABLE ${DOCUMENTS_TABLE} (
-            id TEXT PRIMARY KEY,
-            title TEXT,
-            metadata TEXT NOT NULL,
-            chunk_count INTEGER NOT NULL,
-            created_at BIGINT NOT NULL
-          );
-          CREATE TABLE ${TRACES_TABLE} (
-            id TEXT PRIMARY KEY,
-            text TEXT NOT NULL,
-            type TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            tags TEXT NOT NULL,
-            metadata TEXT NOT NULL,
-            document_id TEXT REFERENCES ${DOCUMENTS_TABLE} (id) ON DELETE CASCADE,
-            chunk_index INTEGER,
-            user_id TEXT,
-            conversation_id TEXT,
-            created_at BIGINT NOT NULL
-          );
-          CREATE INDEX engram_traces_by_scope ON ${TRACES_TABLE} (scope, created_at);
-          CREATE INDEX engram_traces_by_document ON ${TRACES_TABLE} (document_id, chunk_index);
-          CREATE INDEX engram_traces_by_conversation ON ${TRACES_TABLE} (user_id, conversation_id);
-        `)
-      },
-    },
-  ],
-}
+import {
+  type IngestInput,
+  type IngestOptions,
+  type IngestResult,
+  type MemoryOptions,
+  type RecallOptions,
+  type Recollection,
+  type RememberOptions,
+  recallFilter,
+} from './memory-options.js'
+import { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE } from './memory-schema.js'
+import { migrateSchema } from './migrate-schema.js'
+import {
+  checkUserMetadata,
+  insertTraces,
+  newTrace,
+  type Trace,
+  type TraceRow,
+  toTrace,
+  vectorMetadata,
+} from './trace.js'
 
 /**
  * An agent's memory: remember and recall (hybrid, filtered, scoped), document ingestion,
@@ -234,7 +88,7 @@ export class Memory {
     const storage = options.storage ?? (await createDatabase({ filename: path }))
     let vectors = options.vectors
     try {
-      vectors ??= await defaultVectorStore(storage, path, options.annThreshold)
+      vectors ??= await defaultVectorStore(storage, path, options.exactBelow ?? options.annThreshold)
       const memory = new Memory({
         storage,
         vectors,
@@ -253,7 +107,7 @@ export class Memory {
   }
 
   async #initialize(): Promise<void> {
-    await migrateSchema(this.storage, SCHEMA)
+    await migrateSchema(this.storage, MEMORY_SCHEMA)
     await this.graph.initialize()
     await this.state.initialize()
     await this.conversations.initialize()
@@ -271,7 +125,7 @@ export class Memory {
   /** Stores a piece of text as a memory trace and indexes it for recall. */
   async remember(text: string, options: RememberOptions = {}): Promise<Trace> {
     this.#checkOpen()
-    const trace = this.#newTrace(text, options)
+    const trace = newTrace(text, options)
     const [vector] = await this.#embedAll([trace.text])
     await this.#store([trace], [vector as Float32Array])
     return trace
@@ -288,7 +142,7 @@ export class Memory {
     this.#checkOpen()
     if (!Array.isArray(items))
       throw new StorageError('INVALID_ARGUMENT', 'rememberMany() takes an array of { text, …options }')
-    const traces = items.map((item) => this.#newTrace(item?.text, item ?? {}))
+    const traces = items.map((item) => newTrace(item?.text, item ?? {}))
     const batchSize = options.batchSize ?? 256
     for (let start = 0; start < traces.length; start += batchSize) {
       const batch = traces.slice(start, start + batchSize)
@@ -352,7 +206,7 @@ export class Memory {
     const metadata = checkUserMetadata(input.metadata)
     const pieces = chunkText(input.text, options)
     const chunks = pieces.map((piece) => ({
-      ...this.#newTrace(piece.text, {
+      ...newTrace(piece.text, {
         type: 'chunk',
         metadata,
         ...(options.scope === undefined ? {} : { scope: options.scope }),
@@ -421,63 +275,9 @@ export class Memory {
     ])
   }
 
-  #newTrace(text: string, options: RememberOptions): Trace {
-    if (typeof text !== 'string' || text.trim().length === 0) {
-      throw new StorageError('INVALID_ARGUMENT', 'A memory needs non-empty text')
-    }
-    if ((options.userId === undefined) !== (options.conversationId === undefined)) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        'Link a memory to a conversation with both userId and conversationId',
-      )
-    }
-    const tags = options.tags ?? []
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.length > 0)) {
-      throw new StorageError('INVALID_ARGUMENT', 'tags must be an array of non-empty strings')
-    }
-    const trace: Trace = {
-      id: globalThis.crypto.randomUUID(),
-      text,
-      type: checkLabel(options.type ?? 'note', 'type'),
-      scope: checkLabel(options.scope ?? 'default', 'scope'),
-      tags: [...tags],
-      metadata: checkUserMetadata(options.metadata),
-      createdAt: Date.now(),
-    }
-    // No length cap on these two, to accept every id ConversationMemory accepts.
-    if (options.userId !== undefined)
-      trace.userId = checkLabel(options.userId, 'userId', Number.POSITIVE_INFINITY)
-    if (options.conversationId !== undefined) {
-      trace.conversationId = checkLabel(options.conversationId, 'conversationId', Number.POSITIVE_INFINITY)
-    }
-    return trace
-  }
-
   /** Writes traces, then their vectors; if the vectors fail, the rows are removed again so nothing is half-stored. */
   async #store(traces: Trace[], vectors: Float32Array[]): Promise<void> {
-    await this.storage.transaction(async (tx) => {
-      // Multi-row INSERTs: one round trip per 50 traces instead of one per trace (550 parameters, within every limit).
-      for (let start = 0; start < traces.length; start += INSERT_ROWS) {
-        const rows = traces.slice(start, start + INSERT_ROWS)
-        await tx.run(
-          `INSERT INTO ${TRACES_TABLE} (id, text, type, scope, tags, metadata, document_id, chunk_index, user_id, conversation_id, created_at)
-           VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-          rows.flatMap((t) => [
-            t.id,
-            t.text,
-            t.type,
-            t.scope,
-            JSON.stringify(t.tags),
-            JSON.stringify(t.metadata),
-            t.documentId ?? null,
-            t.chunkIndex ?? null,
-            t.userId ?? null,
-            t.conversationId ?? null,
-            t.createdAt,
-          ]),
-        )
-      }
-    })
+    await this.storage.transaction((tx) => insertTraces(tx, traces))
     try {
       await this.vectors.upsert(
         this.collection,
@@ -535,84 +335,6 @@ export class Memory {
   }
 }
 
-interface TraceRow {
-  id: string
-  text: string
-  type: string
-  scope: string
-  tags: string
-  metadata: string
-  document_id: string | null
-  chunk_index: number | null
-  user_id: string | null
-  conversation_id: string | null
-  created_at: number
-}
-
-function toTrace(row: TraceRow): Trace {
-  const trace: Trace = {
-    id: row.id,
-    text: row.text,
-    type: row.type,
-    scope: row.scope,
-    tags: JSON.parse(row.tags),
-    metadata: JSON.parse(row.metadata),
-    createdAt: Number(row.created_at),
-  }
-  if (row.document_id !== null) trace.documentId = row.document_id
-  if (row.chunk_index !== null) trace.chunkIndex = Number(row.chunk_index)
-  if (row.user_id !== null) trace.userId = row.user_id
-  if (row.conversation_id !== null) trace.conversationId = row.conversation_id
-  return trace
-}
-
-/** The vector record's metadata: the caller's values plus the built-in fields recall filters on. */
-function vectorMetadata(trace: Trace): Metadata {
-  const out: Record<string, MetadataValue> = {
-    ...trace.metadata,
-    scope: trace.scope,
-    type: trace.type,
-    tags: trace.tags,
-  }
-  if (trace.documentId !== undefined) out.document_id = trace.documentId
-  if (trace.userId !== undefined) out.user_id = trace.userId
-  if (trace.conversationId !== undefined) out.conversation_id = trace.conversationId
-  return out
-}
-
-function recallFilter(options: RecallOptions): Filter | undefined {
-  const parts: Filter[] = []
-  if (options.scope !== undefined) parts.push({ scope: options.scope })
-  if (options.type !== undefined) parts.push({ type: options.type })
-  if (options.tag !== undefined) parts.push({ tags: options.tag })
-  if (options.filter !== undefined) parts.push(options.filter)
-  if (parts.length === 0) return undefined
-  return parts.length === 1 ? parts[0] : { $and: parts }
-}
-
-function checkUserMetadata(metadata: Metadata | undefined): Metadata {
-  const valid = validateMetadata(metadata) ?? {}
-  for (const key of Object.keys(valid)) {
-    if (RESERVED.has(key)) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        `metadata.${key} is reserved; pass it as an option of its own`,
-      )
-    }
-  }
-  return valid
-}
-
-function checkLabel(value: unknown, what: string, max = 1024): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `${what} must be a non-empty string${Number.isFinite(max) ? ` of at most ${max} characters` : ''}`,
-    )
-  }
-  return value
-}
-
 /** Asks the embedder once, so the dimension is measured rather than assumed. */
 async function measureDimensions(embed: Embedder, expected: number | undefined): Promise<number> {
   if (typeof embed !== 'function')
@@ -634,42 +356,4 @@ async function measureDimensions(embed: Embedder, expected: number | undefined):
 function defaultPath(): string {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
   return `${(env?.ENGRAM_DATA_DIR ?? '.engram').replace(/[\\/]+$/, '')}/memory.db`
-}
-
-/** The vector store that fits the structured store: the embedded tiers on SQLite, pgvector on Postgres. */
-async function defaultVectorStore(
-  storage: StorageAdapter,
-  path: string | undefined,
-  annThreshold?: number,
-): Promise<VectorStore> {
-  if (storage.dialect === 'postgres') {
-    let module: { createPgVectorStore?: (config: { adapter: StorageAdapter }) => VectorStore }
-    try {
-      module = await import(/* @vite-ignore */ '@engram/postgres')
-    } catch (error) {
-      throw new StorageError(
-        'DRIVER_NOT_INSTALLED',
-        'A Postgres memory needs @engram/postgres for its vectors: pnpm add @engram/postgres (or pass vectors)',
-        { cause: error },
-      )
-    }
-    if (!module.createPgVectorStore)
-      throw new StorageError('DRIVER_NOT_INSTALLED', '@engram/postgres has no createPgVectorStore')
-    return module.createPgVectorStore({ adapter: storage })
-  }
-  const annPath = path ?? (storage.capabilities.persistence === 'memory' ? ':memory:' : undefined)
-  const withAnn = annPath !== undefined && (await hasSidecar())
-  return createSqlVectorStore(storage, {
-    ...(withAnn ? { ann: { path: annPath } } : {}),
-    ...(annThreshold === undefined ? {} : { annThreshold }),
-  })
-}
-
-async function hasSidecar(): Promise<boolean> {
-  try {
-    await import(/* @vite-ignore */ '@engram/hnsw-sidecar')
-    return true
-  } catch {
-    return false
-  }
 }

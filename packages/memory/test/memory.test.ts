@@ -4,10 +4,12 @@ import { join } from 'node:path'
 import { createReferenceVectorStore, expectStorageError } from '@engram/conformance'
 import type { StorageAdapter } from '@engram/core'
 import { createPostgresAdapter } from '@engram/postgres'
+import type { SqliteVectorStore } from '@engram/sqlite-vector'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { Embedder } from '../src/embedder.js'
 import { createLocalEmbedder } from '../src/local-embedder.js'
-import { Memory, type MemoryOptions } from '../src/memory.js'
+import { Memory } from '../src/memory.js'
+import type { MemoryOptions } from '../src/memory-options.js'
 import { PG_URL } from './storage-backends.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-memory-'))
@@ -184,6 +186,21 @@ describe('Memory.open', () => {
     } finally {
       if (previous === undefined) delete process.env.ENGRAM_DATA_DIR
       else process.env.ENGRAM_DATA_DIR = previous
+    }
+  })
+
+  it('uses @engram/sqlite-vector on SQLite, switching to the HNSW index from exactBelow records', async () => {
+    for (const [options, indexed] of [
+      [{ exactBelow: 3 }, true],
+      [{ exactBelow: 4 }, false],
+      [{ annThreshold: 3 }, true],
+    ] as const) {
+      const memory = await open(options)
+      const vectors = memory.vectors as SqliteVectorStore
+      expect(vectors.kind).toBe('sqlite-vector')
+      for (const fact of FACTS.slice(0, 3)) await memory.remember(fact)
+      expect((await memory.recall('coral reef', { mode: 'vector' }))[0]?.trace.text).toContain('Barrier Reef')
+      expect((await vectors.annStatus(memory.collection)).open, JSON.stringify(options)).toBe(indexed)
     }
   })
 

@@ -1,43 +1,36 @@
 import {
   type AnnHit,
-  type AnnIndex,
+  type AnnIndexFactory,
+  type AnnIndexOptions,
   bytesToVector,
+  type CheckpointedAnnIndex,
+  HNSW_DEFAULTS,
+  type HnswSettings,
   Mutex,
   type StorageAdapter,
   StorageError,
-  type VectorMetric,
 } from '@engram/core'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+import { integerOption } from './integer-option.js'
 
-/** An `AnnIndex` that remembers which state of the database it holds (`@engram/hnsw-sidecar`'s `HnswIndex` is one). */
-export interface CheckpointedAnnIndex extends AnnIndex {
-  /** The checkpoint given to the last `persist()` that reached durable storage, or `undefined` for a new index. */
-  readonly checkpoint: string | undefined
-  /** Writes the index together with `checkpoint`. */
-  persist(checkpoint?: string): Promise<void>
+/** Settings for the ANN tier: one HNSW index per collection, in files beside the database. */
+export interface SqliteVectorAnnConfig extends HnswSettings {
+  /**
+   * The database file the adapter has open; each collection's index is `<path>.<collection>.hnsw`
+   * (plus `.json` for its checkpoint), so two databases in one folder never share an index.
+   * `':memory:'` keeps indexes in memory, as does an adapter whose persistence is `'memory'`.
+   */
+  path: string
+  /** Changes applied to an index that trigger writing it to disk; `close()` always does. Default is `10_000`. */
+  persistEvery?: number
+  /** Opens an index. Default is `createHnswIndex` from `@engram/hnsw-sidecar`. */
+  createIndex?: AnnIndexFactory
+  /** Deletes an index's files. Default is `removeHnswIndex` from `@engram/hnsw-sidecar`. */
+  removeIndex?: (path: string) => Promise<void>
 }
 
-/** What the store passes when it opens an index for a collection. */
-export interface AnnIndexOptions {
-  /** The index file, or `undefined` to keep the index in memory. */
-  path?: string
-  /** Number of dimensions. */
-  dimension: number
-  /** Similarity measure. */
-  metric: VectorMetric
-  /** Links per node. */
-  M?: number
-  /** Candidate list size while building. */
-  efConstruction?: number
-  /** Candidate list size while searching. */
-  efSearch?: number
-}
-
-/** Opens (or creates empty) the index at `options.path`; `createHnswIndex` from `@engram/hnsw-sidecar` fits. */
-export type AnnIndexFactory = (options: AnnIndexOptions) => Promise<CheckpointedAnnIndex>
-
-/** The ANN settings after defaults are filled in. */
-export interface AnnTierConfig {
+/** The ANN tier's settings, defaults filled in. */
+export interface AnnTierConfig extends Required<HnswSettings> {
   /** The database file the index files are named after, or `undefined` for in-memory indexes. */
   databasePath: string | undefined
   /** Opens an index. */
@@ -46,15 +39,13 @@ export interface AnnTierConfig {
   removeIndex: (path: string) => Promise<void>
   /** Changes applied since the last checkpoint that trigger a new one. */
   persistEvery: number
-  /** Passed through to the index. */
-  M?: number
-  /** Passed through to the index. */
-  efConstruction?: number
-  /** Passed through to the index. */
-  efSearch?: number
 }
 
-/** Where a collection's ANN index stands, from `SqlVectorStore.annStatus`. */
+/** The settings `checkAnnConfig` returns: the index functions stay open until the sidecar is loaded. */
+export type CheckedAnnConfig = Omit<AnnTierConfig, 'createIndex' | 'removeIndex'> &
+  Partial<Pick<AnnTierConfig, 'createIndex' | 'removeIndex'>>
+
+/** Where a collection's ANN index stands, from `SqliteVectorStore.annStatus`. */
 export interface AnnStatus {
   /** Whether this store has the collection's index open. */
   open: boolean
@@ -193,11 +184,15 @@ export class AnnTier {
 
   async #openIndex(collection: CollectionRow): Promise<OpenIndex> {
     const path = this.#path(collection.name)
-    const options: AnnIndexOptions = { dimension: collection.dimension, metric: collection.metric }
+    const { m, efConstruction, efSearch } = this.#config
+    const options: AnnIndexOptions = {
+      dimension: collection.dimension,
+      metric: collection.metric,
+      m,
+      efConstruction,
+      efSearch,
+    }
     if (path !== undefined) options.path = path
-    if (this.#config.M !== undefined) options.M = this.#config.M
-    if (this.#config.efConstruction !== undefined) options.efConstruction = this.#config.efConstruction
-    if (this.#config.efSearch !== undefined) options.efSearch = this.#config.efSearch
     let index = await this.#config.createIndex(options)
     const applied = parseCheckpoint(index.checkpoint, collection)
     if (applied !== undefined) {
@@ -296,4 +291,62 @@ function parseCheckpoint(checkpoint: string | undefined, collection: CollectionR
   if (!Number.isInteger(sequence) || sequence < collection.floor || sequence > collection.seq)
     return undefined
   return sequence
+}
+
+/**
+ * Checks the `ann` option when the store is created, so a mistake fails at once rather than on
+ * the first search past `exactBelow`. Returns the settings with every default but the index
+ * functions filled in (those come from the sidecar, which is only loaded when it is needed).
+ */
+export function checkAnnConfig(ann: SqliteVectorAnnConfig, db: StorageAdapter): CheckedAnnConfig {
+  if (typeof ann !== 'object' || ann === null || typeof ann.path !== 'string' || ann.path === '') {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      "ann.path must be the database file the adapter opened, or ':memory:'",
+    )
+  }
+  for (const name of ['createIndex', 'removeIndex'] as const) {
+    if (ann[name] !== undefined && typeof ann[name] !== 'function') {
+      throw new StorageError('INVALID_ARGUMENT', `ann.${name} must be a function`)
+    }
+  }
+  const inMemory = ann.path === ':memory:' || db.capabilities.persistence === 'memory'
+  const config: CheckedAnnConfig = {
+    databasePath: inMemory ? undefined : ann.path,
+    persistEvery: integerOption(ann.persistEvery, 10_000, 'ann.persistEvery'),
+    m: integerOption(ann.m, HNSW_DEFAULTS.m, 'ann.m', 2),
+    efConstruction: integerOption(ann.efConstruction, HNSW_DEFAULTS.efConstruction, 'ann.efConstruction'),
+    efSearch: integerOption(ann.efSearch, HNSW_DEFAULTS.efSearch, 'ann.efSearch'),
+  }
+  if (ann.createIndex) config.createIndex = ann.createIndex
+  if (ann.removeIndex) config.removeIndex = ann.removeIndex
+  return config
+}
+
+/** Builds the tier, loading `@engram/hnsw-sidecar` for whichever index function was not given. */
+export async function openAnnTier(db: StorageAdapter, config: CheckedAnnConfig): Promise<AnnTier> {
+  let { createIndex, removeIndex } = config
+  if (!createIndex || !removeIndex) {
+    const sidecar = await loadSidecar()
+    createIndex ??= sidecar.createHnswIndex
+    removeIndex ??= sidecar.removeHnswIndex
+  }
+  return new AnnTier(db, { ...config, createIndex, removeIndex })
+}
+
+interface SidecarModule {
+  createHnswIndex: AnnIndexFactory
+  removeHnswIndex: (path: string) => Promise<void>
+}
+
+async function loadSidecar(): Promise<SidecarModule> {
+  try {
+    return (await import(/* @vite-ignore */ '@engram/hnsw-sidecar')) as SidecarModule
+  } catch (error) {
+    throw new StorageError(
+      'DRIVER_NOT_INSTALLED',
+      'The ANN tier needs @engram/hnsw-sidecar: run `pnpm add @engram/hnsw-sidecar`, or leave out the ann option',
+      { cause: error },
+    )
+  }
 }

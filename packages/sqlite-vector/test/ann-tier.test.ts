@@ -5,27 +5,26 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { similarity, type VectorRecord } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { afterAll, describe, expect, it } from 'vitest'
-import { createSqlVectorStore, type SqlVectorStore } from '../src/index.js'
-import { vectors } from './helpers.js'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createSqliteVectorStore, type SqliteVectorStore } from '../src/index.js'
+import { adapters, vectors } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-ann-tier-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 let counter = 0
 const newDatabase = () => join(folder, `db-${++counter}.sqlite`)
+const { track, closeAll } = adapters()
+afterEach(closeAll)
+const open = (filename: string) => track(createSqliteNativeAdapter({ filename }))
 
-function openStore(path: string, annThreshold = 1): SqlVectorStore {
-  return createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), {
-    ann: { path },
-    annThreshold,
-    closeAdapter: true,
-  })
+function openStore(path: string, exactBelow = 1): SqliteVectorStore {
+  return createSqliteVectorStore({ adapter: open(path), ann: { path }, exactBelow })
 }
 
 const records = (list: Float32Array[], prefix = 'r'): VectorRecord[] =>
   list.map((vector, i) => ({ id: `${prefix}${i}`, vector }))
 
-async function allIds(store: SqlVectorStore, name: string): Promise<string[]> {
+async function allIds(store: SqliteVectorStore, name: string): Promise<string[]> {
   const ids: string[] = []
   for await (const batch of store.scan(name, { batchSize: 500 })) ids.push(...batch.map((r) => r.id))
   return ids.sort()
@@ -36,8 +35,8 @@ function checkpointSequence(indexPath: string): number {
   return Number(checkpoint.slice(checkpoint.lastIndexOf('@') + 1))
 }
 
-describe('SqlVectorStore ANN tier', () => {
-  it('stays exact below annThreshold and switches to the index when a collection reaches it', async () => {
+describe('sqlite-vector ANN tier', () => {
+  it('stays exact below exactBelow and switches to the index when a collection reaches it', async () => {
     const path = newDatabase()
     const store = openStore(path, 100)
     await store.createCollection('docs', { dimension: 8 })
@@ -58,13 +57,11 @@ describe('SqlVectorStore ANN tier', () => {
 
   it('returns the exact scores of the exact scan, with recall@10 of at least 0.95', async () => {
     const data = vectors(3000, 32, 2)
-    const exact = createSqlVectorStore(createSqliteNativeAdapter({ filename: ':memory:' }), {
-      closeAdapter: true,
-    })
-    const ann = createSqlVectorStore(createSqliteNativeAdapter({ filename: ':memory:' }), {
+    const exact = createSqliteVectorStore({ adapter: open(':memory:') })
+    const ann = createSqliteVectorStore({
+      adapter: open(':memory:'),
       ann: { path: ':memory:' },
-      annThreshold: 1000,
-      closeAdapter: true,
+      exactBelow: 1000,
     })
     for (const store of [exact, ann]) {
       await store.createCollection('docs', { dimension: 32, metric: 'euclidean' })
@@ -257,7 +254,7 @@ describe('SqlVectorStore ANN tier', () => {
     await store.upsert('docs', records(data))
     expect(await store.query('docs', { vector: data[0] as Float32Array, topK: 100 })).toHaveLength(100)
 
-    const other = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), { closeAdapter: true })
+    const other = createSqliteVectorStore({ adapter: open(path) })
     await other.delete('docs', { ids: ['r0', 'r1'] })
     await other.upsert('docs', [{ id: 'new', vector: data[0] as Float32Array }])
     await other.close()
@@ -279,7 +276,7 @@ describe('SqlVectorStore ANN tier', () => {
     await store.close()
 
     // A store without the ANN tier keeps no tombstones for its deletes, so the index must rebuild.
-    const plain = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), { closeAdapter: true })
+    const plain = createSqliteVectorStore({ adapter: open(path) })
     await plain.delete('docs', { ids: ['r0', 'r1'] })
     await plain.close()
     const after = openStore(path)

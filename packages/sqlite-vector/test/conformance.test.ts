@@ -4,38 +4,39 @@ import { join } from 'node:path'
 import { describeVectorStore } from '@engram/conformance'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { afterAll } from 'vitest'
-import { createSqlVectorStore } from '../src/index.js'
-import { withFts } from './helpers.js'
+import { createSqliteVectorStore } from '../src/index.js'
+import { adapters, withFts } from './helpers.js'
 
-const folder = mkdtempSync(join(tmpdir(), 'engram-memory-conformance-'))
+const folder = mkdtempSync(join(tmpdir(), 'engram-sqlite-vector-conformance-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 let counter = 0
+const { track, closeAll } = adapters()
+const memory = () => track(createSqliteNativeAdapter({ filename: ':memory:' }))
 
-describeVectorStore('SqlVectorStore (exact, FTS5)', async () =>
-  createSqlVectorStore(createSqliteNativeAdapter({ filename: ':memory:' }), { closeAdapter: true }),
-)
-
-describeVectorStore('SqlVectorStore (exact, FTS4)', async () =>
-  createSqlVectorStore(withFts(createSqliteNativeAdapter({ filename: ':memory:' }), 'fts4'), {
-    closeAdapter: true,
-  }),
+describeVectorStore(
+  'sqlite-vector (exact, FTS5)',
+  async () => createSqliteVectorStore({ adapter: memory() }),
+  { cleanup: closeAll },
 )
 
 describeVectorStore(
-  'SqlVectorStore (HNSW sidecar from the first record, file database)',
-  async () => {
-    const path = join(folder, `ann-${++counter}.db`)
-    return createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), {
-      ann: { path },
-      annThreshold: 1,
-      closeAdapter: true,
-    })
-  },
-  { approximate: true },
+  'sqlite-vector (exact, FTS4)',
+  async () => createSqliteVectorStore({ adapter: withFts(memory(), 'fts4') }),
+  { cleanup: closeAll },
 )
 
-describeVectorStore('SqlVectorStore (no full-text module)', async () =>
-  createSqlVectorStore(withFts(createSqliteNativeAdapter({ filename: ':memory:' }), false), {
-    closeAdapter: true,
-  }),
+describeVectorStore(
+  'sqlite-vector (HNSW sidecar from the first record, WAL file)',
+  async () => {
+    const path = join(folder, `ann-${++counter}.db`)
+    const adapter = track(createSqliteNativeAdapter({ filename: path }))
+    return createSqliteVectorStore({ adapter, ann: { path }, exactBelow: 1 })
+  },
+  { approximate: true, cleanup: closeAll },
+)
+
+describeVectorStore(
+  'sqlite-vector (no full-text module)',
+  async () => createSqliteVectorStore({ adapter: withFts(memory(), false) }),
+  { cleanup: closeAll },
 )

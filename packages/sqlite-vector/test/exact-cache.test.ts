@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StorageAdapter, VectorMetric } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { afterAll, describe, expect, it } from 'vitest'
-import { createSqlVectorStore } from '../src/index.js'
-import { seeded, vectors } from './helpers.js'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createSqliteVectorStore } from '../src/index.js'
+import { adapters, seeded, vectors } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-exact-cache-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
+const { track, closeAll } = adapters()
+afterEach(closeAll)
+const open = (filename: string) => track(createSqliteNativeAdapter({ filename }))
 
 /** The adapter, counting the statements that read vector blobs. */
 function counting(adapter: StorageAdapter): { db: StorageAdapter; blobReads: () => number } {
@@ -30,10 +33,10 @@ function counting(adapter: StorageAdapter): { db: StorageAdapter; blobReads: () 
 
 const ids = (matches: Array<{ id: string }>) => matches.map((m) => m.id)
 
-describe('SqlVectorStore exact-search cache', () => {
+describe('sqlite-vector exact-search cache', () => {
   it('answers repeated exact queries from memory without reading vector blobs', async () => {
-    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
-    const store = createSqlVectorStore(db, { closeAdapter: true })
+    const { db, blobReads } = counting(open(':memory:'))
+    const store = createSqliteVectorStore({ adapter: db })
     await store.createCollection('docs', { dimension: 8 })
     const data = vectors(300, 8, 1)
     await store.upsert(
@@ -51,8 +54,8 @@ describe('SqlVectorStore exact-search cache', () => {
   })
 
   it('sees its own upserts and deletes at once, reading only the changed rows', async () => {
-    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
-    const store = createSqlVectorStore(db, { closeAdapter: true })
+    const { db, blobReads } = counting(open(':memory:'))
+    const store = createSqliteVectorStore({ adapter: db })
     await store.createCollection('docs', { dimension: 2 })
     await store.upsert('docs', [
       { id: 'a', vector: [1, 0] },
@@ -74,10 +77,9 @@ describe('SqlVectorStore exact-search cache', () => {
   for (const ann of [false, true]) {
     it(`never serves stale results after another store writes the same file${ann ? ' (with tombstones)' : ''}`, async () => {
       const path = join(folder, `shared-${ann}.db`)
-      const options = (p: string) =>
-        ann ? { closeAdapter: true, ann: { path: p }, annThreshold: 1_000_000 } : { closeAdapter: true }
-      const reader = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), options(path))
-      const writer = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), options(path))
+      const options = ann ? { ann: { path }, exactBelow: 1_000_000 } : {}
+      const reader = createSqliteVectorStore({ adapter: open(path), ...options })
+      const writer = createSqliteVectorStore({ adapter: open(path), ...options })
       await reader.createCollection('docs', { dimension: 2 })
       await writer.upsert('docs', [
         { id: 'a', vector: [1, 0] },
@@ -105,9 +107,9 @@ describe('SqlVectorStore exact-search cache', () => {
   }
 
   it('scans the database for a collection over the byte budget and still answers exactly', async () => {
-    const { db, blobReads } = counting(createSqliteNativeAdapter({ filename: ':memory:' }))
-    const small = createSqlVectorStore(db, { exactCacheBytes: 10_000 })
-    const off = createSqlVectorStore(db, { exactCacheBytes: 0 })
+    const { db, blobReads } = counting(open(':memory:'))
+    const small = createSqliteVectorStore({ adapter: db, exactCacheBytes: 10_000 })
+    const off = createSqliteVectorStore({ adapter: db, exactCacheBytes: 0 })
     await small.createCollection('docs', { dimension: 16 })
     const data = vectors(500, 16, 2)
     await small.upsert(
@@ -120,18 +122,17 @@ describe('SqlVectorStore exact-search cache', () => {
     expect(await small.query('docs', query)).toEqual(expected)
     expect(await small.query('docs', query)).toEqual(expected)
     expect(blobReads() - before).toBe(2)
-    expect(() => createSqlVectorStore(db, { exactCacheBytes: -1 })).toThrow(/exactCacheBytes/)
+    expect(() => createSqliteVectorStore({ adapter: db, exactCacheBytes: -1 })).toThrow(/exactCacheBytes/)
     await small.close()
     await off.close()
-    await db.close()
   })
 
   for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
     it(`returns exactly what a store without the cache returns on random data (${metric})`, async () => {
-      const db = createSqliteNativeAdapter({ filename: ':memory:' })
+      const db = open(':memory:')
       // A budget that holds one collection at a time, so eviction and reloads are exercised too.
-      const cached = createSqlVectorStore(db, { exactCacheBytes: 400 * (24 * 4 + 56) })
-      const plain = createSqlVectorStore(db, { exactCacheBytes: 0 })
+      const cached = createSqliteVectorStore({ adapter: db, exactCacheBytes: 400 * (24 * 4 + 56) })
+      const plain = createSqliteVectorStore({ adapter: db, exactCacheBytes: 0 })
       const random = seeded(11)
       for (const name of ['one', 'two']) {
         await cached.createCollection(name, { dimension: 24, metric })
@@ -161,7 +162,6 @@ describe('SqlVectorStore exact-search cache', () => {
       }
       await cached.close()
       await plain.close()
-      await db.close()
     })
   }
 })

@@ -13,3 +13,20 @@ export function withFts(adapter: StorageAdapter, fts: 'fts4' | false): StorageAd
     },
   })
 }
+
+/**
+ * Remembers adapters so a test (or the conformance suite's `cleanup` hook) can close them: the
+ * store never closes an adapter it was given.
+ */
+export function adapters(): { track<T extends StorageAdapter>(adapter: T): T; closeAll(): Promise<void> } {
+  const opened: StorageAdapter[] = []
+  return {
+    track(adapter) {
+      opened.push(adapter)
+      return adapter
+    },
+    async closeAll() {
+      for (const adapter of opened.splice(0)) await adapter.close()
+    },
+  }
+}

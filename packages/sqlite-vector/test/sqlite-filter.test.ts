@@ -1,7 +1,7 @@
-import { type Filter, type Metadata, matchesFilter, validateFilter } from '@engram/core'
+import { type Filter, type Metadata, matchesFilter, type SqlValue, validateFilter } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { describe, expect, it } from 'vitest'
-import { translateSqliteFilter } from '../src/index.js'
+import { sqliteFilter } from '../src/index.js'
 import { seeded } from './helpers.js'
 
 // Values chosen to hit every typing trap: 1 vs true, '10' vs 10, code point order, quotes.
@@ -77,7 +77,20 @@ function randomFilter(random: () => number, depth: number): Filter {
   return { [field]: { [op]: value } }
 }
 
-describe('translateSqliteFilter', () => {
+/** Translates with `?` placeholders, collecting the bound values in order. */
+function translate(filter: Filter, column = 'metadata'): { sql: string; params: SqlValue[] } {
+  const params: SqlValue[] = []
+  const sql = sqliteFilter(validateFilter(filter), {
+    column,
+    bind(value) {
+      params.push(value)
+      return '?'
+    },
+  })
+  return { sql, params }
+}
+
+describe('sqliteFilter', () => {
   it("selects exactly the rows core's matchesFilter accepts, over 400 random filters", async () => {
     const random = seeded(42)
     const db = createSqliteNativeAdapter({ filename: ':memory:' })
@@ -93,7 +106,7 @@ describe('translateSqliteFilter', () => {
     for (let n = 0; n < 400; n++) {
       const filter = randomFilter(random, 3)
       const node = validateFilter(filter)
-      const { sql, params } = translateSqliteFilter(node)
+      const { sql, params } = translate(filter)
       const got = (await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, params)).map(
         (r) => r.id,
       )
@@ -107,12 +120,81 @@ describe('translateSqliteFilter', () => {
   })
 
   it('binds field names and values as parameters, never as SQL text', () => {
-    const { sql, params } = translateSqliteFilter(
-      validateFilter({ secret_field: "x'); DROP TABLE t; --", other: { $in: ['y', 2] } }),
-    )
+    const { sql, params } = translate({ secret_field: "x'); DROP TABLE t; --", other: { $in: ['y', 2] } })
     expect(sql).not.toContain('secret_field')
     expect(sql).not.toContain('DROP')
     expect(params).toContain('$.secret_field')
     expect(params).toContain("x'); DROP TABLE t; --")
+  })
+
+  it('reads an empty filter as TRUE, an empty $in as FALSE and an empty $nin as TRUE', async () => {
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    await db.exec(
+      `CREATE TABLE t (id INTEGER PRIMARY KEY, metadata TEXT); INSERT INTO t VALUES (1, '{"a":1}'), (2, NULL)`,
+    )
+    const ids = async (filter: Filter) => {
+      const { sql, params } = translate(filter)
+      return (await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, params)).map(
+        (r) => r.id,
+      )
+    }
+    expect(await ids({})).toEqual([1, 2])
+    expect(await ids({ a: { $in: [] } })).toEqual([])
+    expect(await ids({ a: { $nin: [] } })).toEqual([1, 2])
+    await db.close()
+  })
+
+  it('answers an $in of 20,000 strings and 5,000 numbers, and 1,000 ORed conditions, exactly', async () => {
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, metadata TEXT)')
+    const rows = Array.from(
+      { length: 400 },
+      (_, i): Metadata => (i % 2 ? { s: `k${i}` } : { s: [`k${i}`, 'x'], n: i }),
+    )
+    for (const [i, metadata] of rows.entries()) {
+      await db.run('INSERT INTO t (id, metadata) VALUES (?, ?)', [i, JSON.stringify(metadata)])
+    }
+    const filters: Filter[] = [
+      { s: { $in: Array.from({ length: 20_000 }, (_, i) => `k${i * 7}`) } },
+      { n: { $nin: Array.from({ length: 5_000 }, (_, i) => i * 3) } },
+      { $or: Array.from({ length: 1_000 }, (_, i) => ({ s: `k${i * 5}` })) },
+    ]
+    for (const filter of filters) {
+      const node = validateFilter(filter)
+      const { sql, params } = translate(filter)
+      const got = (await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, params)).map(
+        (r) => r.id,
+      )
+      const expected = rows.flatMap((metadata, i) => (matchesFilter(node, metadata) ? [i] : []))
+      expect(expected.length).toBeGreaterThan(0)
+      expect(got).toEqual(expected)
+    }
+    await db.close()
+  })
+
+  it('puts every value where bind placed it, in reading order, with any placeholder style', async () => {
+    const db = createSqliteNativeAdapter({ filename: ':memory:' })
+    await db.exec(
+      `CREATE TABLE t (id INTEGER PRIMARY KEY, metadata TEXT);
+       INSERT INTO t VALUES (1, '{"n":5,"s":"b"}'), (2, '{"n":7,"s":"a"}'), (3, '{"n":5,"s":"c"}')`,
+    )
+    const named: Record<string, SqlValue> = {}
+    const sql = sqliteFilter(validateFilter({ n: { $gte: 5, $lt: 7 }, s: { $in: ['b', 'c'] } }), {
+      column: 't.metadata',
+      bind(value) {
+        const name = `p${Object.keys(named).length}`
+        named[name] = value
+        return `:${name}`
+      },
+    })
+    const rows = await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, named)
+    expect(rows.map((r) => r.id)).toEqual([1, 3])
+    await db.close()
+  })
+
+  it('refuses a column that is not a plain (optionally qualified) name', () => {
+    for (const column of ['', 'metadata; DROP TABLE t', 'json(metadata)', 'a.b.c']) {
+      expect(() => translate({ a: 1 }, column)).toThrow(/plain column name/)
+    }
   })
 })

@@ -1,15 +1,20 @@
-import { reciprocalRankFusion, type StorageAdapter } from '@engram/core'
+import { type AnnIndexOptions, HNSW_DEFAULTS, reciprocalRankFusion, type StorageAdapter } from '@engram/core'
+import { createHnswIndex } from '@engram/hnsw-sidecar'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { describe, expect, it } from 'vitest'
-import { createSqlVectorStore, ftsMatchQuery } from '../src/index.js'
-import { withFts } from './helpers.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createSqliteVectorStore, ftsMatchQuery } from '../src/index.js'
+import { adapters, withFts } from './helpers.js'
 
-describe('SqlVectorStore full text', () => {
+const { track, closeAll } = adapters()
+afterEach(closeAll)
+const memory = () => track(createSqliteNativeAdapter({ filename: ':memory:' }))
+
+describe('sqlite-vector full text', () => {
   for (const flavour of ['fts5', 'fts4'] as const) {
     it(`keeps the ${flavour} table in step with the records on insert, replace, update and delete`, async () => {
-      const native = createSqliteNativeAdapter({ filename: ':memory:' })
+      const native = memory()
       const db = flavour === 'fts5' ? native : withFts(native, 'fts4')
-      const store = createSqlVectorStore(db)
+      const store = createSqliteVectorStore({ adapter: db })
       await store.createCollection('docs', { dimension: 2 })
       const ftsRows = async () =>
         (
@@ -32,14 +37,11 @@ describe('SqlVectorStore full text', () => {
       await store.delete('docs', { filter: {} })
       expect(await ftsRows()).toEqual([])
       await store.close()
-      await db.close()
     })
   }
 
   it('treats FTS syntax in query text as plain words', async () => {
-    const store = createSqlVectorStore(createSqliteNativeAdapter({ filename: ':memory:' }), {
-      closeAdapter: true,
-    })
+    const store = createSqliteVectorStore({ adapter: memory() })
     await store.createCollection('docs', { dimension: 2 })
     await store.upsert('docs', [
       { id: 'near', vector: [1, 0], text: 'NEAR the text column' },
@@ -64,8 +66,8 @@ describe('SqlVectorStore full text', () => {
     const texts = ['kiwi', 'kiwi kiwi mango', 'mango papaya guava lime kiwi', 'papaya', 'lime lime']
     const order: string[][] = []
     for (const fts of ['fts5', 'fts4'] as const) {
-      const native = createSqliteNativeAdapter({ filename: ':memory:' })
-      const store = createSqlVectorStore(fts === 'fts5' ? native : withFts(native, 'fts4'))
+      const native = memory()
+      const store = createSqliteVectorStore({ adapter: fts === 'fts5' ? native : withFts(native, 'fts4') })
       await store.createCollection('docs', { dimension: 2 })
       await store.upsert(
         'docs',
@@ -73,25 +75,21 @@ describe('SqlVectorStore full text', () => {
       )
       order.push((await store.query('docs', { text: 'kiwi lime', mode: 'text' })).map((m) => m.id))
       await store.close()
-      await native.close()
     }
     expect(order[0]).toHaveLength(4)
     expect(order[1]).toEqual(order[0])
   })
 })
 
-describe('createSqlVectorStore', () => {
+describe('createSqliteVectorStore', () => {
   it('refuses a Postgres adapter with a pointer to the right store', () => {
-    const adapter = {
-      ...createSqliteNativeAdapter({ filename: ':memory:' }),
-      dialect: 'postgres',
-    } as StorageAdapter
-    expect(() => createSqlVectorStore(adapter)).toThrow(/@engram\/postgres/)
+    const adapter = { ...memory(), dialect: 'postgres' } as StorageAdapter
+    expect(() => createSqliteVectorStore({ adapter })).toThrow(/@engram\/postgres/)
   })
 
   it('stores each collection in tables named by its registry key, never by its name', async () => {
-    const db = createSqliteNativeAdapter({ filename: ':memory:' })
-    const store = createSqlVectorStore(db)
+    const db = memory()
+    const store = createSqliteVectorStore({ adapter: db })
     await store.createCollection('Mixed-Case_name', { dimension: 2 })
     await store.createCollection('mixed-case_name', { dimension: 3 })
     const tables = await db.all<{ name: string }>(
@@ -100,21 +98,85 @@ describe('createSqlVectorStore', () => {
     expect(tables.map((t) => t.name)).toEqual(['engram_vec_1', 'engram_vec_2'])
     expect(await store.listCollections()).toEqual(['Mixed-Case_name', 'mixed-case_name'])
     await store.close()
-    await db.close()
   })
 
-  it('fails with CLOSED after close() and leaves a caller-owned adapter open', async () => {
-    const db = createSqliteNativeAdapter({ filename: ':memory:' })
-    const store = createSqlVectorStore(db)
+  it('fails with CLOSED after close() and leaves the adapter it was given open', async () => {
+    const db = memory()
+    const store = createSqliteVectorStore({ adapter: db })
     await store.createCollection('docs', { dimension: 2 })
     await store.close()
     await expect(store.query('docs', { vector: [1, 0] })).rejects.toMatchObject({ code: 'CLOSED' })
     expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 })
-    await db.close()
+  })
+
+  it("is kind 'sqlite-vector' and exact unless the ANN tier is on", () => {
+    const exact = createSqliteVectorStore({ adapter: memory() })
+    const ann = createSqliteVectorStore({ adapter: memory(), ann: { path: ':memory:' } })
+    expect(exact.kind).toBe('sqlite-vector')
+    expect(exact.capabilities.exact).toBe(true)
+    expect(ann.capabilities.exact).toBe(false)
+  })
+
+  it('refuses bad options at once, naming the option', () => {
+    const adapter = memory()
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ exactBelow: -1 }, /exactBelow/],
+      [{ exactBelow: 1.5 }, /exactBelow/],
+      [{ termPruningThreshold: 0 }, /termPruningThreshold/],
+      [{ commonTermFraction: 0 }, /commonTermFraction/],
+      [{ exactCacheBytes: Number.NaN }, /exactCacheBytes/],
+      [{ ann: {} }, /ann\.path/],
+      [{ ann: { path: ':memory:', m: 1 } }, /ann\.m/],
+      [{ ann: { path: ':memory:', efConstruction: 0 } }, /ann\.efConstruction/],
+      [{ ann: { path: ':memory:', efSearch: '64' } }, /ann\.efSearch/],
+      [{ ann: { path: ':memory:', persistEvery: 0 } }, /ann\.persistEvery/],
+      [{ ann: { path: ':memory:', createIndex: 'hnsw' } }, /ann\.createIndex/],
+    ]
+    for (const [options, message] of bad) {
+      expect(() => createSqliteVectorStore({ adapter, ...options })).toThrow(message)
+    }
+    expect(() => createSqliteVectorStore({ adapter, exactBelow: 0 })).not.toThrow()
+  })
+
+  it("opens each collection's index with core's HNSW defaults, or the m, efConstruction and efSearch given", async () => {
+    for (const given of [{}, { m: 8, efConstruction: 40, efSearch: 20 }]) {
+      const opened: AnnIndexOptions[] = []
+      const store = createSqliteVectorStore({
+        adapter: memory(),
+        exactBelow: 1,
+        ann: {
+          path: ':memory:',
+          ...given,
+          createIndex: (options) => {
+            opened.push(options)
+            return createHnswIndex(options)
+          },
+          removeIndex: async () => {},
+        },
+      })
+      await store.createCollection('docs', { dimension: 2, metric: 'dot' })
+      await store.upsert('docs', [{ id: 'a', vector: [1, 0] }])
+      expect((await store.query('docs', { vector: [1, 0] }))[0]?.id).toBe('a')
+      expect(opened).toEqual([{ dimension: 2, metric: 'dot', ...HNSW_DEFAULTS, ...given }])
+      await store.close()
+    }
+  })
+
+  it('says a collection made without full text cannot answer text queries, even on a store that has it', async () => {
+    const db = memory()
+    const plain = createSqliteVectorStore({ adapter: withFts(db, false) })
+    await plain.createCollection('docs', { dimension: 2 })
+    await plain.upsert('docs', [{ id: 'a', vector: [1, 0], text: 'kiwi' }])
+    const store = createSqliteVectorStore({ adapter: db })
+    await expect(store.query('docs', { text: 'kiwi' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/no full-text index.*mode 'vector'/),
+    })
+    expect((await store.query('docs', { vector: [1, 0] }))[0]?.id).toBe('a')
   })
 })
 
-describe('SqlVectorStore term pruning', () => {
+describe('sqlite-vector term pruning', () => {
   // 40 records: every text has "the", all but three have "note", three have "kiwi".
   const records = Array.from({ length: 40 }, (_, i) => ({
     id: `r${String(i).padStart(2, '0')}`,
@@ -126,34 +188,31 @@ describe('SqlVectorStore term pruning', () => {
 
   for (const flavour of ['fts5', 'fts4'] as const) {
     async function open(config: { termPruningThreshold?: number } = {}) {
-      const native = createSqliteNativeAdapter({ filename: ':memory:' })
-      const db = flavour === 'fts5' ? native : withFts(native, 'fts4')
-      const store = createSqlVectorStore(db, { commonTermFraction: 0.5, ...config })
+      const db = flavour === 'fts5' ? memory() : withFts(memory(), 'fts4')
+      const store = createSqliteVectorStore({ adapter: db, commonTermFraction: 0.5, ...config })
       await store.createCollection('docs', { dimension: 2 })
       await store.upsert('docs', records)
-      return { store, close: () => native.close() }
+      return store
     }
 
     it(`drops a word found in most records of a large collection (${flavour})`, async () => {
-      const { store, close } = await open({ termPruningThreshold: 20 })
+      const store = await open({ termPruningThreshold: 20 })
       const withCommon = await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })
       expect(ranked(withCommon)).toEqual(
         ranked(await store.query('docs', { text: 'kiwi', mode: 'text', topK: 40 })),
       )
       expect(withCommon.map((m) => m.id)).toEqual(['r00', 'r01', 'r02'])
       await store.close()
-      await close()
     })
 
     it(`searches every word below the pruning threshold (${flavour})`, async () => {
-      const { store, close } = await open()
+      const store = await open()
       expect(await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })).toHaveLength(40)
       await store.close()
-      await close()
     })
 
     it(`keeps the rarest word when every word is common (${flavour})`, async () => {
-      const { store, close } = await open({ termPruningThreshold: 20 })
+      const store = await open({ termPruningThreshold: 20 })
       const matches = await store.query('docs', { text: 'the note', mode: 'text', topK: 40 })
       expect(matches).toHaveLength(37)
       expect(ranked(matches)).toEqual(
@@ -161,11 +220,10 @@ describe('SqlVectorStore term pruning', () => {
       )
       expect(await store.query('docs', { text: 'the', mode: 'text', topK: 40 })).toHaveLength(40)
       await store.close()
-      await close()
     })
 
     it(`fuses hybrid results from the pruned text list (${flavour})`, async () => {
-      const { store, close } = await open({ termPruningThreshold: 20 })
+      const store = await open({ termPruningThreshold: 20 })
       const vector = Float32Array.from([0.2, 1])
       const vectorList = await store.query('docs', { vector, mode: 'vector', topK: 40 })
       const textList = await store.query('docs', { text: 'the kiwi', mode: 'text', topK: 40 })
@@ -173,7 +231,6 @@ describe('SqlVectorStore term pruning', () => {
       const hybrid = await store.query('docs', { vector, text: 'the kiwi', mode: 'hybrid', topK: 10 })
       expect(hybrid.map((m) => m.id)).toEqual(fused.map((f) => f.id))
       await store.close()
-      await close()
     })
   }
 })

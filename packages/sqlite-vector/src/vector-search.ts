@@ -1,0 +1,109 @@
+import type { StorageAdapter } from '@engram/core'
+import type { AnnTier } from './ann-tier.js'
+import { type CollectionRow, collectionTables } from './collection-tables.js'
+import type { ExactCache } from './exact-cache.js'
+import { createExactScorer } from './exact-scorer.js'
+import { type Hit, rowsByLabel } from './record-rows.js'
+import type { SqlFragment } from './sqlite-filter.js'
+import { TopK } from './top-k.js'
+import { viewVector } from './vector-view.js'
+
+/** Rows read per page by the exact scan, so memory stays bounded whatever the collection's size. */
+const PAGE = 2000
+
+/** What vector search needs from the store. */
+export interface VectorSearchConfig {
+  /** Records a collection (or a filter's selection) needs before the ANN index answers. */
+  exactBelow: number
+  /** Decoded vectors for exact search, or `undefined` when the cache is off. */
+  cache: ExactCache | undefined
+  /** The ANN tier, opened on first use, or `undefined` when the store has none. */
+  annTier: (() => Promise<AnnTier>) | undefined
+}
+
+/**
+ * Vector search on one database: an exact scan (from the cache when the collection fits it, else
+ * from the database in pages) below `exactBelow` records, the ANN index at or above it. ANN
+ * candidates are re-scored from the stored blobs, so both paths give the same scores.
+ */
+export class VectorSearch {
+  readonly #db: StorageAdapter
+  readonly #config: VectorSearchConfig
+
+  constructor(db: StorageAdapter, config: VectorSearchConfig) {
+    this.#db = db
+    this.#config = config
+  }
+
+  /** The `k` best records for `vector` among those `where` selects, best first (ties by label). */
+  async search(
+    c: CollectionRow,
+    vector: Float32Array,
+    k: number,
+    where: SqlFragment | undefined,
+  ): Promise<Hit[]> {
+    const { annTier, exactBelow } = this.#config
+    if (!annTier || c.count < exactBelow) return this.#exact(c, vector, k, where)
+    const t = collectionTables(c.cid)
+    let accept: ((label: number) => boolean) | undefined
+    if (where) {
+      const rows = await this.#db.all<{ label: number }>(
+        `SELECT label FROM ${t.vectors} WHERE ${where.sql}`,
+        where.params,
+      )
+      // A selective filter leaves too few rows for a graph walk to be worth it.
+      if (rows.length < exactBelow) return this.#exact(c, vector, k, where)
+      const allowed = new Set(rows.map((row) => row.label))
+      accept = (label) => allowed.has(label)
+    }
+    const tier = await annTier()
+    const candidates = await tier.search(c, vector, k, accept)
+    // Re-score from the stored blobs so ANN scores are exactly the exact path's scores.
+    const score = createExactScorer(c.metric, vector)
+    const rows = await rowsByLabel<{ label: number; vector: Uint8Array }>(
+      this.#db,
+      c,
+      'label, vector',
+      candidates.map((hit) => hit.label),
+    )
+    return rows
+      .map((row) => ({ label: row.label, score: score(viewVector(row.vector)) }))
+      .sort((a, b) => b.score - a.score || a.label - b.label)
+  }
+
+  async #exact(
+    c: CollectionRow,
+    vector: Float32Array,
+    k: number,
+    where: SqlFragment | undefined,
+  ): Promise<Hit[]> {
+    const t = collectionTables(c.cid)
+    const score = createExactScorer(c.metric, vector)
+    const cache = this.#config.cache
+    if (cache?.fits(c)) {
+      // Same scorer, same label order as the scan below, so the same scores and tie-breaks.
+      const cached = new TopK(k)
+      const labels = where
+        ? (
+            await this.#db.all<{ label: number }>(
+              `SELECT label FROM ${t.vectors} WHERE ${where.sql} ORDER BY label`,
+              where.params,
+            )
+          ).map((row) => row.label)
+        : undefined
+      if (await cache.search(c, score, cached, labels)) return cached.sorted()
+    }
+    const top = new TopK(k)
+    const sql = `SELECT label, vector FROM ${t.vectors} WHERE label > ?${where ? ` AND ${where.sql}` : ''} ORDER BY label LIMIT ${PAGE}`
+    let after = 0
+    while (true) {
+      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [
+        after,
+        ...(where?.params ?? []),
+      ])
+      for (const row of rows) top.push(row.label, score(viewVector(row.vector)))
+      if (rows.length < PAGE) return top.sorted()
+      after = (rows[rows.length - 1] as { label: number }).label
+    }
+  }
+}

@@ -43,6 +43,7 @@ export {
   validateFilter,
 } from './filter.js'
 export { installCommand } from './install-command.js'
+export { integerOption } from './integer-option.js'
 export { compareCodePoints, matchesFilter } from './matches-filter.js'
 export { Mutex } from './mutex.js'
 export { pruneCommonTerms } from './prune-common-terms.js'

@@ -197,7 +197,8 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     const node = this.#filter(filter)
     if (node !== undefined) checked.filter = node
     await this.#setUp()
-    const target = await this.withCollection(collection, async (found) => found)
+    // A scan spans many calls, so it never holds an operation-wide transaction (see `withCollection`).
+    const target = await this.findCollection(collection)
     if (target === undefined) throw collectionNotFound(collection)
     for await (const batch of this.scanRecords(target, checked)) {
       this.checkOpen()
@@ -245,7 +246,8 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
   /**
    * Runs `fn` with the collection named `name` (or `undefined`). A store that needs each
    * operation in one transaction (to set a tenant for row-level security) wraps it here.
-   * Default looks the collection up with `findCollection`.
+   * Default looks the collection up with `findCollection`. `scan` does not come through here:
+   * it looks the collection up with `findCollection`, and each page is the store's own call.
    */
   protected async withCollection<T>(name: string, fn: (collection: C | undefined) => Promise<T>): Promise<T> {
     return fn(await this.findCollection(name))

@@ -1,4 +1,4 @@
-import { HNSW_DEFAULTS, type StorageAdapter, StorageError, validateTenant } from '@engram/core'
+import { HNSW_DEFAULTS, integerOption, type StorageAdapter, StorageError, validateTenant } from '@engram/core'
 
 /** Options for `createPgVectorStore`. Give `adapter` or `connectionString`, not both. */
 export interface PgVectorStoreConfig {
@@ -134,12 +134,4 @@ export function resolvePgVectorSettings(config: PgVectorStoreConfig): PgVectorSe
     createExtension: config.createExtension === true,
     indexBuildMemory: memory,
   }
-}
-
-function integerOption(value: number | undefined, fallback: number, name: string, min = 1): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new StorageError('INVALID_ARGUMENT', `${name} must be an integer of at least ${min}, got ${value}`)
-  }
-  return value
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { describeStorageAdapter, describeVectorStore } from '@engram/conformance'
-import { createSqlVectorStore } from '@engram/memory'
+import type { StorageAdapter } from '@engram/core'
+import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import { device } from './helpers.js'
 
 // One device for the suites: each test opens its own database name on it.
@@ -20,6 +21,18 @@ describeStorageAdapter('capacitor (plugin double, Android bridge)', () => phone.
   },
 })
 
-describeVectorStore('SqlVectorStore on capacitor (plugin double)', async () =>
-  createSqlVectorStore(await phone.open(`vectors-${++counter}`), { closeAdapter: true }),
+// The store never closes the adapter it is given, so the suite's cleanup hook closes them.
+const vectorAdapters: StorageAdapter[] = []
+describeVectorStore(
+  'sqlite-vector on capacitor (plugin double)',
+  async () => {
+    const adapter = await phone.open(`vectors-${++counter}`)
+    vectorAdapters.push(adapter)
+    return createSqliteVectorStore({ adapter })
+  },
+  {
+    cleanup: async () => {
+      for (const adapter of vectorAdapters.splice(0)) await adapter.close()
+    },
+  },
 )

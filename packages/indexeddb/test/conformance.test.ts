@@ -1,5 +1,6 @@
 import { describeStorageAdapter, describeVectorStore } from '@engram/conformance'
-import { createSqlVectorStore } from '@engram/memory'
+import type { StorageAdapter } from '@engram/core'
+import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import { IDBFactory } from 'fake-indexeddb'
 import { createIndexedDbAdapter, LocalLockManager } from '../src/index.js'
 
@@ -29,6 +30,18 @@ describeStorageAdapter(
   },
 )
 
-describeVectorStore('SqlVectorStore on indexeddb (exact, FTS4)', async () =>
-  createSqlVectorStore(await open(`vectors-${++counter}`), { closeAdapter: true }),
+// The store never closes the adapter it is given, so the suite's cleanup hook closes them.
+const vectorAdapters: StorageAdapter[] = []
+describeVectorStore(
+  'sqlite-vector on indexeddb (exact, FTS4)',
+  async () => {
+    const adapter = await open(`vectors-${++counter}`)
+    vectorAdapters.push(adapter)
+    return createSqliteVectorStore({ adapter })
+  },
+  {
+    cleanup: async () => {
+      for (const adapter of vectorAdapters.splice(0)) await adapter.close()
+    },
+  },
 )

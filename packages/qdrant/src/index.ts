@@ -1,1 +1,6 @@
-export {}
+export { QDRANT_ID_NAMESPACE, qdrantPointId, uuidV5 } from './point-id.js'
+export { type QdrantFilterOptions, qdrantFilter } from './qdrant-filter.js'
+export { DENSE_VECTOR, PAYLOAD_KEYS, TEXT_VECTOR } from './qdrant-points.js'
+export type { QdrantVectorStoreConfig } from './qdrant-store-config.js'
+export { createQdrantVectorStore } from './qdrant-vector-store.js'
+export { termIndex, textToSparseVector, tokenize } from './sparse-text.js'

@@ -29,7 +29,7 @@ export function sqliteBackend(): TestBackend {
   return {
     name: 'the embedded SQLite default',
     storageKind: 'sqlite-native',
-    vectorsKind: 'sql:sqlite-native',
+    vectorsKind: 'sqlite-vector',
     async open() {
       memory = await Memory.open({ path: join(folder, 'memory.db') })
       return memory

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createSqlVectorStore } from '@engram/memory'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import { createSqliteVectorStore, type SqliteVectorStore } from '@engram/sqlite-vector'
 import * as lancedb from '@lancedb/lancedb'
 import { LocalIndex } from 'vectra'
 import { exactTopK } from './exact-top-k.js'
@@ -11,8 +11,12 @@ import { timed } from './measure.js'
 import { attempt, type ResultRow } from './result-table.js'
 import { measureSearch, sizeOnDisk, TOP_K, type VectorDataset, vectorExtras } from './vector-dataset.js'
 
-/** HNSW settings shared by the raw hnswlib row and engram's sidecar (the sidecar's defaults). */
-const HNSW = { M: 16, efConstruction: 200, efSearch: 64 }
+/**
+ * HNSW settings given to both the raw hnswlib row and engram's sidecar, so the two rows build the
+ * same graph; they are the settings the published figures were measured with (engram's own
+ * defaults are core's `HNSW_DEFAULTS`).
+ */
+const HNSW = { m: 16, efConstruction: 200, efSearch: 64 }
 const BATCH = 1000
 
 /** The part of hnswlib-node's API the raw row uses (described here, so no types are imported). */
@@ -47,10 +51,7 @@ export async function rawBruteForce(ds: VectorDataset): Promise<ResultRow> {
   })
 }
 
-async function ingest(
-  store: ReturnType<typeof createSqlVectorStore>,
-  data: readonly Float32Array[],
-): Promise<void> {
+async function ingest(store: SqliteVectorStore, data: readonly Float32Array[]): Promise<void> {
   await store.createCollection('docs', { dimension: data[0]?.length ?? 0 })
   for (let i = 0; i < data.length; i += BATCH) {
     await store.upsert(
@@ -64,7 +65,8 @@ async function ingest(
 export async function engramExact(ds: VectorDataset): Promise<ResultRow> {
   return attempt('engram SqlVectorStore, exact (no sidecar)', 'engram', async () => {
     const path = join(ds.folder, 'exact.db')
-    const store = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), { closeAdapter: true })
+    const adapter = createSqliteNativeAdapter({ filename: path })
+    const store = createSqliteVectorStore({ adapter })
     try {
       const built = await timed(() => ingest(store, ds.data))
       const { stats, recall } = await measureSearch(
@@ -83,6 +85,7 @@ export async function engramExact(ds: VectorDataset): Promise<ResultRow> {
       }
     } finally {
       await store.close()
+      await adapter.close()
     }
   })
 }
@@ -90,14 +93,12 @@ export async function engramExact(ds: VectorDataset): Promise<ResultRow> {
 /** engram's SQL vector store with the hnswlib sidecar (`ann`), the embedded default past 1,000 records. */
 export async function engramAnn(ds: VectorDataset): Promise<ResultRow> {
   return attempt(
-    `engram SqlVectorStore + hnsw sidecar (M ${HNSW.M}, efC ${HNSW.efConstruction}, ef ${HNSW.efSearch})`,
+    `engram SqlVectorStore + hnsw sidecar (M ${HNSW.m}, efC ${HNSW.efConstruction}, ef ${HNSW.efSearch})`,
     'engram',
     async () => {
       const path = join(ds.folder, 'ann.db')
-      const store = createSqlVectorStore(createSqliteNativeAdapter({ filename: path }), {
-        ann: { path },
-        closeAdapter: true,
-      })
+      const adapter = createSqliteNativeAdapter({ filename: path })
+      const store = createSqliteVectorStore({ adapter, ann: { path, ...HNSW } })
       try {
         const ingested = await timed(() => ingest(store, ds.data))
         // The first query past the threshold back-fills the index and writes it to disk.
@@ -124,6 +125,7 @@ export async function engramAnn(ds: VectorDataset): Promise<ResultRow> {
         }
       } finally {
         await store.close()
+        await adapter.close()
       }
     },
   )
@@ -135,7 +137,7 @@ export async function rawHnswlib(ds: VectorDataset): Promise<ResultRow> {
     const { HierarchicalNSW } = loadHnswlib()
     const index = new HierarchicalNSW('cosine', ds.dimension)
     const built = await timed(() => {
-      index.initIndex({ maxElements: ds.data.length, m: HNSW.M, efConstruction: HNSW.efConstruction })
+      index.initIndex({ maxElements: ds.data.length, m: HNSW.m, efConstruction: HNSW.efConstruction })
       ds.data.forEach((v, i) => {
         index.addPoint(Array.from(v), i)
       })

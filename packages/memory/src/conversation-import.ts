@@ -4,7 +4,6 @@ import {
   CONVERSATION_MARKS,
   type ConversationRow,
   conversationParams,
-  conversationRow,
   TURN_COLUMNS,
   TURN_MARKS,
   type TurnRow,
@@ -12,7 +11,7 @@ import {
   turnRow,
 } from './conversation-rows.js'
 import { CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
-import { checkId, describeValue } from './conversation-values.js'
+import { checkId, checkText, describeValue, toMillis } from './conversation-values.js'
 import type { ConversationTurn, TimeInput } from './memory-adapter.js'
 
 /** A conversation record for `importBatch`, as another store or a legacy database had it. */
@@ -168,4 +167,29 @@ function spans(turns: readonly TurnRow[]): Iterable<Span> {
     }
   }
   return byConversation.values()
+}
+
+/** A conversation record from an import, checked, with its times defaulted from each other. */
+function conversationRow(conversation: ImportedConversation): ConversationRow {
+  if (typeof conversation !== 'object' || conversation === null) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `Each imported conversation must be an object; got ${describeValue(conversation)}`,
+    )
+  }
+  const created = conversation.createdAt ?? conversation.lastActivity ?? Date.now()
+  const createdAt = toMillis(created, 'conversation.createdAt')
+  return {
+    user_id: checkId(conversation.userId, 'conversation.userId'),
+    conversation_id: checkId(conversation.conversationId, 'conversation.conversationId'),
+    agent_id: checkText(conversation.agentId, 'conversation.agentId'),
+    created_at: createdAt,
+    last_activity:
+      conversation.lastActivity == null
+        ? createdAt
+        : toMillis(conversation.lastActivity, 'conversation.lastActivity'),
+    title: checkText(conversation.title, 'conversation.title'),
+    summary: checkText(conversation.summary, 'conversation.summary'),
+    persona: checkText(conversation.persona, 'conversation.persona'),
+  }
 }

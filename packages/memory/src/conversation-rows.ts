@@ -1,10 +1,8 @@
-import { type Row, type SqlValue, StorageError } from '@engram/core'
+import type { Row, SqlValue } from '@engram/core'
 import {
-  checkId,
   checkRole,
   checkText,
   checkUsage,
-  describeValue,
   readJson,
   readMetadata,
   readUsage,
@@ -143,40 +141,6 @@ export function turnRow(
     tool_call_id: checkText(turn.tool_call_id, 'turn.tool_call_id'),
     metadata,
     summary: checkText(turn.summary, 'turn.summary'),
-  }
-}
-
-/** A conversation record from an import, checked, with its times defaulted from each other. */
-export function conversationRow(conversation: {
-  userId: string
-  conversationId: string
-  agentId?: string | null
-  createdAt?: TimeInput | null
-  lastActivity?: TimeInput | null
-  title?: string | null
-  summary?: string | null
-  persona?: string | null
-}): ConversationRow {
-  if (typeof conversation !== 'object' || conversation === null) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `Each imported conversation must be an object; got ${describeValue(conversation)}`,
-    )
-  }
-  const created = conversation.createdAt ?? conversation.lastActivity ?? Date.now()
-  const createdAt = toMillis(created, 'conversation.createdAt')
-  return {
-    user_id: checkId(conversation.userId, 'conversation.userId'),
-    conversation_id: checkId(conversation.conversationId, 'conversation.conversationId'),
-    agent_id: checkText(conversation.agentId, 'conversation.agentId'),
-    created_at: createdAt,
-    last_activity:
-      conversation.lastActivity == null
-        ? createdAt
-        : toMillis(conversation.lastActivity, 'conversation.lastActivity'),
-    title: checkText(conversation.title, 'conversation.title'),
-    summary: checkText(conversation.summary, 'conversation.summary'),
-    persona: checkText(conversation.persona, 'conversation.persona'),
   }
 }
 

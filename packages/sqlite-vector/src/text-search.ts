@@ -24,15 +24,17 @@ export interface TextSearchConfig {
  */
 export class TextSearch {
   readonly #db: StorageAdapter
-  readonly #config: TextSearchConfig
+  readonly #pruneFrom: number
+  readonly #commonFraction: number
   /** Collections whose term-statistics table (`fts5vocab`/`fts4aux`, in the temp schema) this store created. */
   readonly #termTables = new Set<number>()
   /** Document frequencies already read, valid while the collection's change sequence stays the same. */
   #frequencies: { cid: number; seq: number; terms: Map<string, number> } | undefined
 
-  constructor(db: StorageAdapter, config: TextSearchConfig) {
+  constructor(db: StorageAdapter, { termPruningThreshold, commonTermFraction }: TextSearchConfig) {
     this.#db = db
-    this.#config = config
+    this.#pruneFrom = termPruningThreshold
+    this.#commonFraction = commonTermFraction
   }
 
   /** The `k` best text matches among the records `filter` selects, best first. */
@@ -78,12 +80,12 @@ export class TextSearch {
    */
   async #matchQuery(c: CollectionRow, text: string): Promise<string | undefined> {
     const match = ftsMatchQuery(text)
-    if (match === undefined || c.count < this.#config.termPruningThreshold) return match
+    if (match === undefined || c.count < this.#pruneFrom) return match
     // ftsMatchQuery quotes whole words (letters, digits, marks), so no term holds a quote or a space.
     const terms = match.split(' OR ').map((quoted) => quoted.slice(1, -1))
     if (terms.length < 2) return match
     const frequencies = await this.#documentFrequencies(c, terms)
-    const kept = pruneCommonTerms(terms, frequencies, c.count, this.#config.commonTermFraction)
+    const kept = pruneCommonTerms(terms, frequencies, c.count, this.#commonFraction)
     return kept.length === terms.length ? match : ftsMatchQuery(kept.join(' '))
   }
 

@@ -28,11 +28,15 @@ export interface VectorSearchConfig {
  */
 export class VectorSearch {
   readonly #db: StorageAdapter
-  readonly #config: VectorSearchConfig
+  readonly #exactBelow: number
+  readonly #cache: ExactCache | undefined
+  readonly #annTier: (() => Promise<AnnTier>) | undefined
 
-  constructor(db: StorageAdapter, config: VectorSearchConfig) {
+  constructor(db: StorageAdapter, { exactBelow, cache, annTier }: VectorSearchConfig) {
     this.#db = db
-    this.#config = config
+    this.#exactBelow = exactBelow
+    this.#cache = cache
+    this.#annTier = annTier
   }
 
   /** The `k` best records for `vector` among those `where` selects, best first (ties by label). */
@@ -42,7 +46,8 @@ export class VectorSearch {
     k: number,
     where: SqlFragment | undefined,
   ): Promise<Hit[]> {
-    const { annTier, exactBelow } = this.#config
+    const annTier = this.#annTier
+    const exactBelow = this.#exactBelow
     if (!annTier || c.count < exactBelow) return this.#exact(c, vector, k, where)
     const t = collectionTables(c.cid)
     let accept: ((label: number) => boolean) | undefined
@@ -79,7 +84,7 @@ export class VectorSearch {
   ): Promise<Hit[]> {
     const t = collectionTables(c.cid)
     const score = createExactScorer(c.metric, vector)
-    const cache = this.#config.cache
+    const cache = this.#cache
     if (cache?.fits(c)) {
       // Same scorer, same label order as the scan below, so the same scores and tie-breaks.
       const cached = new TopK(k)

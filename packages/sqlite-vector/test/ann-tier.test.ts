@@ -4,18 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { similarity, type VectorRecord } from '@engram/core'
-import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteVectorStore, type SqliteVectorStore } from '../src/index.js'
-import { adapters, vectors } from './helpers.js'
+import { openAdapter as open, vectors } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-ann-tier-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 let counter = 0
 const newDatabase = () => join(folder, `db-${++counter}.sqlite`)
-const { track, closeAll } = adapters()
-afterEach(closeAll)
-const open = (filename: string) => track(createSqliteNativeAdapter({ filename }))
 
 function openStore(path: string, exactBelow = 1): SqliteVectorStore {
   return createSqliteVectorStore({ adapter: open(path), ann: { path }, exactBelow })

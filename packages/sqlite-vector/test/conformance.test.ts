@@ -2,15 +2,24 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeVectorStore } from '@engram/conformance'
+import type { StorageAdapter } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { afterAll } from 'vitest'
 import { createSqliteVectorStore } from '../src/index.js'
-import { adapters, withFts } from './helpers.js'
+import { withFts } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-sqlite-vector-conformance-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 let counter = 0
-const { track, closeAll } = adapters()
+// The store never closes the adapter it is given, so the suite's cleanup hook closes them.
+const opened: StorageAdapter[] = []
+function track(adapter: StorageAdapter): StorageAdapter {
+  opened.push(adapter)
+  return adapter
+}
+async function closeAll(): Promise<void> {
+  for (const adapter of opened.splice(0)) await adapter.close()
+}
 const memory = () => track(createSqliteNativeAdapter({ filename: ':memory:' }))
 
 describeVectorStore(

@@ -2,16 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StorageAdapter, VectorMetric } from '@engram/core'
-import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteVectorStore } from '../src/index.js'
-import { adapters, seeded, vectors } from './helpers.js'
+import { openAdapter as open, seeded, vectors } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-exact-cache-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
-const { track, closeAll } = adapters()
-afterEach(closeAll)
-const open = (filename: string) => track(createSqliteNativeAdapter({ filename }))
 
 /** The adapter, counting the statements that read vector blobs. */
 function counting(adapter: StorageAdapter): { db: StorageAdapter; blobReads: () => number } {

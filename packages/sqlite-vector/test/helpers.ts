@@ -1,4 +1,6 @@
 import type { StorageAdapter } from '@engram/core'
+import { createSqliteNativeAdapter } from '@engram/sqlite-native'
+import { onTestFinished } from 'vitest'
 
 // The suites' seeded generators, so tests here draw the same kind of data as the conformance suite.
 export { randomVectors as vectors, seededRandom as seeded } from '@engram/conformance'
@@ -14,19 +16,9 @@ export function withFts(adapter: StorageAdapter, fts: 'fts4' | false): StorageAd
   })
 }
 
-/**
- * Remembers adapters so a test (or the conformance suite's `cleanup` hook) can close them: the
- * store never closes an adapter it was given.
- */
-export function adapters(): { track<T extends StorageAdapter>(adapter: T): T; closeAll(): Promise<void> } {
-  const opened: StorageAdapter[] = []
-  return {
-    track(adapter) {
-      opened.push(adapter)
-      return adapter
-    },
-    async closeAll() {
-      for (const adapter of opened.splice(0)) await adapter.close()
-    },
-  }
+/** Opens a better-sqlite3 adapter that is closed when the current test finishes (stores never close theirs). */
+export function openAdapter(filename = ':memory:'): StorageAdapter {
+  const adapter = createSqliteNativeAdapter({ filename })
+  onTestFinished(() => adapter.close())
+  return adapter
 }

@@ -1,13 +1,8 @@
 import { type AnnIndexOptions, HNSW_DEFAULTS, reciprocalRankFusion, type StorageAdapter } from '@engram/core'
 import { createHnswIndex } from '@engram/hnsw-sidecar'
-import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createSqliteVectorStore, ftsMatchQuery } from '../src/index.js'
-import { adapters, withFts } from './helpers.js'
-
-const { track, closeAll } = adapters()
-afterEach(closeAll)
-const memory = () => track(createSqliteNativeAdapter({ filename: ':memory:' }))
+import { openAdapter as memory, withFts } from './helpers.js'
 
 describe('sqlite-vector full text', () => {
   for (const flavour of ['fts5', 'fts4'] as const) {

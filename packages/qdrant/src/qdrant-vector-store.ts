@@ -134,12 +134,7 @@ class QdrantVectorStore extends VectorStoreBase<QdrantCollection> {
 
   protected async addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {
     const existing = await this.findCollection(name)
-    if (existing) {
-      if (existing.dimension !== spec.dimension || existing.metric !== spec.metric)
-        throw specMismatch(name, existing, spec)
-      if (!existing.tenantIndexed) await this.#indexTenant(existing.qdrantName)
-      return
-    }
+    if (existing) return this.#adopt(existing, spec)
     const qdrantName = this.#settings.prefix + name
     const request: Parameters<QdrantClient['createCollection']>[1] = {
       vectors: {
@@ -161,11 +156,20 @@ class QdrantVectorStore extends VectorStoreBase<QdrantCollection> {
         this.#client.createCollection(qdrantName, request),
       )
     } catch (error) {
-      // Another store created it first: it is ours now if the spec matches.
-      if (isConflict((error as Error).cause)) return this.addCollection(name, spec)
-      throw error
+      // Another store created it first: it is ours too if the spec matches.
+      const raced = isConflict((error as Error).cause) ? await this.findCollection(name) : undefined
+      if (raced === undefined) throw error
+      return this.#adopt(raced, spec)
     }
     await this.#indexTenant(qdrantName)
+  }
+
+  /** An existing collection asked for again: the same spec is a no-op (after making sure of the tenant index). */
+  async #adopt(existing: QdrantCollection, spec: Required<CollectionSpec>): Promise<void> {
+    if (existing.dimension !== spec.dimension || existing.metric !== spec.metric) {
+      throw specMismatch(existing.name, existing, spec)
+    }
+    if (!existing.tenantIndexed) await this.#indexTenant(existing.qdrantName)
   }
 
   protected async removeCollection(name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Schemas } from '@qdrant/js-client-rest'
-import { checkFilter } from './filter-check.js'
+import { assertValidFilter, checkFilter } from './filter-check.js'
 import { comparePointIds, type PointId, parsePointId, pointKey } from './point-id.js'
 import { notImplemented, QdrantHttpError } from './qdrant-http-error.js'
 import { preprocess } from './scoring.js'
@@ -253,6 +253,7 @@ export class CollectionStore {
     collection: TestCollection,
     filter: Schemas['Filter'] | Record<string, unknown> | null | undefined,
   ) {
+    if (filter !== null && filter !== undefined) assertValidFilter(filter)
     const out: StoredPoint[] = []
     for (const point of collection.points.values()) {
       const target = { id: point.id, payload: point.payload, vectors: new Set(point.vectors.keys()) }

@@ -38,7 +38,6 @@ const FIELD_KEYS = new Set([
  */
 export function checkFilter(filter: Filter | null | undefined, target: FilterTarget): boolean {
   if (filter === null || filter === undefined) return true
-  assertFilter(filter)
   const should = list(filter.should)
   if (should !== undefined && !should.some((c) => checkCondition(c, target))) return false
   const minShould = filter.min_should as Schemas['MinShould'] | null | undefined
@@ -53,8 +52,57 @@ export function checkFilter(filter: Filter | null | undefined, target: FilterTar
   return true
 }
 
-/** Checks a filter's shape as Qdrant's `deny_unknown_fields` does, so a typo is a 400 and not a silent match. */
-export function assertFilter(filter: unknown): asserts filter is Filter {
+/**
+ * Checks a whole filter before any point is looked at, as Qdrant's deserializer does: unknown
+ * fields (`deny_unknown_fields`), malformed match values and features this server does not
+ * implement are a 400 even on an empty collection.
+ */
+export function assertValidFilter(filter: unknown): asserts filter is Filter {
+  assertFilter(filter)
+  for (const clause of [filter.should, filter.must, filter.must_not]) {
+    for (const condition of list(clause) ?? []) assertValidCondition(condition)
+  }
+  const minShould = filter.min_should as Schemas['MinShould'] | null | undefined
+  for (const condition of minShould?.conditions ?? []) assertValidCondition(condition)
+}
+
+function assertValidCondition(condition: Condition): void {
+  if (typeof condition !== 'object' || condition === null) {
+    throw new QdrantHttpError(
+      400,
+      'Format error in JSON body: data did not match any variant of untagged enum Condition',
+    )
+  }
+  if ('key' in condition) {
+    const field = condition as FieldCondition
+    for (const key of Object.keys(field)) {
+      if (!FIELD_KEYS.has(key)) {
+        throw new QdrantHttpError(
+          400,
+          `Format error in JSON body: unknown field \`${key}\` in FieldCondition`,
+        )
+      }
+    }
+    if (field.geo_bounding_box || field.geo_radius || field.geo_polygon)
+      throw notImplemented('geo conditions')
+    const range = field.range as Schemas['Range'] | null | undefined
+    if (range && [range.gt, range.gte, range.lt, range.lte].some((b) => typeof b === 'string')) {
+      throw notImplemented('datetime ranges')
+    }
+    const match = field.match as Schemas['Match'] | null | undefined
+    if (match) checkMatch(match, undefined)
+    return
+  }
+  if ('nested' in condition) throw notImplemented('nested conditions')
+  if ('has_id' in condition) {
+    for (const id of condition.has_id) parsePointId(id, 'point id in has_id')
+    return
+  }
+  if ('is_empty' in condition || 'is_null' in condition || 'has_vector' in condition) return
+  assertValidFilter(condition)
+}
+
+function assertFilter(filter: unknown): asserts filter is Filter {
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
     throw new QdrantHttpError(
       400,
@@ -99,14 +147,6 @@ function checkCondition(condition: Condition, target: FilterTarget): boolean {
 }
 
 function checkField(condition: FieldCondition, payload: Payload): boolean {
-  for (const key of Object.keys(condition)) {
-    if (!FIELD_KEYS.has(key)) {
-      throw new QdrantHttpError(400, `Format error in JSON body: unknown field \`${key}\` in FieldCondition`)
-    }
-  }
-  if (condition.geo_bounding_box || condition.geo_radius || condition.geo_polygon) {
-    throw notImplemented('geo conditions')
-  }
   const found = values(payload, condition.key)
   if (found.length === 0) {
     // A missing key: only `is_empty: true` and `is_null: false` hold (check_empty in Qdrant).
@@ -187,8 +227,6 @@ function anyOf(list: Schemas['AnyVariants'], value: unknown): boolean | undefine
 }
 
 function checkRange(range: Schemas['RangeInterface'], value: unknown): boolean {
-  const bounds = [range.gt, range.gte, range.lt, range.lte]
-  if (bounds.some((bound) => typeof bound === 'string')) throw notImplemented('datetime ranges')
   // A range orders numbers only: strings, booleans and null never fall inside one.
   if (typeof value !== 'number') return false
   const { gt, gte, lt, lte } = range as Schemas['Range']

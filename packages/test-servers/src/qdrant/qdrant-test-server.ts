@@ -13,6 +13,8 @@ export interface QdrantTestServerOptions {
   maxRequestBytes?: number
   /** The version `GET /` reports. Default is `'1.18.3'`. */
   version?: string
+  /** The port to listen on (127.0.0.1 only). Default is `0`, a free port. */
+  port?: number
 }
 
 /** One request the server received, for tests that check what a client sent. */
@@ -64,7 +66,7 @@ interface PendingFault extends InjectedFault {
 type Handler = (match: RegExpExecArray, body: unknown, query: URLSearchParams) => unknown
 
 /**
- * Starts an in-process Qdrant test server on 127.0.0.1 and a free port. It speaks the subset
+ * Starts an in-process Qdrant test server on 127.0.0.1 (a free port unless `port` is given). It speaks the subset
  * of Qdrant's REST API that `@engram/qdrant` calls (collections, payload indexes, upsert,
  * retrieve, delete, count, scroll, query and query batch), with Qdrant's envelope
  * (`{ result, status, time }`), error bodies and status codes, filter semantics, Cosine
@@ -186,7 +188,7 @@ export async function startQdrantTestServer(
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
   })
   const { port } = server.address() as AddressInfo
   return {

@@ -105,6 +105,12 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
   if (typeof config !== 'object' || config === null) {
     throw new StorageError('INVALID_ARGUMENT', 'createSqliteVectorStore takes { adapter, ...options }')
   }
+  if ('dialect' in config) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      'createSqliteVectorStore takes { adapter, ...options }, not the adapter itself: write createSqliteVectorStore({ adapter })',
+    )
+  }
   const { adapter } = config
   if (adapter?.dialect !== 'sqlite') {
     throw new StorageError(
@@ -125,12 +131,7 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
       `commonTermFraction must be a number above 0 and at most 1, got ${fraction}`,
     )
   }
-  const cacheBytes = integerOption(
-    config.exactCacheBytes,
-    64 * 1024 * 1024,
-    'exactCacheBytes (0 turns the cache off)',
-    0,
-  )
+  const cacheBytes = integerOption(config.exactCacheBytes, 64 * 1024 * 1024, 'exactCacheBytes', 0)
   return new SqliteStore(adapter, {
     ann: config.ann === undefined ? undefined : checkAnnConfig(config.ann, adapter),
     exactBelow: integerOption(config.exactBelow, 1000, 'exactBelow', 0),

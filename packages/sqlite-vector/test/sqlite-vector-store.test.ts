@@ -82,6 +82,13 @@ describe('createSqliteVectorStore', () => {
     expect(() => createSqliteVectorStore({ adapter })).toThrow(/@engram\/postgres/)
   })
 
+  it('says how to call it when given the adapter itself instead of { adapter }', () => {
+    const adapter = memory()
+    expect(() => createSqliteVectorStore(adapter as never)).toThrow(
+      /createSqliteVectorStore\(\{ adapter \}\)/,
+    )
+  })
+
   it('stores each collection in tables named by its registry key, never by its name', async () => {
     const db = memory()
     const store = createSqliteVectorStore({ adapter: db })

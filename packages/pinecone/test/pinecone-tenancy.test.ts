@@ -4,13 +4,9 @@ import { storeOn, uniqueCollection, useServer } from './pinecone-test-env.js'
 
 const server = await useServer([{ name: 'tenants', dimension: 4 }])
 
-async function collectAll(
-  store: VectorStore,
-  name: string,
-  filter?: Record<string, unknown>,
-): Promise<VectorRecord[]> {
+async function collectAll(store: VectorStore, name: string): Promise<VectorRecord[]> {
   const out: VectorRecord[] = []
-  for await (const batch of store.scan(name, filter ? { filter } : {})) out.push(...batch)
+  for await (const batch of store.scan(name)) out.push(...batch)
   return out
 }
 

@@ -1,0 +1,116 @@
+import { type SqlDialect, type SqlValue, type StorageAdapter, StorageError } from '@engram/core'
+import type { CheckpointStore } from './checkpoint-store.js'
+import { convertValue, ValueMismatch } from './column-type.js'
+import type { TableSchema } from './export-format.js'
+import type { TablePlan } from './plan-tables.js'
+import { readSchema } from './read-schema.js'
+import { quoteName } from './sql-names.js'
+import { type ConflictPolicy, createTableWriter } from './table-writer.js'
+
+/** Where a batch ends: the paging key of its last row (if the source has one) and the rows done so far. */
+export interface BatchEnd {
+  readonly lastKey: SqlValue[] | null
+  readonly copied: number
+}
+
+/** One table in the target, ready to take batches. */
+export interface TableTarget {
+  /** The target table as its catalog has it. */
+  readonly schema: TableSchema
+  /** Converts and writes a batch with its checkpoint in one transaction; returns the rows inserted or replaced. */
+  writeBatch(rows: readonly SqlValue[][], end: BatchEnd): Promise<number>
+  /** Moves identity sequences past the copied values and marks the table done. */
+  finish(end: BatchEnd): Promise<void>
+}
+
+/** Options for `openTableTarget`. */
+export interface OpenTableTargetOptions {
+  readonly target: StorageAdapter
+  readonly plan: TablePlan
+  readonly sourceDialect: SqlDialect
+  readonly checkpoints: CheckpointStore
+  /** The checkpoint item, such as `'table:engram_traces'`. */
+  readonly item: string
+  readonly onConflict: ConflictPolicy
+}
+
+/**
+ * Prepares one table of the target: creates it when the plan says so (in one transaction with
+ * its first checkpoint, so a crash never leaves a table the next run does not know it made),
+ * reads its columns back from the catalog, and returns a writer whose every batch commits
+ * together with the checkpoint naming the batch's end.
+ */
+export async function openTableTarget(options: OpenTableTargetOptions): Promise<TableTarget> {
+  const { target, plan, checkpoints, item } = options
+  if (plan.create.length > 0) {
+    await target.transaction(async (tx) => {
+      for (const statement of plan.create) await tx.exec(statement)
+      await checkpoints.save(tx, { item, lastKey: null, copied: 0, done: false })
+    })
+  }
+  const [schema] = (await readSchema(target, { tables: [plan.targetName] })).tables
+  if (schema === undefined) throw new StorageError('NOT_FOUND', `The target has no table ${plan.targetName}`)
+  const columns = plan.targetColumns.map((name) => {
+    const column = schema.columns.find((c) => c.name === name)
+    if (column === undefined) {
+      throw new StorageError('NOT_FOUND', `The target's ${plan.targetName} has no column ${name}`)
+    }
+    return column
+  })
+  const writer = createTableWriter({
+    dialect: target.dialect,
+    table: plan.targetName,
+    columns,
+    primaryKey: schema.primaryKey,
+    onConflict: options.onConflict,
+    overridingSystemValue: columns.some((c) => c.identity === 'always'),
+  })
+  const convert = options.sourceDialect === target.dialect ? undefined : rowConverter(plan, target.dialect)
+  return {
+    schema,
+    writeBatch(rows, end) {
+      const values = convert ? rows.map(convert) : rows
+      return target.transaction(async (tx) => {
+        const changes = await writer.write(tx, values)
+        await checkpoints.save(tx, { item, lastKey: end.lastKey, copied: end.copied, done: false })
+        return changes
+      })
+    },
+    async finish(end) {
+      await target.transaction(async (tx) => {
+        if (target.dialect === 'postgres') await resetIdentities(tx, plan.targetName, schema)
+        await checkpoints.save(tx, { item, lastKey: end.lastKey, copied: end.copied, done: true })
+      })
+    },
+  }
+}
+
+/** Moves each identity column's sequence past the largest value copied, so the next insert does not collide. */
+async function resetIdentities(tx: StorageAdapter, table: string, schema: TableSchema): Promise<void> {
+  for (const column of schema.columns) {
+    if (!column.identity) continue
+    await tx.run(
+      `SELECT setval(pg_get_serial_sequence(?, ?), COALESCE((SELECT MAX(${quoteName(column.name)}) FROM ${quoteName(table)}), 0) + 1, false)`,
+      [quoteName(table), column.name],
+    )
+  }
+}
+
+function rowConverter(plan: TablePlan, to: SqlDialect): (row: readonly SqlValue[]) => SqlValue[] {
+  const kinds = plan.targetKinds
+  return (row) => {
+    const out = new Array<SqlValue>(row.length)
+    for (let i = 0; i < row.length; i++) {
+      const value = convertValue(row[i] as SqlValue, kinds[i] ?? 'any', to)
+      if (value instanceof ValueMismatch) {
+        const column = plan.source.columns[i]?.name
+        throw new StorageError(
+          'UNSUPPORTED',
+          `${plan.source.name}.${column} ${value.problem}; fix the row, or choose the column's type with columnTypes { '${plan.source.name}.${column}': '<type>' }`,
+        )
+      }
+      out[i] = value
+    }
+    return out
+  }
+}

@@ -6,12 +6,12 @@ import {
   type CheckpointedAnnIndex,
   HNSW_DEFAULTS,
   type HnswSettings,
+  integerOption,
   Mutex,
   type StorageAdapter,
   StorageError,
 } from '@engram/core'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
-import { integerOption } from './integer-option.js'
 
 /** Settings for the ANN tier: one HNSW index per collection, in files beside the database. */
 export interface SqliteVectorAnnConfig extends HnswSettings {

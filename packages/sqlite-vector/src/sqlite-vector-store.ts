@@ -2,6 +2,7 @@ import {
   type CollectionSpec,
   FILTER_OPERATORS,
   type FilterNode,
+  integerOption,
   reciprocalRankFusion,
   type StorageAdapter,
   StorageError,
@@ -34,7 +35,6 @@ import {
   REGISTRY,
 } from './collection-tables.js'
 import { ExactCache } from './exact-cache.js'
-import { integerOption } from './integer-option.js'
 import { CHUNK, type Hit, marks, type StoredRow, toMatches, toRecord } from './record-rows.js'
 import { type SqlFragment, sqliteWhere } from './sqlite-filter.js'
 import { TextSearch } from './text-search.js'

@@ -12,12 +12,14 @@ import {
   StorageError,
 } from '@engram/core'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+import { indexFileName } from './index-file-name.js'
 
 /** Settings for the ANN tier: one HNSW index per collection, in files beside the database. */
 export interface SqliteVectorAnnConfig extends HnswSettings {
   /**
    * The database file the adapter has open; each collection's index is `<path>.<collection>.hnsw`
-   * (plus `.json` for its checkpoint), so two databases in one folder never share an index.
+   * (plus `.json` for its checkpoint), so two databases in one folder never share an index. When
+   * that name would be too long for the file system, a hash of both names shortens it.
    * `':memory:'` keeps indexes in memory, as does an adapter whose persistence is `'memory'`.
    */
   path: string
@@ -161,7 +163,7 @@ export class AnnTier {
 
   #path(name: string): string | undefined {
     const base = this.#config.databasePath
-    return base === undefined ? undefined : `${base}.${name}.hnsw`
+    return base === undefined ? undefined : indexFileName(base, name)
   }
 
   /** Returns the collection's index, opened or rebuilt if needed and caught up with the database. */

@@ -51,6 +51,31 @@ describe('sqlite-vector ANN tier', () => {
     await store.close()
   })
 
+  it('names index files so they fit a file name: a 200-character database name with a 63-character collection', async () => {
+    const path = join(folder, `${'d'.repeat(200)}.sqlite`)
+    const collection = `c${'x'.repeat(62)}`
+    const store = openStore(path)
+    await store.createCollection(collection, { dimension: 8 })
+    const data = vectors(20, 8, 9)
+    await store.upsert(collection, records(data))
+    const [best] = await store.query(collection, { vector: data[3] as Float32Array, topK: 1 })
+    expect(best?.id).toBe('r3')
+    await store.close()
+    const files = readdirSync(folder).filter(
+      (name) => name.startsWith('d'.repeat(200)) && name.endsWith('.hnsw'),
+    )
+    expect(files).toHaveLength(1)
+    expect(Buffer.byteLength(files[0] as string)).toBeLessThanOrEqual(255 - '.json.tmp'.length)
+    // A reopened store finds the same file and loads it instead of rebuilding.
+    const again = openStore(path)
+    await again.query(collection, { vector: data[3] as Float32Array, topK: 1 })
+    expect(await again.annStatus(collection)).toMatchObject({
+      source: 'file',
+      path: join(folder, files[0] as string),
+    })
+    await again.close()
+  })
+
   it('returns the exact scores of the exact scan, with recall@10 of at least 0.95', async () => {
     const data = vectors(3000, 32, 2)
     const exact = createSqliteVectorStore({ adapter: open(':memory:') })

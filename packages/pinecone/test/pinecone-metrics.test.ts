@@ -32,7 +32,8 @@ describe('Pinecone store: scores', () => {
         .map((vector, i) => ({ id: `r${i}`, score: similarity(metric, query, vector) }))
         .sort((a, b) => b.score - a.score)
       expect(matches.map((m) => m.id)).toEqual(expected.map((e) => e.id))
-      matches.forEach((match, i) => expect(match.score).toBeCloseTo(expected[i]?.score as number, 4))
+      for (const [i, match] of matches.entries())
+        expect(match.score).toBeCloseTo(expected[i]?.score as number, 4)
       await store.close()
     })
   }

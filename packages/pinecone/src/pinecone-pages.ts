@@ -1,6 +1,6 @@
 import type { Index, PineconeRecord } from '@pinecone-database/pinecone'
 import { fetchChunks } from './pinecone-batches.js'
-import { callPinecone, type RateLimitPolicy } from './pinecone-errors.js'
+import { callPinecone, isNotFound, type RateLimitPolicy } from './pinecone-errors.js'
 import type { PineconeFilter } from './pinecone-filter.js'
 
 /** A data-plane handle and the rate-limit policy its calls run under. */
@@ -19,11 +19,14 @@ export async function* listIds(source: PageSource, namespace: string): AsyncIter
   let token: string | undefined
   do {
     const page = await callPinecone('listing records', source.policy, () =>
-      source.index.listPaginated({
-        namespace,
-        limit: PAGE_SIZE,
-        ...(token ? { paginationToken: token } : {}),
-      }),
+      emptyIfMissing(
+        source.index.listPaginated({
+          namespace,
+          limit: PAGE_SIZE,
+          ...(token ? { paginationToken: token } : {}),
+        }),
+        {},
+      ),
     )
     yield (page.vectors ?? []).flatMap((item) => (item.id === undefined ? [] : [item.id]))
     token = page.pagination?.next
@@ -39,12 +42,15 @@ export async function* matchingRecords(
   let token: string | undefined
   do {
     const page = await callPinecone('fetching records by metadata', source.policy, () =>
-      source.index.fetchByMetadata({
-        namespace,
-        filter,
-        limit: PAGE_SIZE,
-        ...(token ? { paginationToken: token } : {}),
-      }),
+      emptyIfMissing(
+        source.index.fetchByMetadata({
+          namespace,
+          filter,
+          limit: PAGE_SIZE,
+          ...(token ? { paginationToken: token } : {}),
+        }),
+        { records: {}, namespace },
+      ),
     )
     yield Object.values(page.records)
     token = page.pagination?.next
@@ -60,7 +66,7 @@ export async function fetchRecords(
   const found: PineconeRecord[] = []
   for (const chunk of fetchChunks(ids)) {
     const response = await callPinecone('fetching records', source.policy, () =>
-      source.index.fetch({ ids: chunk, namespace }),
+      emptyIfMissing(source.index.fetch({ ids: chunk, namespace }), { records: {}, namespace }),
     )
     for (const id of chunk) {
       const record = response.records[id]
@@ -80,4 +86,17 @@ export async function* namespacesWithPrefix(source: PageSource, prefix: string):
     for (const namespace of page.namespaces ?? []) if (namespace.name !== undefined) yield namespace.name
     token = page.pagination?.next
   } while (token)
+}
+
+/**
+ * A read of a namespace that does not exist yet (a collection or tenant without records, or an
+ * empty registry) may be answered with 404 instead of an empty result; both mean "nothing there".
+ */
+export async function emptyIfMissing<T>(read: Promise<T>, empty: T): Promise<T> {
+  try {
+    return await read
+  } catch (error) {
+    if (isNotFound(error)) return empty
+    throw error
+  }
 }

@@ -29,6 +29,7 @@ import {
   namespaceScheme,
 } from './pinecone-namespaces.js'
 import {
+  emptyIfMissing,
   fetchRecords,
   listIds,
   matchingRecords,
@@ -265,14 +266,17 @@ class PineconeVectorStore extends VectorStoreBase<PineconeCollection> {
     if (zeroCosine) values[0] = 1
     const { index } = this.#indexTarget()
     const response = await this.#call('querying', () =>
-      index.query({
-        namespace: collection.namespace,
-        vector: values,
-        topK: query.topK,
-        includeMetadata: true,
-        includeValues: query.includeVectors,
-        ...(filter === true ? {} : { filter }),
-      }),
+      emptyIfMissing(
+        index.query({
+          namespace: collection.namespace,
+          vector: values,
+          topK: query.topK,
+          includeMetadata: true,
+          includeValues: query.includeVectors,
+          ...(filter === true ? {} : { filter }),
+        }),
+        { matches: [], namespace: collection.namespace },
+      ),
     )
     return response.matches.map((hit) => {
       const decoded = decodeMetadata(hit.id, hit.metadata)
@@ -388,7 +392,10 @@ class PineconeVectorStore extends VectorStoreBase<PineconeCollection> {
   async #readRegistry(name: string): Promise<PineconeCollection | undefined> {
     const { index } = this.#indexTarget()
     const response = await this.#call('reading the collection registry', () =>
-      index.fetch({ ids: [name], namespace: this.#names().registry }),
+      emptyIfMissing(index.fetch({ ids: [name], namespace: this.#names().registry }), {
+        records: {},
+        namespace: this.#names().registry,
+      }),
     )
     const record = response.records[name]
     if (!record) return undefined

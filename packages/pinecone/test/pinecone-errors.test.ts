@@ -142,4 +142,18 @@ describe('Pinecone store: errors during work', () => {
     expect(await store.count(name)).toBe(1)
     await store.close()
   })
+
+  it('a read answered with 404, as for a namespace that has no records yet, is empty rather than an error', async () => {
+    const { store, name } = await withRecord()
+    server.failNext('fetch', { status: 404 })
+    expect(await store.get(name, ['a'])).toEqual([])
+    server.failNext('query', { status: 404 })
+    expect(await store.query(name, { vector: [1, 0, 0, 0] })).toEqual([])
+    server.failNext('list', { status: 404 })
+    const batches = []
+    for await (const batch of store.scan(name)) batches.push(batch)
+    expect(batches).toEqual([])
+    expect(await store.get(name, ['a'])).toHaveLength(1)
+    await store.close()
+  })
 })

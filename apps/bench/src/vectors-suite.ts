@@ -34,7 +34,7 @@ export interface VectorsSuiteOptions extends SuiteOptions {
 
 /**
  * Exact and ANN search on the same vectors for every system: on the embedded side engram's
- * SqlVectorStore without and with the hnsw sidecar, LanceDB, vectra, raw hnswlib-node and a raw
+ * @engram/sqlite-vector's store without and with the hnsw sidecar, LanceDB, vectra, raw hnswlib-node and a raw
  * in-memory scan; on PostgreSQL engram's PgVectorStore, @mastra/pg's PgVector and raw pgvector
  * SQL. recall@10 is measured against exact ground truth for every row.
  */

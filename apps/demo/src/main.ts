@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { VectorStore } from '@engram/core'
 import { Memory } from '@engram/memory'
+import type { SqliteVectorStore } from '@engram/sqlite-vector'
 import { formatMs, ProgressBar } from './progress-bar.js'
 
 /**
@@ -25,10 +25,8 @@ const heading = (text: string) => console.log(`\n── ${text} ${'─'.repeat(M
 rmSync(dataDir, { recursive: true, force: true })
 const path = join(dataDir, 'memory.db')
 const memory = await Memory.open({ path })
-// The embedded default is @engram/sqlite-vector's store; the demo reads only its ANN report.
-const vectors = memory.vectors as VectorStore & {
-  annStatus(collection: string): Promise<{ open: boolean; source?: string; size: number }>
-}
+// The embedded default is @engram/sqlite-vector's store, which also reports its ANN tier.
+const vectors = memory.vectors as SqliteVectorStore
 console.log(`engram demo: memory at ${path}`)
 console.log(
   `  storage ${memory.storage.kind} (${memory.storage.dialect}), vectors ${vectors.kind}, ${memory.dimensions}-dimension embeddings`,

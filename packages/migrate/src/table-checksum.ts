@@ -10,6 +10,8 @@ const MASK = (1n << 128n) - 1n
  * drops whitespace).
  */
 export function canonicalValue(value: unknown, json = false): string {
+  // SQLite stores JSON text that looks like a number as a number; JSONB gives it back as text.
+  if (json && (typeof value === 'number' || typeof value === 'bigint')) return `j${value}`
   switch (typeof value) {
     case 'string':
       return json ? canonicalJsonText(value) : `s${value}`

@@ -112,6 +112,7 @@ export async function compareTable(
   })
   let seen = 0
   const total = options.onProgress ? 2 * (options.expectedRows ?? (await countRows(a, table.name))) : 0
+  options.onProgress?.(0, total, table.name)
   const progress = (rows: number) => {
     seen += rows
     options.onProgress?.(seen, total, table.name)

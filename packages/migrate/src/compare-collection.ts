@@ -28,6 +28,7 @@ export async function compareCollection(
   let differ = 0
   const examples: string[] = []
   let done = 0
+  onProgress?.(0)
   for await (const batch of source.scan(name, { batchSize: Math.min(batchSize, MAX_SCAN_BATCH) })) {
     const found = new Map(
       (

@@ -69,6 +69,7 @@ export async function* exportDatabase(
     yield `${JSON.stringify(start)}\n`
     const sum = new TableChecksum()
     const expected = rowCounts[table.name] ?? 0
+    options.onProgress?.(0, expected, table.name)
     for await (const page of readPages(db, table, { batchSize })) {
       const lines = new Array<string>(page.rows.length)
       for (let r = 0; r < page.rows.length; r++) {
@@ -79,7 +80,6 @@ export async function* exportDatabase(
       yield `${lines.join('\n')}\n`
       options.onProgress?.(sum.rows, Math.max(expected, sum.rows), table.name)
     }
-    if (sum.rows === 0) options.onProgress?.(0, 0, table.name)
     const end: TableEnd = { end: table.name, rows: sum.rows, checksum: sum.hex }
     yield `${JSON.stringify(end)}\n`
     total += sum.rows

@@ -148,6 +148,7 @@ async function importTable(
   const sum = new TableChecksum()
   let batch: SqlValue[][] = []
   let written = 0
+  options.onProgress?.(skip, total, name)
   const flush = async () => {
     if (target && batch.length > 0) {
       written += await target.writeBatch(batch, { lastKey: null, copied: sum.rows })
@@ -177,7 +178,7 @@ async function importTable(
     }
     await flush()
     if (target) await target.finish({ lastKey: null, copied: sum.rows })
-    if (!writing) options.onProgress?.(sum.rows, sum.rows, name)
+    if (!writing || sum.rows <= skip) options.onProgress?.(sum.rows, sum.rows, name)
     return written
   }
 }

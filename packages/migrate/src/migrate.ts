@@ -12,7 +12,7 @@ import {
   openEndpoint,
   type VectorStoreOpener,
 } from './open-endpoint.js'
-import { type CollectionPlan, planCollections } from './plan-collections.js'
+import { type CollectionPlan, inspectTargetCollections, planCollections } from './plan-collections.js'
 import { planTables, type TablePlan } from './plan-tables.js'
 import { type Problem, problemsError } from './problem.js'
 import { hasVectorEngine, readSchema } from './read-schema.js'
@@ -209,8 +209,6 @@ async function run(
           names: settings.collections,
           checkpoints,
           resume: settings.resume,
-          onConflict: settings.onConflict,
-          inspectTarget: !settings.dryRun,
         })
         collections = planned.collections
         problems.push(...planned.problems)
@@ -252,6 +250,11 @@ async function run(
     }
   }
   if (problems.length > 0) throw problemsError(problems)
+  if (targetStore && collections.length > 0) {
+    const inspected = await inspectTargetCollections(targetStore, collections, settings.onConflict)
+    if (inspected.problems.length > 0) throw problemsError(inspected.problems)
+    collections = inspected.collections
+  }
 
   if (checkpointStore) await checkpointStore.ensure()
   const tableReports: ItemReport[] = []
@@ -265,6 +268,7 @@ async function run(
       tableReports.push(report(name, plan.sourceRows, 0, 'already-done'))
       continue
     }
+    progress(plan.checkpoint?.copied ?? 0)
     const copy = await copyTable({
       source: source.storage as StorageAdapter,
       target: target.storage as StorageAdapter,
@@ -291,6 +295,7 @@ async function run(
       collectionReports.push(report(name, total, 0, 'already-done'))
       continue
     }
+    progress(0)
     const copy = await copyCollection({
       source: sourceStore as VectorStore,
       target: targetStore as VectorStore,

@@ -21,12 +21,13 @@ export interface PlanCollectionsOptions {
   readonly names: readonly string[] | undefined
   readonly checkpoints: ReadonlyMap<string, Checkpoint>
   readonly resume: boolean
-  readonly onConflict: ConflictPolicy
-  /** Look inside the target store (not during a dry run, where opening a store may create its tables). */
-  readonly inspectTarget: boolean
 }
 
-/** Plans the collections: what to copy, and every reason it cannot be. */
+/**
+ * Plans the collections from the source and the target's capabilities alone: what to copy,
+ * and every reason it cannot be. It never calls the target store, whose first call may create
+ * its tables; `inspectTargetCollections` does that once nothing else stands in the way.
+ */
 export async function planCollections(
   source: VectorStore,
   target: VectorStore | undefined,
@@ -67,7 +68,6 @@ export async function planCollections(
     }
     const checkpoint = options.checkpoints.get(`collection:${name}`)
     let action: CollectionPlan['action'] = 'copy'
-    let targetHadRecords = false
     if (checkpoint?.done && checkpoint.copied === info.count) {
       action = 'skip'
     } else if (checkpoint) {
@@ -80,24 +80,38 @@ export async function planCollections(
             : `An earlier run of this migration stopped in collection ${name} after ${checkpoint.copied} of ${info.count} records: rerun with resume (engram migrate --resume) to finish it`,
         })
       }
-    } else if (target && options.inspectTarget) {
-      const existing = await target.describeCollection(name)
-      if (existing && (existing.dimension !== info.dimension || existing.metric !== info.metric)) {
-        problems.push({
-          code: 'INVALID_ARGUMENT',
-          message: `The target's collection ${name} is ${existing.dimension}-dimension ${existing.metric}, the source's ${info.dimension}-dimension ${info.metric}: drop it or migrate elsewhere`,
-        })
-      } else if (existing && existing.count > 0) {
-        if (options.onConflict === 'error') {
-          problems.push({
-            code: 'INVALID_ARGUMENT',
-            message: `The target's collection ${name} already holds ${existing.count} records. Migrate into an empty collection, or choose onConflict 'skip' (keep the target's records) or 'replace' (overwrite records with the same id)`,
-          })
-        }
-        targetHadRecords = true
-      }
     }
-    collections.push({ info, checkpoint, action, targetHadRecords })
+    collections.push({ info, checkpoint, action, targetHadRecords: false })
   }
   return { collections, problems, notes }
+}
+
+/**
+ * Looks at the target store's collections that have no checkpoint: one of another dimension or
+ * metric stops the migration, and one holding records does too unless `onConflict` allows it.
+ */
+export async function inspectTargetCollections(
+  target: VectorStore,
+  collections: readonly CollectionPlan[],
+  onConflict: ConflictPolicy,
+): Promise<{ collections: CollectionPlan[]; problems: Problem[] }> {
+  const problems: Problem[] = []
+  const inspected: CollectionPlan[] = []
+  for (const plan of collections) {
+    const { name, dimension, metric } = plan.info
+    const existing = plan.checkpoint ? undefined : await target.describeCollection(name)
+    if (existing && (existing.dimension !== dimension || existing.metric !== metric)) {
+      problems.push({
+        code: 'INVALID_ARGUMENT',
+        message: `The target's collection ${name} is ${existing.dimension}-dimension ${existing.metric}, the source's ${dimension}-dimension ${metric}: drop it or migrate elsewhere`,
+      })
+    } else if (existing && existing.count > 0 && onConflict === 'error') {
+      problems.push({
+        code: 'INVALID_ARGUMENT',
+        message: `The target's collection ${name} already holds ${existing.count} records. Migrate into an empty collection, or choose onConflict 'skip' (keep the target's records) or 'replace' (overwrite records with the same id)`,
+      })
+    }
+    inspected.push({ ...plan, targetHadRecords: existing !== undefined && existing.count > 0 })
+  }
+  return { collections: inspected, problems }
 }

@@ -85,7 +85,7 @@ describe('createDualAdapter', () => {
     expect(seen).toMatchObject([
       { kind: 'secondary-error', method: 'run', sql: expect.stringContaining('INSERT INTO notes') },
     ])
-    expect((seen[0]?.error as { code?: string }).code).toBe('NOT_FOUND')
+    expect((seen[0]?.error as { code?: string } | undefined)?.code).toBe('NOT_FOUND')
     expect(db.stats).toEqual({ mirrored: 0, discrepancies: 1, secondaryErrors: 1 })
   })
 
@@ -123,7 +123,7 @@ describe('createDualAdapter', () => {
     expect(await rows(primary)).toHaveLength(3)
     expect(await rows(secondary)).toEqual([])
     expect(seen).toMatchObject([{ kind: 'secondary-error', method: 'run', params: ['b', 'same'] }])
-    expect((seen[0]?.error as { code?: string }).code).toBe('UNIQUE_VIOLATION')
+    expect((seen[0]?.error as { code?: string } | undefined)?.code).toBe('UNIQUE_VIOLATION')
   })
 
   it('runs the primary alone when the secondary cannot even begin a transaction', async () => {

@@ -174,18 +174,19 @@ class QdrantVectorStore extends VectorStoreBase<QdrantCollection> {
 
   protected async removeCollection(name: string): Promise<void> {
     const qdrantName = this.#settings.prefix + name
-    if (this.#tenant === '') {
-      await this.#call(`drop Qdrant collection ${qdrantName}`, () =>
-        this.#client.deleteCollection(qdrantName),
-      )
-      return
-    }
-    // A collection is shared by every tenant: a tenant-scoped store removes only its own points.
     try {
-      await this.#call(`drop tenant points from ${qdrantName}`, () =>
-        this.#client.delete(qdrantName, { wait: true, filter: this.#where(undefined) }),
-      )
+      if (this.#tenant === '') {
+        await this.#call(`drop Qdrant collection ${qdrantName}`, () =>
+          this.#client.deleteCollection(qdrantName),
+        )
+      } else {
+        // A collection is shared by every tenant: a tenant-scoped store removes only its own points.
+        await this.#call(`drop tenant points from ${qdrantName}`, () =>
+          this.#client.delete(qdrantName, { wait: true, filter: this.#where(undefined) }),
+        )
+      }
     } catch (error) {
+      // Dropping what is not there is a no-op.
       if (!isStorageError(error, 'NOT_FOUND')) throw error
     }
   }

@@ -122,6 +122,12 @@ describe('HTTP failures become StorageErrors with the right code', () => {
     expect(error.message).toContain('Collection "docs" does not exist')
   })
 
+  it('reports a request that outlives `timeout` as TIMEOUT', async () => {
+    const store = open({ timeout: 200 })
+    server.failNext({ status: 200, hang: true, match: /^GET \/collections$/ })
+    expect((await failure(() => store.listCollections())).code).toBe('TIMEOUT')
+  })
+
   it('reports a refused API key as CONNECTION_FAILED with a hint about apiKey', async () => {
     const guarded = await startQdrantTestServer({ apiKey: 'right' })
     const store = createQdrantVectorStore({ url: guarded.url, apiKey: 'wrong' })

@@ -43,6 +43,8 @@ export interface InjectedFault {
   message?: string
   /** Extra response headers, such as `{ 'retry-after': '1' }`. */
   headers?: Record<string, string>
+  /** Never answer (until the server closes), to exercise client timeouts. Default is `false`. */
+  hang?: boolean
 }
 
 /** A running test server. */
@@ -155,6 +157,7 @@ export async function startQdrantTestServer(
           return
         }
         const fault = takeFault(faults, `${method} ${path}`)
+        if (fault?.hang) return
         if (fault) {
           const message = fault.message ?? `Injected failure with status ${fault.status}`
           send(res, fault.status, { status: { error: message }, time: time() }, fault.headers)

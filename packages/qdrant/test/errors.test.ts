@@ -142,6 +142,24 @@ describe('HTTP failures become StorageErrors with the right code', () => {
     }
   })
 
+  it('reports a missing API key (401) and a key without write access (403) as CONNECTION_FAILED', async () => {
+    const guarded = await startQdrantTestServer({ apiKey: 'right' })
+    const keyless = createQdrantVectorStore({ url: guarded.url })
+    try {
+      const missing = await failure(() => keyless.listCollections())
+      expect(missing.code).toBe('CONNECTION_FAILED')
+      expect(missing.message).toContain('Must provide an API key')
+    } finally {
+      await keyless.close()
+      await guarded.close()
+    }
+    const store = open()
+    server.failNext({ status: 403, message: 'Forbidden: Write access denied: read-only API key' })
+    const forbidden = await failure(() => store.createCollection('docs', { dimension: 2 }))
+    expect(forbidden.code).toBe('CONNECTION_FAILED')
+    expect(forbidden.message).toContain('write access')
+  })
+
   it('reports an unreachable server as CONNECTION_FAILED naming the URL, and works once it is reachable', async () => {
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`

@@ -17,12 +17,13 @@ fi
 
 docker compose up -d --wait
 
-export ENGRAM_PG_URL="${ENGRAM_PG_URL:-postgres://postgres:postgres@127.0.0.1:55432/engram_test}"
+export ENGRAM_PG_URL="${ENGRAM_PG_URL:-postgres://postgres:engram@127.0.0.1:55432/engram_test}"
 export QDRANT_URL="${QDRANT_URL:-http://127.0.0.1:6333}"
+export QDRANT_API_KEY="${QDRANT_API_KEY:-engram-local-key}"
 export ENGRAM_S3_ENDPOINT="${ENGRAM_S3_ENDPOINT:-http://127.0.0.1:9000}"
 export ENGRAM_S3_BUCKET="${ENGRAM_S3_BUCKET:-engram-test}"
-export ENGRAM_S3_ACCESS_KEY_ID="${ENGRAM_S3_ACCESS_KEY_ID:-minioadmin}"
-export ENGRAM_S3_SECRET_ACCESS_KEY="${ENGRAM_S3_SECRET_ACCESS_KEY:-minioadmin}"
+export ENGRAM_S3_ACCESS_KEY_ID="${ENGRAM_S3_ACCESS_KEY_ID:-engram}"
+export ENGRAM_S3_SECRET_ACCESS_KEY="${ENGRAM_S3_SECRET_ACCESS_KEY:-engram-secret}"
 
 status=0
 npx turbo run build --output-logs=errors-only

@@ -21,15 +21,7 @@ export async function installSqliteFile(
   onProgress?: (bytes: number, total: number) => void,
 ): Promise<void> {
   const path = resolve(target)
-  for (const suffix of ['-wal', '-journal']) {
-    const side = await stat(`${path}${suffix}`).catch(() => undefined)
-    if (side !== undefined && side.size > 0) {
-      throw new StorageError(
-        'BUSY',
-        `${path} looks open or was not closed cleanly (${path}${suffix} holds ${side.size} bytes). Close every connection to it (opening and closing it once settles an unclean one), then restore again; nothing was changed`,
-      )
-    }
-  }
+  await refuseOpenFile(path)
   await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
     throw new StorageError(
       fileErrorCode(error),
@@ -61,6 +53,22 @@ export async function installSqliteFile(
   // Empty leftovers of the old file's last session; SQLite recreates them as needed.
   await rm(`${path}-wal`, { force: true }).catch(() => undefined)
   await rm(`${path}-shm`, { force: true }).catch(() => undefined)
+}
+
+/**
+ * Refuses a SQLite file that looks open (or was left mid-write): replacing it would leave its
+ * `-wal` or hot `-journal` to be applied to the new file, corrupting it. `BUSY`, nothing changed.
+ */
+export async function refuseOpenFile(path: string): Promise<void> {
+  for (const suffix of ['-wal', '-journal']) {
+    const side = await stat(`${path}${suffix}`).catch(() => undefined)
+    if (side !== undefined && side.size > 0) {
+      throw new StorageError(
+        'BUSY',
+        `${path} looks open or was not closed cleanly (${path}${suffix} holds ${side.size} bytes). Close every connection to it (opening and closing it once settles an unclean one), then restore again; nothing was changed`,
+      )
+    }
+  }
 }
 
 /** Refuses content whose length or sha256 differs from the manifest's. */

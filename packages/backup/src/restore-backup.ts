@@ -4,6 +4,7 @@ import { type StorageAdapter, StorageError } from '@engram/core'
 import type { BackupDestination } from './backup-destination.js'
 import type { BackupPhase } from './backup-events.js'
 import type { BackupManifest } from './backup-manifest.js'
+import { holdsData } from './holds-data.js'
 import { checkContent, installSqliteFile } from './install-sqlite-file.js'
 import { importImageRows, importLogical, restoreLogicalToFile } from './logical-backup.js'
 import { hashFile, unpackFile } from './pack-file.js'
@@ -35,6 +36,10 @@ export interface RestoreResult {
   readonly method: 'file' | 'image' | 'tables'
   /** The file written, for `'file'`. */
   readonly path?: string
+  /** Rows written, for a logical restore. */
+  readonly rows?: number
+  /** What the target did not get, in words (such as virtual tables of an image restored as rows); usually empty. */
+  readonly notes: readonly string[]
   /** Bytes downloaded. */
   readonly bytes: number
   /** How long it took, in milliseconds. */
@@ -87,15 +92,19 @@ export async function applyBackup(
   stored: string,
   target: RestoreTarget,
   options: { replace: boolean; folder: string; report: Report },
-): Promise<Pick<RestoreResult, 'method' | 'path'>> {
+): Promise<Pick<RestoreResult, 'method' | 'path' | 'rows' | 'notes'>> {
   const { replace, folder, report } = options
   const progress = (bytes: number, total: number) => report('restore', bytes, total)
   if (typeof target === 'string') {
     const path = resolve(target)
     await refuseExistingFile(path, replace)
-    if (manifest.format === 'sqlite-image') await installSqliteFile(stored, manifest, path, progress)
-    else await restoreLogicalToFile(await unpacked(stored, manifest, folder, progress), path, manifest)
-    return { method: 'file', path }
+    if (manifest.format === 'sqlite-image') {
+      await installSqliteFile(stored, manifest, path, progress)
+      return { method: 'file', path, notes: [] }
+    }
+    const content = await unpacked(stored, manifest, folder, progress)
+    const { rows, notes } = await restoreLogicalToFile(content, path, manifest)
+    return { method: 'file', path, rows, notes }
   }
   if (!isAdapter(target)) {
     throw new StorageError('INVALID_ARGUMENT', 'into must be a SQLite file path or a StorageAdapter')
@@ -106,11 +115,13 @@ export async function applyBackup(
   if (manifest.format === 'sqlite-image' && isImageAdapter(target)) {
     if (!replace && (await hasTables(target))) throw holdsData(target.kind)
     await target.import(new Uint8Array(await readFile(content)))
-    return { method: 'image' }
+    return { method: 'image', notes: [] }
   }
-  if (manifest.format === 'sqlite-image') await importImageRows(content, target, { replace, manifest })
-  else await importLogical(content, target, { replace, manifest })
-  return { method: 'tables' }
+  const restored =
+    manifest.format === 'sqlite-image'
+      ? await importImageRows(content, target, { replace, manifest })
+      : await importLogical(content, target, { replace, manifest })
+  return { method: 'tables', rows: restored.rows, notes: restored.notes }
 }
 
 /** Decompresses a verified stored file into `folder` and checks the content against the manifest. */
@@ -147,14 +158,6 @@ async function hasTables(adapter: StorageAdapter): Promise<boolean> {
     "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
   )
   return Number(row?.n ?? 0) > 0
-}
-
-/** The error for a restore that would replace data without `replace: true`. */
-export function holdsData(kind: string): StorageError {
-  return new StorageError(
-    'INVALID_ARGUMENT',
-    `The target ${kind} database already holds tables; pass replace: true (--replace) to replace them with the backup's. Nothing was changed`,
-  )
 }
 
 function isAdapter(value: unknown): value is StorageAdapter {

@@ -1,4 +1,5 @@
-import { type StorageAdapter, StorageError } from '@engram/core'
+import type { StorageAdapter } from '@engram/core'
+import { checkKey, toJsonText } from './memory-input.js'
 import { type MigrationReport, migrateSchema, type SchemaDefinition } from './migrate-schema.js'
 
 /** The agent-state table. */
@@ -43,20 +44,14 @@ export class AgentState {
     return migrateSchema(this.#db, SCHEMA)
   }
 
-  /** Replaces the agent's state with `value` (anything JSON can hold). */
+  /**
+   * Replaces the agent's state with `value`: plain objects, arrays, strings, finite numbers,
+   * booleans and null. Anything JSON would change on the way (a Map, a Date, a class instance,
+   * `undefined`) is refused, so what `load` returns equals what was saved.
+   */
   async save(agentId: string, value: unknown): Promise<void> {
     checkAgent(agentId)
-    let json: string | undefined
-    try {
-      json = JSON.stringify(value)
-    } catch (error) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        `Agent state must be JSON-serialisable: ${(error as Error).message}`,
-      )
-    }
-    if (json === undefined)
-      throw new StorageError('INVALID_ARGUMENT', 'Agent state must be a JSON value, not undefined')
+    const json = toJsonText(value, 'Agent state')
     await this.#db.run(
       `INSERT INTO ${AGENT_STATE_TABLE} (agent_id, value, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (agent_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
@@ -87,7 +82,5 @@ export class AgentState {
 }
 
 function checkAgent(agentId: unknown): void {
-  if (typeof agentId !== 'string' || agentId.length === 0 || agentId.length > 512) {
-    throw new StorageError('INVALID_ARGUMENT', 'agentId must be a non-empty string of at most 512 characters')
-  }
+  checkKey(agentId, 'agentId')
 }

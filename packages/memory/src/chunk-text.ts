@@ -41,6 +41,8 @@ export function chunkText(text: string, options: ChunkOptions = {}): TextChunk[]
   while (start < text.length) {
     let end = Math.min(start + chunkSize, text.length)
     if (end < text.length) end = breakPoint(text, start, end)
+    // A cut between the two halves of a surrogate pair would leave each chunk with a lone half.
+    if (splitsPair(text, end)) end = end - 1 > start ? end - 1 : end + 1
     const piece = text.slice(start, end).trim()
     if (piece) chunks.push({ text: piece, index: chunks.length, start, end })
     if (end >= text.length) break
@@ -49,6 +51,7 @@ export function chunkText(text: string, options: ChunkOptions = {}): TextChunk[]
     let next = back
     while (next < end && !/\s/.test(text[next - 1] as string)) next++
     start = skipSpace(text, next < end ? next : back)
+    if (splitsPair(text, start)) start++
   }
   return chunks
 }
@@ -66,6 +69,14 @@ function breakPoint(text: string, start: number, end: number): number {
     if (best > 0) return start + best
   }
   return end
+}
+
+/** Whether cutting `text` at `index` separates a high surrogate from the low surrogate after it. */
+function splitsPair(text: string, index: number): boolean {
+  if (index <= 0 || index >= text.length) return false
+  const before = text.charCodeAt(index - 1)
+  const after = text.charCodeAt(index)
+  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff
 }
 
 function skipSpace(text: string, from: number): number {

@@ -11,8 +11,9 @@ import {
   turnRow,
 } from './conversation-rows.js'
 import { CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
-import { checkId, checkText, describeValue, toMillis } from './conversation-values.js'
+import { toMillis } from './conversation-values.js'
 import type { ConversationTurn, TimeInput } from './memory-adapter.js'
+import { checkKey, checkText, checkUserId, describeValue, isPlainObject } from './memory-input.js'
 
 /** A conversation record for `importBatch`, as another store or a legacy database had it. */
 export interface ImportedConversation {
@@ -74,26 +75,40 @@ export function checkImport(batch: {
   conversations?: readonly ImportedConversation[]
   turns?: readonly ImportedTurn[]
 }): CheckedImport {
-  const conversations = (batch.conversations ?? []).map(conversationRow)
-  const turns = (batch.turns ?? []).map((turn) => {
-    if (typeof turn !== 'object' || turn === null) {
+  if (!isPlainObject(batch)) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `importBatch takes an object { conversations?, turns? }; got ${describeValue(batch)}`,
+    )
+  }
+  const conversations = list(batch.conversations, 'conversations').map(conversationRow)
+  const turns = list(batch.turns, 'turns').map((turn) => {
+    if (!isPlainObject(turn)) {
       throw new StorageError(
         'INVALID_ARGUMENT',
         `Each imported turn must be an object; got ${describeValue(turn)}`,
       )
     }
-    const userId = checkId(turn.userId, 'turn.userId')
-    const conversationId = checkId(turn.conversationId, 'turn.conversationId')
+    const userId = checkUserId(turn.userId, 'turn.userId')
+    const conversationId = checkKey(turn.conversationId, 'turn.conversationId')
     return turnRow(
       userId,
       conversationId,
-      checkId(turn.storageId, 'turn.storageId'),
+      checkKey(turn.storageId, 'turn.storageId'),
       turn,
       turn.timestamp,
       true,
     )
   })
   return { conversations, turns }
+}
+
+function list<T>(value: readonly T[] | undefined, name: string): readonly T[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) {
+    throw new StorageError('INVALID_ARGUMENT', `${name} must be an array; got ${describeValue(value)}`)
+  }
+  return value
 }
 
 /**
@@ -171,7 +186,7 @@ function spans(turns: readonly TurnRow[]): Iterable<Span> {
 
 /** A conversation record from an import, checked, with its times defaulted from each other. */
 function conversationRow(conversation: ImportedConversation): ConversationRow {
-  if (typeof conversation !== 'object' || conversation === null) {
+  if (!isPlainObject(conversation)) {
     throw new StorageError(
       'INVALID_ARGUMENT',
       `Each imported conversation must be an object; got ${describeValue(conversation)}`,
@@ -180,9 +195,9 @@ function conversationRow(conversation: ImportedConversation): ConversationRow {
   const created = conversation.createdAt ?? conversation.lastActivity ?? Date.now()
   const createdAt = toMillis(created, 'conversation.createdAt')
   return {
-    user_id: checkId(conversation.userId, 'conversation.userId'),
-    conversation_id: checkId(conversation.conversationId, 'conversation.conversationId'),
-    agent_id: checkText(conversation.agentId, 'conversation.agentId'),
+    user_id: checkUserId(conversation.userId, 'conversation.userId'),
+    conversation_id: checkKey(conversation.conversationId, 'conversation.conversationId'),
+    agent_id: conversation.agentId == null ? null : checkKey(conversation.agentId, 'conversation.agentId'),
     created_at: createdAt,
     last_activity:
       conversation.lastActivity == null

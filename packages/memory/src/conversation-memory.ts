@@ -24,7 +24,7 @@ import {
   turnRow,
 } from './conversation-rows.js'
 import { CONVERSATION_SCHEMA, CONVERSATIONS_TABLE, TURNS_TABLE } from './conversation-schema.js'
-import { checkCount, checkId, checkRole, checkText, describeValue, toMillis } from './conversation-values.js'
+import { checkCount, checkRole, toMillis } from './conversation-values.js'
 import type {
   Conversation,
   ConversationTurn,
@@ -35,6 +35,14 @@ import type {
   RetrieveTurnsOptions,
   StoredConversationTurn,
 } from './memory-adapter.js'
+import {
+  checkKey,
+  checkOptions,
+  checkText,
+  checkUserId,
+  describeValue,
+  isPlainObject,
+} from './memory-input.js'
 import { type MigrationReport, migrateSchema } from './migrate-schema.js'
 
 /** Options for `new ConversationMemory(adapter, config)`. */
@@ -47,8 +55,18 @@ export interface ConversationMemoryConfig {
    * reaches it again. It runs outside the transaction, so it may use the adapter freely.
    */
   onDeleteConversation?: (userId: string, conversationId: string) => Promise<void> | void
+  /**
+   * Runs inside `deleteConversation`'s transaction, after the turns and the conversation row are
+   * deleted and before the commit, with the transaction's adapter: what it deletes there goes
+   * with the conversation or not at all, even if the process is killed. Use `tx`, never the outer
+   * adapter. A rejection rolls the whole delete back.
+   */
+  onDeleteInTransaction?: (tx: StorageAdapter, userId: string, conversationId: string) => Promise<void>
 }
 
+// A bound `LIMIT ?` made SQLite's reads about 3× slower than a constant (34 against 10 µs measured);
+// `?+0` is an expression, planned like the constant, and keeps one statement text for every page.
+const PAGE = 'LIMIT ?+0 OFFSET ?+0'
 const UPDATABLE: readonly (keyof ConversationUpdate)[] = ['title', 'summary', 'persona', 'agentId']
 const COLUMN_OF: Readonly<Record<keyof ConversationUpdate, string>> = {
   title: 'title',
@@ -80,6 +98,7 @@ export class ConversationMemory implements IMemoryAdapter {
   readonly storage: StorageAdapter
   readonly #closeAdapter: boolean
   readonly #onDelete: ConversationMemoryConfig['onDeleteConversation']
+  readonly #onDeleteInTransaction: ConversationMemoryConfig['onDeleteInTransaction']
   #ready: Promise<MigrationReport> | undefined
   #closed = false
 
@@ -88,9 +107,16 @@ export class ConversationMemory implements IMemoryAdapter {
     if (!storage || typeof storage.transaction !== 'function' || typeof storage.dialect !== 'string') {
       throw new StorageError('INVALID_ARGUMENT', 'ConversationMemory needs a StorageAdapter')
     }
+    const checked = checkOptions(config, 'config')
+    for (const hook of ['onDeleteConversation', 'onDeleteInTransaction'] as const) {
+      if (checked[hook] !== undefined && typeof checked[hook] !== 'function') {
+        throw new StorageError('INVALID_ARGUMENT', `config.${hook} must be a function`)
+      }
+    }
     this.storage = storage
-    this.#closeAdapter = config.closeAdapter ?? false
-    this.#onDelete = config.onDeleteConversation
+    this.#closeAdapter = checked.closeAdapter === true
+    this.#onDelete = checked.onDeleteConversation
+    this.#onDeleteInTransaction = checked.onDeleteInTransaction
   }
 
   /**
@@ -134,15 +160,15 @@ export class ConversationMemory implements IMemoryAdapter {
     conversationId: string,
     turn: ConversationTurn,
   ): Promise<string> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
-    if (typeof turn !== 'object' || turn === null) {
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
+    if (!isPlainObject(turn)) {
       throw new StorageError(
         'INVALID_ARGUMENT',
-        `turn must be an object with a role; got ${describeValue(turn)}`,
+        `turn must be a plain object with a role; got ${describeValue(turn)}`,
       )
     }
-    const storageId = turn.storageId === undefined ? newId() : checkId(turn.storageId, 'turn.storageId')
+    const storageId = turn.storageId === undefined ? newId() : checkKey(turn.storageId, 'turn.storageId')
     const row = turnRow(userId, conversationId, storageId, turn, turn.timestamp ?? Date.now(), false)
     const values = turnParams(row)
     await this.#open()
@@ -179,10 +205,11 @@ export class ConversationMemory implements IMemoryAdapter {
   async retrieveConversationTurns(
     userId: string,
     conversationId: string,
-    options: RetrieveTurnsOptions = {},
+    options?: RetrieveTurnsOptions,
   ): Promise<StoredConversationTurn[]> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
+    options = checkOptions(options, 'options')
     const limit = checkCount(options.limit, 'limit', 50)
     const offset = checkCount(options.offset, 'offset', 0)
     const order = options.order ?? 'asc'
@@ -211,30 +238,28 @@ export class ConversationMemory implements IMemoryAdapter {
     const direction = order === 'asc' ? 'ASC' : 'DESC'
     const rows = await this.storage.all(
       `SELECT ${TURN_COLUMNS} FROM ${TURNS_TABLE} WHERE ${where.join(' AND ')}
-       ORDER BY created_at ${direction}, seq ${direction} LIMIT ? OFFSET ?`,
+       ORDER BY created_at ${direction}, seq ${direction} ${PAGE}`,
       [...params, limit, offset],
     )
     return rows.map(toStoredTurn)
   }
 
   /** Returns the user's conversations, most recent activity first. */
-  async listUserConversations(
-    userId: string,
-    options: ListConversationsOptions = {},
-  ): Promise<Conversation[]> {
-    checkId(userId, 'userId')
+  async listUserConversations(userId: string, options?: ListConversationsOptions): Promise<Conversation[]> {
+    checkUserId(userId)
+    options = checkOptions(options, 'options')
     const limit = checkCount(options.limit, 'limit', 50)
     const offset = checkCount(options.offset, 'offset', 0)
     const params: SqlValue[] = [userId]
     let agentFilter = ''
     if (options.agentId !== undefined) {
-      params.push(checkId(options.agentId, 'agentId'))
+      params.push(checkKey(options.agentId, 'agentId'))
       agentFilter = ' AND agent_id = ?'
     }
     await this.#open()
     const rows = await this.storage.all(
       `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ?${agentFilter}
-       ORDER BY last_activity DESC, conversation_id ASC LIMIT ? OFFSET ?`,
+       ORDER BY last_activity DESC, conversation_id ASC ${PAGE}`,
       [...params, limit, offset],
     )
     return rows.map(toConversation)
@@ -242,8 +267,8 @@ export class ConversationMemory implements IMemoryAdapter {
 
   /** Returns one conversation's record, or `undefined` when this user has none by that id. */
   async getConversation(userId: string, conversationId: string): Promise<Conversation | undefined> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
     await this.#open()
     const row = await this.storage.get(
       `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`,
@@ -267,14 +292,21 @@ export class ConversationMemory implements IMemoryAdapter {
     conversationId: string,
     update: ConversationUpdate,
   ): Promise<void> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
-    if (typeof update !== 'object' || update === null) {
-      throw new StorageError('INVALID_ARGUMENT', `update must be an object; got ${describeValue(update)}`)
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
+    if (!isPlainObject(update)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `update must be a plain object; got ${describeValue(update)}`,
+      )
     }
     const fields = UPDATABLE.filter((field) => update[field] !== undefined)
     const columns = fields.map((field) => COLUMN_OF[field])
-    const values = fields.map((field) => checkText(update[field], field))
+    const values = fields.map((field) =>
+      field === 'agentId' && update.agentId !== null
+        ? checkKey(update.agentId, 'agentId')
+        : checkText(update[field], field),
+    )
     const now = Date.now()
     const onConflict =
       columns.length === 0
@@ -294,9 +326,9 @@ export class ConversationMemory implements IMemoryAdapter {
    * turns from before a moment; with both, only turns that are old and not among the newest N go.
    */
   async pruneHistory(userId: string, conversationId: string, options: PruneHistoryOptions): Promise<number> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
-    const { keepLast, olderThan } = options ?? {}
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
+    const { keepLast, olderThan } = checkOptions(options, 'options')
     if (keepLast === undefined && olderThan === undefined) {
       throw new StorageError('INVALID_ARGUMENT', 'pruneHistory needs keepLast, olderThan or both')
     }
@@ -309,7 +341,7 @@ export class ConversationMemory implements IMemoryAdapter {
     if (keepLast !== undefined) {
       params.keep = checkCount(keepLast, 'keepLast', 0)
       sql += ` AND seq NOT IN (SELECT seq FROM ${TURNS_TABLE} WHERE user_id = :user AND conversation_id = :conversation
-        ORDER BY created_at DESC, seq DESC LIMIT :keep)`
+        ORDER BY created_at DESC, seq DESC LIMIT :keep + 0)`
     }
     await this.#open()
     return (await this.storage.run(sql, params)).changes
@@ -317,8 +349,8 @@ export class ConversationMemory implements IMemoryAdapter {
 
   /** Deletes a conversation and all its turns; `true` when this user had it. */
   async deleteConversation(userId: string, conversationId: string): Promise<boolean> {
-    checkId(userId, 'userId')
-    checkId(conversationId, 'conversationId')
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
     await this.#open()
     const existed = await this.storage.transaction(async (tx) => {
       // Explicit, because a SQLite connection may run with foreign keys (and so the cascade) off.
@@ -330,6 +362,7 @@ export class ConversationMemory implements IMemoryAdapter {
         `DELETE FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`,
         [userId, conversationId],
       )
+      await this.#onDeleteInTransaction?.(tx, userId, conversationId)
       return conversation.changes > 0 || turns.changes > 0
     })
     await this.#onDelete?.(userId, conversationId)

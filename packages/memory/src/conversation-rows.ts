@@ -1,14 +1,13 @@
 import type { Row, SqlValue } from '@engram/core'
 import {
   checkRole,
-  checkText,
   checkUsage,
   readJson,
   readMetadata,
   readUsage,
-  toJsonText,
   toMetadataText,
   toMillis,
+  toOptionalJsonText,
 } from './conversation-values.js'
 import type {
   Conversation,
@@ -17,6 +16,7 @@ import type {
   TimeInput,
   TurnRole,
 } from './memory-adapter.js'
+import { checkKey, checkText } from './memory-input.js'
 
 /** A turn as its table row holds it, column by column, every value checked. */
 export interface TurnRow {
@@ -124,7 +124,7 @@ export function turnRow(
   const toolCalls =
     verbatim && typeof turn.tool_calls === 'string'
       ? checkText(turn.tool_calls, 'turn.tool_calls')
-      : toJsonText(turn.tool_calls, 'turn.tool_calls')
+      : toOptionalJsonText(turn.tool_calls, 'turn.tool_calls')
   return {
     storage_id: storageId,
     user_id: userId,
@@ -132,7 +132,7 @@ export function turnRow(
     role,
     content,
     created_at: toMillis(timestamp, 'turn.timestamp'),
-    agent_id: checkText(turn.agentId, 'turn.agentId'),
+    agent_id: turn.agentId == null ? null : checkKey(turn.agentId, 'turn.agentId'),
     model: checkText(turn.model, 'turn.model'),
     prompt_tokens: usage.prompt_tokens,
     completion_tokens: usage.completion_tokens,

@@ -62,5 +62,18 @@ export const CONVERSATION_SCHEMA: SchemaDefinition = {
         `)
       },
     },
+    {
+      version: 2,
+      name: 'conversation list index in list order',
+      async up(tx: StorageAdapter) {
+        // Lists read newest activity first and break ties by id; an index in exactly that order
+        // lets both engines read the page straight off it instead of sorting the ties.
+        await tx.exec(`
+          CREATE INDEX engram_conversations_by_recent
+            ON ${CONVERSATIONS_TABLE} (user_id, last_activity DESC, conversation_id);
+          DROP INDEX engram_conversations_by_activity;
+        `)
+      },
+    },
   ],
 }

@@ -1,35 +1,11 @@
 import { StorageError } from '@engram/core'
 import { type TimeInput, type TokenUsage, TURN_ROLES, type TurnRole } from './memory-adapter.js'
+import { describeValue, isPlainObject, toJsonText } from './memory-input.js'
 
-// Postgres TEXT cannot hold NUL, so it is refused everywhere rather than only on one backend.
-const NUL = '\u0000'
-
-/** Checks a user, conversation or storage id: a non-empty string. */
-export function checkId(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `${name} must be a non-empty string; got ${describeValue(value)}`,
-    )
-  }
-  if (value.includes(NUL))
-    throw new StorageError('INVALID_ARGUMENT', `${name} must not contain a NUL character`)
-  return value
-}
-
-/** Checks an optional text field: a string, or `null`/`undefined` for none. */
-export function checkText(value: unknown, name: string): string | null {
-  if (value === undefined || value === null) return null
-  if (typeof value !== 'string') {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `${name} must be a string or null; got ${describeValue(value)}`,
-    )
-  }
-  if (value.includes(NUL))
-    throw new StorageError('INVALID_ARGUMENT', `${name} must not contain a NUL character`)
-  return value
-}
+/** The furthest a moment may be from the epoch, in milliseconds: the range of a JavaScript Date. */
+export const MAX_TIME_MS = 8.64e15
+const NUMBER = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i
+const ISO_8601 = /^[+-]?\d{4,6}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i
 
 /** Checks a turn's role against the four the contract knows. */
 export function checkRole(value: unknown): TurnRole {
@@ -54,53 +30,42 @@ export function checkCount(value: unknown, name: string, fallback: number): numb
   return value
 }
 
-/** Turns a moment (milliseconds, ISO string or Date) into milliseconds since the epoch. */
+/**
+ * Turns a moment (milliseconds, ISO string or Date) into milliseconds since the epoch. Numbers
+ * must be whole milliseconds within a Date's range (±8.64e15), so every stored time reads back
+ * exactly and fits a BIGINT column on every backend.
+ */
 export function toMillis(value: TimeInput, name: string): number {
   let ms: number
   if (typeof value === 'number') ms = value
   else if (value instanceof Date) ms = value.getTime()
-  else if (typeof value === 'string')
-    ms = /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Date.parse(value)
-  else ms = Number.NaN
-  if (!Number.isFinite(ms)) {
+  else if (typeof value === 'string') {
+    const text = value.trim()
+    // Date.parse alone would read '2.5' as 5 February 2001: numbers are numbers, dates must be ISO-8601.
+    if (NUMBER.test(text)) ms = Number(text)
+    else ms = ISO_8601.test(text) ? Date.parse(text) : Number.NaN
+  } else ms = Number.NaN
+  if (!Number.isInteger(ms) || Math.abs(ms) > MAX_TIME_MS) {
     throw new StorageError(
       'INVALID_ARGUMENT',
-      `${name} must be milliseconds since the epoch, an ISO-8601 string or a Date; got ${describeValue(value)}`,
+      `${name} must be whole milliseconds since the epoch within ±8.64e15 (a Date's range), an ISO-8601 string or a valid Date; got ${describeValue(value)}`,
     )
   }
-  return Math.trunc(ms)
+  return ms
 }
 
-/** Serialises a JSON value for a TEXT column, refusing what JSON would silently drop or cannot hold. */
-export function toJsonText(value: unknown, name: string): string | null {
-  if (value === undefined || value === null) return null
-  let text: string | undefined
-  try {
-    text = JSON.stringify(value, (_key, item: unknown) => {
-      if (typeof item === 'function' || typeof item === 'symbol') {
-        throw new Error(`it contains a ${typeof item}`)
-      }
-      if (typeof item === 'number' && !Number.isFinite(item)) throw new Error(`it contains ${item}`)
-      return item
-    })
-  } catch (error) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `${name} must be JSON-serialisable (plain objects, arrays, strings, finite numbers, booleans, null): ${(error as Error).message}`,
-      { cause: error },
-    )
-  }
-  if (text === undefined) throw new StorageError('INVALID_ARGUMENT', `${name} must be JSON-serialisable`)
-  return text
-}
-
-/** Serialises metadata, which must be a plain object. */
+/** Serialises metadata, which must be a plain object of JSON values. */
 export function toMetadataText(value: unknown): string | null {
   if (value === undefined || value === null) return null
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (!isPlainObject(value)) {
     throw new StorageError('INVALID_ARGUMENT', `metadata must be a plain object; got ${describeValue(value)}`)
   }
   return toJsonText(value, 'metadata')
+}
+
+/** Serialises an optional JSON value (`null`/`undefined` for none). */
+export function toOptionalJsonText(value: unknown, name: string): string | null {
+  return value === undefined || value === null ? null : toJsonText(value, name)
 }
 
 /** Reads a JSON TEXT column; text that is not JSON (imported as it was) comes back unchanged. */
@@ -170,11 +135,4 @@ function tokenCount(value: unknown, name: string): number | null {
     )
   }
   return value
-}
-
-/** A short, safe description of a bad value for an error message. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `'${value.slice(0, 40)}…'` : `'${value}'`
-  if (value === null || value === undefined || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'an array' : 'an object'
 }

@@ -1,18 +1,20 @@
-import { type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
+import { type StorageAdapter, StorageError } from '@engram/core'
 import { createSqliteVectorStore } from '@engram/sqlite-vector'
+import type { VectorStoreFactory } from './same-database-vectors.js'
 
 /**
- * The vector store that fits the structured store: `@engram/sqlite-vector` on SQLite (with the
- * HNSW tier when `@engram/hnsw-sidecar` is installed and the database has a file or lives in
- * memory), `@engram/postgres`'s pgvector store on Postgres. Neither closes `storage`.
+ * The vector store that fits the structured store, as a factory on an adapter, because it keeps
+ * its vectors in the same database: `@engram/sqlite-vector` on SQLite (with the HNSW tier when
+ * `@engram/hnsw-sidecar` is installed and the database has a file or lives in memory),
+ * `@engram/postgres`'s pgvector store on Postgres. Neither closes the adapter it is given.
  */
 export async function defaultVectorStore(
   storage: StorageAdapter,
   path: string | undefined,
   exactBelow: number | undefined,
-): Promise<VectorStore> {
+): Promise<VectorStoreFactory> {
   if (storage.dialect === 'postgres') {
-    let module: { createPgVectorStore?: (config: { adapter: StorageAdapter }) => VectorStore }
+    let module: { createPgVectorStore?: VectorStoreFactoryOf<{ adapter: StorageAdapter }> }
     try {
       module = await import(/* @vite-ignore */ '@engram/postgres')
     } catch (error) {
@@ -22,18 +24,21 @@ export async function defaultVectorStore(
         { cause: error },
       )
     }
-    if (!module.createPgVectorStore)
+    const { createPgVectorStore } = module
+    if (!createPgVectorStore)
       throw new StorageError('DRIVER_NOT_INSTALLED', '@engram/postgres has no createPgVectorStore')
-    return module.createPgVectorStore({ adapter: storage })
+    return (adapter) => createPgVectorStore({ adapter })
   }
   const annPath = path ?? (storage.capabilities.persistence === 'memory' ? ':memory:' : undefined)
   const withAnn = annPath !== undefined && (await hasSidecar())
-  return createSqliteVectorStore({
-    adapter: storage,
+  const settings = {
     ...(withAnn ? { ann: { path: annPath } } : {}),
     ...(exactBelow === undefined ? {} : { exactBelow }),
-  })
+  }
+  return (adapter) => createSqliteVectorStore({ adapter, ...settings })
 }
+
+type VectorStoreFactoryOf<C> = (config: C) => ReturnType<VectorStoreFactory>
 
 async function hasSidecar(): Promise<boolean> {
   try {

@@ -1,8 +1,8 @@
 import { createDatabase, type Row, type StorageAdapter, StorageError } from '@engram/core'
 import type { ImportCounts, ImportedConversation, ImportedTurn } from './conversation-import.js'
 import type { ConversationMemory } from './conversation-memory.js'
-import { checkId, describeValue } from './conversation-values.js'
 import { TURN_ROLES, type TurnRole } from './memory-adapter.js'
+import { checkKey, checkOptions, checkUserId, describeValue } from './memory-input.js'
 
 /** Options for `importLegacySqliteMemory`. */
 export interface LegacyImportOptions {
@@ -69,11 +69,26 @@ const decoder = new TextDecoder()
 export async function importLegacySqliteMemory(
   path: string,
   memory: ConversationMemory,
-  options: LegacyImportOptions = {},
+  options?: LegacyImportOptions,
 ): Promise<LegacyImportReport> {
-  checkId(path, 'path')
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `path must be a database file path; got ${describeValue(path)}`,
+    )
+  }
+  options = checkOptions(options, 'options')
   if (path === ':memory:') {
     throw new StorageError('INVALID_ARGUMENT', 'importLegacySqliteMemory needs the path of a database file')
+  }
+  const { onProgress, onInvalid } = options
+  for (const [name, hook] of [
+    ['onProgress', onProgress],
+    ['onInvalid', onInvalid],
+  ] as const) {
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new StorageError('INVALID_ARGUMENT', `options.${name} must be a function`)
+    }
   }
   const batchSize = options.batchSize ?? 500
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
@@ -89,12 +104,12 @@ export async function importLegacySqliteMemory(
     report.conversations += counts.conversations
     report.turns += counts.turns
     report.skipped += counts.skipped
-    options.onProgress?.({ ...report })
+    onProgress?.({ ...report })
   }
   const reject = (row: Row, reason: string): void => {
     report.invalid++
     report.skipped++
-    options.onInvalid?.(row, reason)
+    onInvalid?.(row, reason)
   }
   try {
     const conversationColumns = await columnsOf(legacy, 'conversations')
@@ -170,6 +185,8 @@ function toConversation(row: Row): ImportedConversation | string {
   const conversationId = text(row.conversationId)
   if (!userId) return 'the conversation has no userId'
   if (!conversationId) return 'the conversation has no conversationId'
+  const refused = refusedKey(userId, conversationId)
+  if (refused) return refused
   return {
     userId,
     conversationId,
@@ -187,6 +204,8 @@ function toTurn(row: Row): ImportedTurn | string {
   const conversationId = text(row.conversationId)
   if (!userId) return 'the turn has no userId, and neither has its conversation'
   if (!conversationId) return 'the turn has no conversationId'
+  const refused = refusedKey(userId, conversationId, text(row.storageId))
+  if (refused) return refused
   const role = text(row.role)
   if (!TURN_ROLES.includes(role as TurnRole))
     return `the turn's role ${describeValue(row.role)} is not one of ${TURN_ROLES.join(', ')}`
@@ -215,6 +234,18 @@ function toTurn(row: Row): ImportedTurn | string {
     tool_call_id: text(row.tool_call_id),
     metadata: text(row.metadata),
     summary: text(row.summary),
+  }
+}
+
+/** Why a legacy row's ids cannot be imported (too long, or not well-formed Unicode), or `undefined` when they can. */
+function refusedKey(userId: string, conversationId: string, storageId?: string | null): string | undefined {
+  try {
+    checkUserId(userId)
+    checkKey(conversationId, 'conversationId')
+    if (storageId) checkKey(storageId, 'storageId')
+    return undefined
+  } catch (error) {
+    return (error as Error).message
   }
 }
 

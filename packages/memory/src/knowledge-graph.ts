@@ -1,4 +1,5 @@
-import { type StorageAdapter, StorageError } from '@engram/core'
+import { checkWellFormed, type StorageAdapter, StorageError } from '@engram/core'
+import { checkKey, checkOptions, describeValue, isPlainObject, toJsonText } from './memory-input.js'
 import { type MigrationReport, migrateSchema, type SchemaDefinition } from './migrate-schema.js'
 
 /** The entities table. */
@@ -120,11 +121,17 @@ export class KnowledgeGraph {
     type?: string
     properties?: Record<string, unknown>
   }): Promise<Entity> {
+    if (!isPlainObject(input)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `addEntity takes { id?, name, type?, properties? }; got ${describeValue(input)}`,
+      )
+    }
     const entity: Entity = {
-      id: checkId(input?.id ?? randomId(), 'entity id'),
-      name: checkText(input?.name, 'entity name'),
-      type: checkText(input?.type ?? 'thing', 'entity type'),
-      properties: checkProperties(input?.properties),
+      id: checkId(input.id ?? randomId(), 'entity id'),
+      name: checkText(input.name, 'entity name'),
+      type: checkText(input.type ?? 'thing', 'entity type'),
+      properties: checkProperties(input.properties),
     }
     await this.#db.run(
       `INSERT INTO ${ENTITIES_TABLE} (id, name, type, properties, created_at) VALUES (?, ?, ?, ?, ?)
@@ -145,6 +152,8 @@ export class KnowledgeGraph {
 
   /** Finds entities by exact name (and type, if given). */
   async findEntities(name: string, type?: string): Promise<Entity[]> {
+    checkText(name, 'entity name')
+    if (type !== undefined) checkText(type, 'entity type')
     const rows = await this.#db.all<EntityRow>(
       type === undefined
         ? `SELECT id, name, type, properties FROM ${ENTITIES_TABLE} WHERE name = ? ORDER BY id`
@@ -159,10 +168,11 @@ export class KnowledgeGraph {
     sourceId: string,
     targetId: string,
     type: string,
-    options: { weight?: number; properties?: Record<string, unknown> } = {},
+    given?: { weight?: number; properties?: Record<string, unknown> },
   ): Promise<Relation> {
+    const options = checkOptions(given, 'options')
     const weight = options.weight ?? 1
-    if (!Number.isFinite(weight))
+    if (typeof weight !== 'number' || !Number.isFinite(weight))
       throw new StorageError('INVALID_ARGUMENT', 'A relation weight must be a finite number')
     const relation: Relation = {
       sourceId: checkId(sourceId, 'source id'),
@@ -201,6 +211,7 @@ export class KnowledgeGraph {
 
   /** Removes an entity and every relation touching it. Returns whether it existed. */
   async removeEntity(id: string): Promise<boolean> {
+    checkId(id, 'entity id')
     return this.#db.transaction(async (tx) => {
       await tx.run(`DELETE FROM ${RELATIONS_TABLE} WHERE source_id = ? OR target_id = ?`, [id, id])
       return (await tx.run(`DELETE FROM ${ENTITIES_TABLE} WHERE id = ?`, [id])).changes > 0
@@ -209,6 +220,9 @@ export class KnowledgeGraph {
 
   /** Removes one relation. Returns whether it existed. */
   async removeRelation(sourceId: string, targetId: string, type: string): Promise<boolean> {
+    checkId(sourceId, 'source id')
+    checkId(targetId, 'target id')
+    checkText(type, 'relation type')
     const result = await this.#db.run(
       `DELETE FROM ${RELATIONS_TABLE} WHERE source_id = ? AND target_id = ? AND type = ?`,
       [sourceId, targetId, type],
@@ -221,7 +235,8 @@ export class KnowledgeGraph {
    * found. One recursive query: it never revisits an entity on the same path (cycle guard),
    * follows at most `fanout` edges out of any entity, and stops at `depth`.
    */
-  async neighbors(id: string, options: NeighborOptions = {}): Promise<Neighbor[]> {
+  async neighbors(id: string, given?: NeighborOptions): Promise<Neighbor[]> {
+    const options = checkOptions(given, 'options')
     const depth = bounded(options.depth ?? 1, 1, 6, 'depth')
     const fanout = bounded(options.fanout ?? 25, 1, 1000, 'fanout')
     const limit = bounded(options.limit ?? 100, 1, 10_000, 'limit')
@@ -233,6 +248,13 @@ export class KnowledgeGraph {
       )
     }
     const types = options.types ?? []
+    if (!Array.isArray(types)) {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `types must be an array of relation types; got ${describeValue(types)}`,
+      )
+    }
+    for (const [i, type] of types.entries()) checkText(type, `types[${i}]`)
     const start = checkId(id, 'entity id')
     const pg = this.#db.dialect === 'postgres'
 
@@ -304,32 +326,36 @@ function toEntity(row: EntityRow): Entity {
 }
 
 function checkId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 512 || id.includes(SEP)) {
-    throw new StorageError('INVALID_ARGUMENT', `${what} must be a non-empty string of at most 512 characters`)
+  const key = checkKey(id, what)
+  if (key.includes(SEP)) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `${what} must not contain U+001F, which separates ids in paths`,
+    )
   }
-  return id
+  return key
 }
 
 function checkText(text: unknown, what: string): string {
   if (typeof text !== 'string' || text.trim().length === 0) {
-    throw new StorageError('INVALID_ARGUMENT', `${what} must be a non-empty string`)
-  }
-  return text
-}
-
-function checkProperties(properties: unknown): Record<string, unknown> {
-  if (properties === undefined) return {}
-  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
-    throw new StorageError('INVALID_ARGUMENT', 'properties must be a plain object')
-  }
-  try {
-    return JSON.parse(JSON.stringify(properties))
-  } catch (error) {
     throw new StorageError(
       'INVALID_ARGUMENT',
-      `properties must be JSON-serialisable: ${(error as Error).message}`,
+      `${what} must be a non-empty string; got ${describeValue(text)}`,
     )
   }
+  return checkWellFormed(text, what)
+}
+
+/** A copy of the properties that reads back equal, or `INVALID_ARGUMENT` for what JSON would change. */
+function checkProperties(properties: unknown): Record<string, unknown> {
+  if (properties === undefined) return {}
+  if (!isPlainObject(properties)) {
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `properties must be a plain object; got ${describeValue(properties)}`,
+    )
+  }
+  return JSON.parse(toJsonText(properties, 'properties'))
 }
 
 function bounded(value: number, min: number, max: number, what: string): number {

@@ -1,11 +1,20 @@
-import { createDatabase, type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
+import {
+  createDatabase,
+  type StorageAdapter,
+  StorageError,
+  type ValidRecord,
+  type VectorStore,
+  validateRecords,
+} from '@engram/core'
 import { AgentState } from './agent-state.js'
 import { chunkText } from './chunk-text.js'
 import { ConversationMemory } from './conversation-memory.js'
+import { marks } from './conversation-rows.js'
 import { defaultVectorStore } from './default-vector-store.js'
 import type { Embedder } from './embedder.js'
 import { KnowledgeGraph } from './knowledge-graph.js'
 import { createLocalEmbedder } from './local-embedder.js'
+import { checkKey, checkOptions, checkText, describeValue, isPlainObject } from './memory-input.js'
 import {
   type IngestInput,
   type IngestOptions,
@@ -17,21 +26,32 @@ import {
   recallFilter,
 } from './memory-options.js'
 import { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE } from './memory-schema.js'
+import { batchOptions, checkVectorStore, measureDimensions, storagePath } from './memory-setup.js'
 import { migrateSchema } from './migrate-schema.js'
+import { SameDatabaseVectors, type VectorStoreFactory } from './same-database-vectors.js'
 import {
   checkUserMetadata,
   insertTraces,
+  MAX_LABEL_LENGTH,
   newTrace,
+  selectTraceIds,
   type Trace,
   type TraceRow,
   toTrace,
   vectorMetadata,
 } from './trace.js'
+import { VectorOutbox } from './vector-outbox.js'
+import type { VectorWrites } from './vector-writes.js'
 
 /**
  * An agent's memory: remember and recall (hybrid, filtered, scoped), document ingestion,
  * a knowledge graph, agent state and conversation history, over a structured store and a
  * vector store chosen independently.
+ *
+ * A trace and its vector are never separated, even by a crash: with a vector store in the same
+ * database (the default on SQLite and Postgres, or `vectors` given as a factory) both are written
+ * in one transaction; with a store elsewhere, the vector write is recorded in an outbox in the
+ * trace's transaction and replayed until the store has it (see `VectorOutbox`).
  *
  * @example
  * const memory = await Memory.open()                   // ./.engram/memory.db, embedded tiers
@@ -56,11 +76,16 @@ export class Memory {
   /** Conversation history (the `IMemoryAdapter` contract); deleting a conversation also deletes its traces. */
   readonly conversations: ConversationMemory
   readonly #owned: { storage: boolean; vectors: boolean }
+  /** Writes vectors with their trace rows: in the same transaction, or through the outbox. */
+  readonly #writes: VectorWrites
+  /** Replays vector writes recorded by a store in another database (here, or in an earlier run). */
+  readonly #outbox: VectorOutbox
   #closed = false
 
   private constructor(parts: {
     storage: StorageAdapter
     vectors: VectorStore
+    sameDatabase: VectorStoreFactory | undefined
     embed: Embedder
     dimensions: number
     collection: string
@@ -72,35 +97,53 @@ export class Memory {
     this.dimensions = parts.dimensions
     this.collection = parts.collection
     this.#owned = parts.owned
+    this.#outbox = new VectorOutbox(parts.storage, parts.vectors, parts.collection)
+    this.#writes = parts.sameDatabase
+      ? new SameDatabaseVectors(parts.storage, parts.sameDatabase, parts.collection)
+      : this.#outbox
     this.graph = new KnowledgeGraph(parts.storage)
     this.state = new AgentState(parts.storage)
     this.conversations = new ConversationMemory(parts.storage, {
-      onDeleteConversation: (userId, conversationId) => this.#forgetConversation(userId, conversationId),
+      onDeleteInTransaction: (tx, userId, conversationId) =>
+        this.#forgetConversation(tx, userId, conversationId),
+      onDeleteConversation: () => this.#settleRemoval(),
     })
   }
 
   /** Opens a memory; see `MemoryOptions` for the defaults. */
-  static async open(options: MemoryOptions = {}): Promise<Memory> {
+  static async open(given?: MemoryOptions): Promise<Memory> {
+    const options = checkOptions(given, 'options')
     const embed = options.embed ?? createLocalEmbedder()
     const dimensions = await measureDimensions(embed, options.dimensions)
     const collection = options.collection ?? 'memories'
-    const path = options.storage ? undefined : (options.path ?? defaultPath())
+    const path = options.storage === undefined ? storagePath(options.path) : undefined
     const storage = options.storage ?? (await createDatabase({ filename: path }))
-    let vectors = options.vectors
+    const vectorsOption = options.vectors
+    let vectors: VectorStore | undefined
     try {
-      vectors ??= await defaultVectorStore(storage, path, options.exactBelow ?? options.annThreshold)
+      let sameDatabase: VectorStoreFactory | undefined
+      if (typeof vectorsOption === 'function') sameDatabase = vectorsOption
+      else if (vectorsOption === undefined)
+        sameDatabase = await defaultVectorStore(storage, path, options.exactBelow ?? options.annThreshold)
+      vectors = checkVectorStore(sameDatabase ? sameDatabase(storage) : vectorsOption)
       const memory = new Memory({
         storage,
         vectors,
+        sameDatabase,
         embed,
         dimensions,
         collection,
-        owned: { storage: !options.storage, vectors: !options.vectors },
+        owned: { storage: !options.storage, vectors: typeof vectorsOption !== 'object' },
       })
-      await memory.#initialize()
+      try {
+        await memory.#initialize()
+      } catch (error) {
+        await memory.#writes.close().catch(() => undefined)
+        throw error
+      }
       return memory
     } catch (error) {
-      if (!options.vectors) await vectors?.close().catch(() => undefined)
+      if (typeof vectorsOption !== 'object') await vectors?.close().catch(() => undefined)
       if (!options.storage) await storage.close().catch(() => undefined)
       throw error
     }
@@ -120,10 +163,12 @@ export class Memory {
     }
     if (!existing)
       await this.vectors.createCollection(this.collection, { dimension: this.dimensions, metric: 'cosine' })
+    // Vector writes a crash left behind (in this database, by any process) are applied now.
+    await this.#outbox.drain()
   }
 
   /** Stores a piece of text as a memory trace and indexes it for recall. */
-  async remember(text: string, options: RememberOptions = {}): Promise<Trace> {
+  async remember(text: string, options?: RememberOptions): Promise<Trace> {
     this.#checkOpen()
     const trace = newTrace(text, options)
     const [vector] = await this.#embedAll([trace.text])
@@ -133,33 +178,58 @@ export class Memory {
 
   /**
    * Stores many memories, embedding and writing them in batches (far faster than a loop of
-   * `remember`). Every item is checked before anything is written.
+   * `remember`). Every item is checked before anything is written; each batch is stored whole
+   * or not at all.
    */
   async rememberMany(
     items: ReadonlyArray<RememberOptions & { text: string }>,
-    options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+    options?: { batchSize?: number; onProgress?: (done: number, total: number) => void },
   ): Promise<Trace[]> {
     this.#checkOpen()
     if (!Array.isArray(items))
       throw new StorageError('INVALID_ARGUMENT', 'rememberMany() takes an array of { text, …options }')
-    const traces = items.map((item) => newTrace(item?.text, item ?? {}))
-    const batchSize = options.batchSize ?? 256
+    const { batchSize, onProgress } = batchOptions(checkOptions(options, 'options'), 256)
+    const traces = items.map((item, i) => {
+      if (!isPlainObject(item)) {
+        throw new StorageError(
+          'INVALID_ARGUMENT',
+          `items[${i}] must be { text, …options }; got ${describeValue(item)}`,
+        )
+      }
+      const { text, ...rest } = item
+      return newTrace(text as string, rest)
+    })
     for (let start = 0; start < traces.length; start += batchSize) {
       const batch = traces.slice(start, start + batchSize)
       await this.#store(batch, await this.#embedAll(batch.map((t) => t.text)))
-      options.onProgress?.(Math.min(start + batchSize, traces.length), traces.length)
+      onProgress?.(Math.min(start + batchSize, traces.length), traces.length)
     }
     return traces
   }
 
   /** Finds the traces that best match `query`, best first. */
-  async recall(query: string, options: RecallOptions = {}): Promise<Recollection[]> {
+  async recall(query: string, given?: RecallOptions): Promise<Recollection[]> {
     this.#checkOpen()
     if (typeof query !== 'string' || query.trim().length === 0) {
-      throw new StorageError('INVALID_ARGUMENT', 'recall() needs a non-empty query')
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `recall() needs a non-empty query; got ${describeValue(query)}`,
+      )
     }
+    const options = checkOptions(given, 'options')
     const mode = options.mode ?? (this.vectors.capabilities.hybrid ? 'hybrid' : 'vector')
+    if (mode !== 'hybrid' && mode !== 'vector' && mode !== 'text') {
+      throw new StorageError(
+        'INVALID_ARGUMENT',
+        `mode must be 'hybrid', 'vector' or 'text'; got ${describeValue(mode)}`,
+      )
+    }
+    for (const label of ['scope', 'type', 'tag'] as const) {
+      if (options[label] !== undefined) checkKey(options[label], label, MAX_LABEL_LENGTH)
+    }
     const filter = recallFilter(options)
+    // A store in another database may still owe writes a crash left in the outbox: apply them first.
+    if (this.#writes === this.#outbox) await this.#outbox.drain()
     const vector = mode === 'text' ? undefined : (await this.#embedAll([query]))[0]
     const matches = await this.vectors.query(this.collection, {
       ...(vector ? { vector } : {}),
@@ -179,30 +249,46 @@ export class Memory {
    * Removes a trace and its vector. Returns whether it existed. With `scope`, only a trace in
    * that scope is removed (a trace of another scope is left alone and `false` is returned).
    */
-  async forget(id: string, options: { scope?: string } = {}): Promise<boolean> {
+  async forget(id: string, given?: { scope?: string }): Promise<boolean> {
     this.#checkOpen()
-    if (options.scope !== undefined) {
-      const trace = (await this.#load([id])).get(id)
-      if (trace?.scope !== options.scope) return false
-    }
-    await this.vectors.delete(this.collection, { ids: [id] })
-    return (await this.storage.run(`DELETE FROM ${TRACES_TABLE} WHERE id = ?`, [id])).changes > 0
+    checkKey(id, 'id')
+    const { scope } = checkOptions(given, 'options')
+    if (scope !== undefined) checkKey(scope, 'scope', MAX_LABEL_LENGTH)
+    const removed = await this.storage.transaction(async (tx) => {
+      const { changes } =
+        scope === undefined
+          ? await tx.run(`DELETE FROM ${TRACES_TABLE} WHERE id = ?`, [id])
+          : await tx.run(`DELETE FROM ${TRACES_TABLE} WHERE id = ? AND scope = ?`, [id, scope])
+      // Without a scope, a vector left without its trace (by an older version) goes too.
+      if (changes > 0 || scope === undefined) await this.#writes.delete(tx, [id])
+      return changes > 0
+    })
+    await this.#settleRemoval()
+    return removed
   }
 
   /** Fetches a trace by id. */
   async get(id: string): Promise<Trace | undefined> {
     this.#checkOpen()
-    return (await this.#load([id])).get(id)
+    return (await this.#load([checkKey(id, 'id')])).get(id)
   }
 
-  /** Cuts a document into overlapping chunks, embeds them in batches and stores each as a trace linked to the document. */
-  async ingest(document: IngestInput, options: IngestOptions = {}): Promise<IngestResult> {
+  /**
+   * Cuts a document into overlapping chunks, embeds them in batches and stores each as a trace
+   * linked to the document. Each batch is stored whole or not at all; if a batch fails, the
+   * document is removed again.
+   */
+  async ingest(document: IngestInput, given?: IngestOptions): Promise<IngestResult> {
     this.#checkOpen()
     const input = typeof document === 'string' ? { text: document } : document
-    if (typeof input?.text !== 'string' || input.text.trim().length === 0) {
+    if (!isPlainObject(input) || typeof input.text !== 'string' || input.text.trim().length === 0) {
       throw new StorageError('INVALID_ARGUMENT', 'ingest() needs a document with non-empty text')
     }
-    const documentId = input.id ?? globalThis.crypto.randomUUID()
+    const options = checkOptions(given, 'options')
+    const { batchSize, onProgress } = batchOptions(options, 64)
+    const documentId =
+      input.id === undefined ? globalThis.crypto.randomUUID() : checkKey(input.id, 'document id')
+    const title = checkText(input.title, 'document title')
     const metadata = checkUserMetadata(input.metadata)
     const pieces = chunkText(input.text, options)
     const chunks = pieces.map((piece) => ({
@@ -215,19 +301,24 @@ export class Memory {
       documentId,
       chunkIndex: piece.index,
     }))
-    await this.storage.run(
-      `INSERT INTO ${DOCUMENTS_TABLE} (id, title, metadata, chunk_count, created_at) VALUES (?, ?, ?, ?, ?)`,
-      [documentId, input.title ?? null, JSON.stringify(metadata), chunks.length, Date.now()],
-    )
-    const batchSize = options.batchSize ?? 64
+    // The document row goes in with its first batch of chunks, so no crash leaves it without any.
+    const insertDocument = (tx: StorageAdapter) =>
+      tx.run(
+        `INSERT INTO ${DOCUMENTS_TABLE} (id, title, metadata, chunk_count, created_at) VALUES (?, ?, ?, ?, ?)`,
+        [documentId, title, JSON.stringify(metadata), chunks.length, Date.now()],
+      )
+    let stored = false
     try {
       for (let start = 0; start < chunks.length; start += batchSize) {
         const batch = chunks.slice(start, start + batchSize)
-        await this.#store(batch, await this.#embedAll(batch.map((c) => c.text)))
-        options.onProgress?.(Math.min(start + batchSize, chunks.length), chunks.length)
+        const vectors = await this.#embedAll(batch.map((c) => c.text))
+        await this.#store(batch, vectors, stored ? undefined : insertDocument)
+        stored = true
+        onProgress?.(Math.min(start + batchSize, chunks.length), chunks.length)
       }
     } catch (error) {
-      await this.forgetDocument(documentId).catch(() => undefined)
+      // Until the first batch commits nothing of this document exists (its id may be another's).
+      if (stored) await this.forgetDocument(documentId).catch(() => undefined)
       throw error
     }
     return { documentId, chunks }
@@ -236,16 +327,22 @@ export class Memory {
   /** Removes a document and all its chunks, with their vectors. Returns the number of chunks removed. */
   async forgetDocument(documentId: string): Promise<number> {
     this.#checkOpen()
-    const removed = await this.vectors.delete(this.collection, { filter: { document_id: documentId } })
-    await this.storage.transaction(async (tx) => {
+    checkKey(documentId, 'document id')
+    const removed = await this.storage.transaction(async (tx) => {
+      const ids = await selectTraceIds(tx, 'document_id = ?', [documentId])
       await tx.run(`DELETE FROM ${TRACES_TABLE} WHERE document_id = ?`, [documentId])
       await tx.run(`DELETE FROM ${DOCUMENTS_TABLE} WHERE id = ?`, [documentId])
+      await this.#writes.delete(tx, ids)
+      return ids.length
     })
+    await this.#settleRemoval()
     return removed
   }
 
   /** Number of traces, optionally only in one scope. */
   async count(scope?: string): Promise<number> {
+    this.#checkOpen()
+    if (scope !== undefined) checkKey(scope, 'scope', MAX_LABEL_LENGTH)
     const row = await this.storage.get<{ n: number }>(
       scope === undefined
         ? `SELECT COUNT(*) AS n FROM ${TRACES_TABLE}`
@@ -260,40 +357,71 @@ export class Memory {
     if (this.#closed) return
     this.#closed = true
     await this.conversations.close()
+    await this.#writes.close()
     if (this.#owned.vectors) await this.vectors.close()
     if (this.#owned.storage) await this.storage.close()
   }
 
-  /** Deletes the traces (and vectors) made from a conversation; run when the conversation is deleted. */
-  async #forgetConversation(userId: string, conversationId: string): Promise<void> {
-    await this.vectors.delete(this.collection, {
-      filter: { user_id: userId, conversation_id: conversationId },
-    })
-    await this.storage.run(`DELETE FROM ${TRACES_TABLE} WHERE user_id = ? AND conversation_id = ?`, [
-      userId,
-      conversationId,
-    ])
+  /** Inside the conversation's delete transaction: its traces, and their vectors, go with it. */
+  async #forgetConversation(tx: StorageAdapter, userId: string, conversationId: string): Promise<void> {
+    const where = 'user_id = ? AND conversation_id = ?'
+    const ids = await selectTraceIds(tx, where, [userId, conversationId])
+    if (ids.length === 0) return
+    await tx.run(`DELETE FROM ${TRACES_TABLE} WHERE ${where}`, [userId, conversationId])
+    await this.#writes.delete(tx, ids)
   }
 
-  /** Writes traces, then their vectors; if the vectors fail, the rows are removed again so nothing is half-stored. */
-  async #store(traces: Trace[], vectors: Float32Array[]): Promise<void> {
-    await this.storage.transaction((tx) => insertTraces(tx, traces))
+  /**
+   * Writes traces and their vectors in one transaction (with `before`, for a document row). If
+   * a store in another database then fails, the rows are taken back so a failed call leaves
+   * nothing behind.
+   */
+  async #store(
+    traces: Trace[],
+    vectors: Float32Array[],
+    before?: (tx: StorageAdapter) => Promise<unknown>,
+  ): Promise<void> {
+    // Checked before the transaction, so a vector the store would refuse never reaches the outbox.
+    const records: ValidRecord[] = validateRecords(
+      traces.map((t, i) => ({
+        id: t.id,
+        vector: vectors[i] as Float32Array,
+        text: t.text,
+        metadata: vectorMetadata(t),
+      })),
+      this.dimensions,
+    )
+    await this.storage.transaction(async (tx) => {
+      await before?.(tx)
+      await insertTraces(tx, traces)
+      await this.#writes.upsert(tx, records)
+    })
     try {
-      await this.vectors.upsert(
-        this.collection,
-        traces.map((t, i) => ({
-          id: t.id,
-          vector: vectors[i] as Float32Array,
-          text: t.text,
-          metadata: vectorMetadata(t),
-        })),
-      )
+      await this.#writes.settle()
     } catch (error) {
       const ids = traces.map((t) => t.id)
       await this.storage
-        .run(`DELETE FROM ${TRACES_TABLE} WHERE id IN (${ids.map(() => '?').join(', ')})`, ids)
+        .transaction(async (tx) => {
+          await tx.run(`DELETE FROM ${TRACES_TABLE} WHERE id IN (${marks(ids.length)})`, ids)
+          await this.#writes.delete(tx, ids)
+        })
         .catch(() => undefined)
+      await this.#writes.settle().catch(() => undefined)
       throw error
+    }
+  }
+
+  /** After a delete committed: removes the vectors too, or says they are still queued. */
+  async #settleRemoval(): Promise<void> {
+    try {
+      await this.#writes.settle()
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new StorageError(
+        error instanceof StorageError ? error.code : 'QUERY_FAILED',
+        `The traces are deleted, but removing their vectors from the ${this.vectors.kind} store failed (${reason}); it is retried by the next write, recall or open`,
+        { cause: error },
+      )
     }
   }
 
@@ -333,27 +461,4 @@ export class Memory {
   #checkOpen(): void {
     if (this.#closed) throw new StorageError('CLOSED', 'This memory is closed')
   }
-}
-
-/** Asks the embedder once, so the dimension is measured rather than assumed. */
-async function measureDimensions(embed: Embedder, expected: number | undefined): Promise<number> {
-  if (typeof embed !== 'function')
-    throw new StorageError('INVALID_ARGUMENT', 'embed must be a function (texts) => vectors')
-  const [probe] = await embed(['engram dimension probe'])
-  const measured = probe?.length
-  if (!measured || !Number.isInteger(measured)) {
-    throw new StorageError('INVALID_ARGUMENT', 'The embedder did not return a vector for a probe text')
-  }
-  if (expected !== undefined && expected !== measured) {
-    throw new StorageError(
-      'DIMENSION_MISMATCH',
-      `dimensions is ${expected} but the embedder returns ${measured}-dimension vectors`,
-    )
-  }
-  return measured
-}
-
-function defaultPath(): string {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-  return `${(env?.ENGRAM_DATA_DIR ?? '.engram').replace(/[\\/]+$/, '')}/memory.db`
 }

@@ -1,10 +1,12 @@
 import {
+  checkWellFormed,
   type Metadata,
   type MetadataValue,
   type StorageAdapter,
   StorageError,
   validateMetadata,
 } from '@engram/core'
+import { checkKey, checkOptions, checkUserId, describeValue } from './memory-input.js'
 import type { RememberOptions } from './memory-options.js'
 import { TRACES_TABLE } from './memory-schema.js'
 
@@ -60,11 +62,16 @@ export interface TraceRow {
   created_at: number
 }
 
+/** The longest scope or type accepted, in characters. */
+export const MAX_LABEL_LENGTH = 1024
+
 /** Checks `text` and the options and returns a new trace (not yet stored). */
-export function newTrace(text: string, options: RememberOptions): Trace {
+export function newTrace(text: string, given: RememberOptions | undefined): Trace {
   if (typeof text !== 'string' || text.trim().length === 0) {
-    throw new StorageError('INVALID_ARGUMENT', 'A memory needs non-empty text')
+    throw new StorageError('INVALID_ARGUMENT', `A memory needs non-empty text; got ${describeValue(text)}`)
   }
+  checkWellFormed(text, 'The memory text')
+  const options = checkOptions(given, 'options')
   if ((options.userId === undefined) !== (options.conversationId === undefined)) {
     throw new StorageError(
       'INVALID_ARGUMENT',
@@ -75,21 +82,20 @@ export function newTrace(text: string, options: RememberOptions): Trace {
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.length > 0)) {
     throw new StorageError('INVALID_ARGUMENT', 'tags must be an array of non-empty strings')
   }
+  for (const [i, tag] of tags.entries()) checkWellFormed(tag, `tags[${i}]`)
   const trace: Trace = {
     id: globalThis.crypto.randomUUID(),
     text,
-    type: checkLabel(options.type ?? 'note', 'type'),
-    scope: checkLabel(options.scope ?? 'default', 'scope'),
+    type: checkKey(options.type ?? 'note', 'type', MAX_LABEL_LENGTH),
+    scope: checkKey(options.scope ?? 'default', 'scope', MAX_LABEL_LENGTH),
     tags: [...tags],
     metadata: checkUserMetadata(options.metadata),
     createdAt: Date.now(),
   }
-  // No length cap on these two, to accept every id ConversationMemory accepts.
-  if (options.userId !== undefined)
-    trace.userId = checkLabel(options.userId, 'userId', Number.POSITIVE_INFINITY)
-  if (options.conversationId !== undefined) {
-    trace.conversationId = checkLabel(options.conversationId, 'conversationId', Number.POSITIVE_INFINITY)
-  }
+  // The same rules as ConversationMemory's, so every conversation it holds can have memories.
+  if (options.userId !== undefined) trace.userId = checkUserId(options.userId)
+  if (options.conversationId !== undefined)
+    trace.conversationId = checkKey(options.conversationId, 'conversationId')
   return trace
 }
 
@@ -115,6 +121,12 @@ export async function insertTraces(tx: StorageAdapter, traces: readonly Trace[])
       ]),
     )
   }
+}
+
+/** The ids of the traces matching a condition on the trace table (its `?` values in `params`). */
+export async function selectTraceIds(db: StorageAdapter, where: string, params: string[]): Promise<string[]> {
+  const rows = await db.all<{ id: string }>(`SELECT id FROM ${TRACES_TABLE} WHERE ${where}`, params)
+  return rows.map((row) => row.id)
 }
 
 /** A row read from the trace table as a trace. */
@@ -161,14 +173,4 @@ export function checkUserMetadata(metadata: Metadata | undefined): Metadata {
     }
   }
   return valid
-}
-
-function checkLabel(value: unknown, what: string, max = 1024): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `${what} must be a non-empty string${Number.isFinite(max) ? ` of at most ${max} characters` : ''}`,
-    )
-  }
-  return value
 }

@@ -291,15 +291,26 @@ describe('Memory scoping and closing', () => {
     expect(await memory.forget(trace.id, { scope: 'user:ada' })).toBe(true)
   })
 
-  it('accepts conversation ids as long as ConversationMemory does', async () => {
+  it('takes the user and conversation ids ConversationMemory takes, and refuses the ones it refuses', async () => {
     const memory = await open()
-    const long = 'c'.repeat(2000)
-    await memory.conversations.storeConversationTurn('u', long, { role: 'user', content: 'hello' })
-    const trace = await memory.remember('from a long-named conversation', {
-      userId: 'u',
-      conversationId: long,
+    const longest = { userId: 'u'.repeat(256), conversationId: 'c'.repeat(512) }
+    await memory.conversations.storeConversationTurn(longest.userId, longest.conversationId, {
+      role: 'user',
+      content: 'hello',
     })
-    expect(trace.conversationId).toBe(long)
+    const trace = await memory.remember('from a long-named conversation', longest)
+    expect(trace.conversationId).toBe(longest.conversationId)
+    for (const ids of [
+      { userId: 'u'.repeat(257), conversationId: 'c' },
+      { userId: 'u', conversationId: 'c'.repeat(513) },
+    ]) {
+      await expectStorageError(
+        memory.conversations.storeConversationTurn(ids.userId, ids.conversationId, { role: 'user' }),
+        'INVALID_ARGUMENT',
+      )
+      await expectStorageError(memory.remember('x', ids), 'INVALID_ARGUMENT')
+    }
+    expect(await memory.count()).toBe(1)
   })
 
   it('closes its conversations and fails get() after close()', async () => {

@@ -1,0 +1,145 @@
+import {
+  type Row,
+  type RunResult,
+  type SqlParams,
+  type StorageAdapter,
+  type StorageCapabilities,
+  StorageError,
+  type ValidRecord,
+  type VectorStore,
+} from '@engram/core'
+import type { VectorWrites } from './vector-writes.js'
+
+/**
+ * Makes a vector store on an adapter. Give `Memory.open` one (as `vectors`) when the store keeps
+ * its vectors in the same database as `storage`: `Memory` then calls it with `storage` for
+ * reads, and with write transactions, so a trace and its vector commit together.
+ *
+ * @example
+ * Memory.open({ storage, vectors: (adapter) => createSqliteVectorStore({ adapter, ann: { path } }) })
+ */
+export type VectorStoreFactory = (adapter: StorageAdapter) => VectorStore
+
+interface Writer {
+  adapter: LentAdapter
+  store: VectorStore
+}
+
+/**
+ * Vector writes for a store in the same database as the traces: each write runs on a store
+ * whose adapter is lent the trace rows' transaction, so rows and vectors commit (or roll back)
+ * together and a crash can never separate them. Writer stores are kept and reused, one per
+ * write in flight, so their set-up runs once rather than in every transaction.
+ */
+export class SameDatabaseVectors implements VectorWrites {
+  readonly #storage: StorageAdapter
+  readonly #make: VectorStoreFactory
+  readonly #collection: string
+  readonly #idle: Writer[] = []
+  #closed = false
+
+  /** Writes to `collection` through stores `make` builds on lent transactions of `storage`. */
+  constructor(storage: StorageAdapter, make: VectorStoreFactory, collection: string) {
+    this.#storage = storage
+    this.#make = make
+    this.#collection = collection
+  }
+
+  async upsert(tx: StorageAdapter, records: readonly ValidRecord[]): Promise<void> {
+    if (records.length > 0) await this.#within(tx, (store) => store.upsert(this.#collection, records))
+  }
+
+  async delete(tx: StorageAdapter, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.#within(tx, (store) => store.delete(this.#collection, { ids: [...ids] }))
+  }
+
+  async settle(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const writer of this.#idle.splice(0)) await writer.store.close()
+  }
+
+  async #within<T>(tx: StorageAdapter, write: (store: VectorStore) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StorageError('CLOSED', 'This memory is closed')
+    // The collection and the store's own tables were set up (and committed) by the memory's main
+    // store when it opened, so what a writer's set-up does inside a transaction is always a no-op
+    // that a rollback cannot undo.
+    const writer = this.#idle.pop() ?? this.#newWriter()
+    writer.adapter.lend(tx)
+    try {
+      return await write(writer.store)
+    } finally {
+      writer.adapter.reclaim()
+      if (this.#closed) await writer.store.close().catch(() => undefined)
+      else this.#idle.push(writer)
+    }
+  }
+
+  #newWriter(): Writer {
+    const adapter = new LentAdapter(this.#storage)
+    return { adapter, store: this.#make(adapter) }
+  }
+}
+
+/**
+ * A `StorageAdapter` that runs every call in the transaction it is lent, and refuses calls while
+ * it is not lent, so a writer store can never write outside the trace rows' transaction.
+ */
+class LentAdapter implements StorageAdapter {
+  readonly kind: string
+  readonly dialect: StorageAdapter['dialect']
+  readonly capabilities: StorageCapabilities
+  #tx: StorageAdapter | undefined
+
+  constructor(storage: StorageAdapter) {
+    this.kind = storage.kind
+    this.dialect = storage.dialect
+    this.capabilities = storage.capabilities
+  }
+
+  lend(tx: StorageAdapter): void {
+    this.#tx = tx
+  }
+
+  reclaim(): void {
+    this.#tx = undefined
+  }
+
+  async exec(sql: string): Promise<void> {
+    return this.#target().exec(sql)
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<RunResult> {
+    return this.#target().run(sql, params)
+  }
+
+  async get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return this.#target().get<T>(sql, params)
+  }
+
+  async all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    return this.#target().all<T>(sql, params)
+  }
+
+  iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
+    return this.#target().iterate<T>(sql, params)
+  }
+
+  async transaction<T>(fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
+    return this.#target().transaction(fn)
+  }
+
+  /** The transaction belongs to the memory, which ends it; there is nothing here to close. */
+  async close(): Promise<void> {}
+
+  #target(): StorageAdapter {
+    if (this.#tx === undefined) {
+      throw new StorageError(
+        'CLOSED',
+        "A memory's vector writer was used outside the transaction of the trace rows it writes with",
+      )
+    }
+    return this.#tx
+  }
+}

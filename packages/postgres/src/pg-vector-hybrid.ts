@@ -1,5 +1,5 @@
-import type { StoreQuery, VectorMatch } from '@engram/core'
-import { distanceSql } from './pg-vector-index.js'
+import type { SqlValue, StoreQuery, VectorMatch } from '@engram/core'
+import { AFTER_HNSW_SETTINGS, distanceSql, HNSW_SETTINGS } from './pg-vector-index.js'
 import type { PgCollection } from './pg-vector-registry.js'
 import { toMatch } from './pg-vector-rows.js'
 import type { PgSearchParts, PreparedSearch } from './pg-vector-search.js'
@@ -19,10 +19,14 @@ export async function hybridSearch(
   const { columns, condition, score, tsquery, ann } = prepared
   const { table } = collection
   const depth = Math.max(parts.settings.hybridCandidates, query.topK)
-  const params = { ...prepared.params, k: query.rrfK, candidates: depth }
+  const params: Record<string, SqlValue> = { ...prepared.params, k: query.rrfK, candidates: depth }
+  if (ann) params.ef = parts.index.efSearch(query.topK)
   const candidates = ann
-    ? `(SELECT t.id, t.embedding FROM ${table} t WHERE t.tenant_id = :tenant AND ${condition}
-        ORDER BY ${distanceSql(collection)} LIMIT :candidates)`
+    ? `(SELECT c.id, c.embedding FROM ${HNSW_SETTINGS} CROSS JOIN LATERAL (
+          SELECT t.id, t.embedding FROM ${table} t
+          WHERE ${AFTER_HNSW_SETTINGS} AND t.tenant_id = :tenant AND ${condition}
+          ORDER BY ${distanceSql(collection)} LIMIT :candidates
+        ) c)`
     : `(SELECT t.id, t.embedding FROM ${table} t WHERE t.tenant_id = :tenant AND ${condition})`
   const sql = `WITH vector_list AS (
       SELECT t.id, row_number() OVER (ORDER BY ${score} DESC, t.id) AS rank FROM ${candidates} t
@@ -41,8 +45,6 @@ export async function hybridSearch(
     )
     SELECT ${columns}, f.score FROM fused f JOIN ${table} t ON t.tenant_id = :tenant AND t.id = f.id
     ORDER BY f.score DESC, f.best, f.id LIMIT :top`
-  const rows = ann
-    ? await parts.index.search(collection, query.topK, (tx) => tx.all(sql, params))
-    : await collection.db.all(sql, params)
+  const rows = await collection.db.all(sql, params)
   return rows.map(toMatch)
 }

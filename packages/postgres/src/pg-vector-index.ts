@@ -1,13 +1,7 @@
-import {
-  collectionNotFound,
-  type Row,
-  type StorageAdapter,
-  StorageError,
-  type VectorMetric,
-} from '@engram/core'
+import { collectionNotFound, StorageError, type VectorMetric } from '@engram/core'
 import type { PgVectorSettings } from './pg-vector-config.js'
 import { hasAtLeast } from './pg-vector-records.js'
-import { atomically, type PgCollection, type PgVectorRegistry } from './pg-vector-registry.js'
+import type { PgCollection, PgVectorRegistry } from './pg-vector-registry.js'
 
 /** pgvector's HNSW limits: `vector` up to 2,000 dimensions, `halfvec` up to 4,000. */
 const MAX_VECTOR_INDEX = 2_000
@@ -34,6 +28,23 @@ export function distanceSql(collection: PgCollection): string {
   const half = `halfvec(${collection.dimension})`
   return `(t.embedding::${half}) ${op} (:q::vector::${half})`
 }
+
+/**
+ * A one-row subquery `s` that sets the HNSW search options for the rest of the statement's
+ * transaction: `hnsw.ef_search` to the bound `:ef`, and `hnsw.iterative_scan`, which keeps walking
+ * the graph until a filtered query has its rows. pgvector reads `ef_search` when an index scan
+ * fetches its first tuple and `iterative_scan` whenever the scan runs out of candidates, both
+ * during execution, never at planning. A LATERAL subquery that refers to `s` (see
+ * `AFTER_HNSW_SETTINGS`) is the inner side of a nested loop, which the executor starts only once
+ * it has the outer row, that is after both `set_config` calls ran. `set_config(…, true)` lasts
+ * until the statement's own transaction ends (its implicit one, or the operation's), so one
+ * statement needs no BEGIN, SET LOCAL or COMMIT of its own and leaves a pooled connection as it was.
+ * `OFFSET 0` keeps the planner from folding the subquery away.
+ */
+export const HNSW_SETTINGS = `(SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan OFFSET 0) s`
+
+/** The condition that makes an HNSW scan depend on `HNSW_SETTINGS`; the planner checks it once, before the scan starts. */
+export const AFTER_HNSW_SETTINGS = 's.ef IS NOT NULL AND s.scan IS NOT NULL'
 
 /**
  * Each collection's HNSW index: built once it is needed (by the first search that takes the HNSW
@@ -98,21 +109,9 @@ export class PgHnswIndex {
     return true
   }
 
-  /** Runs an HNSW search with its settings scoped to one transaction (SET LOCAL). */
-  search(
-    collection: PgCollection,
-    topK: number,
-    run: (tx: StorageAdapter) => Promise<Row[]>,
-  ): Promise<Row[]> {
-    const ef = String(Math.min(MAX_EF_SEARCH, Math.max(this.#settings.efSearch, topK)))
-    return atomically(collection, async (tx) => {
-      // iterative_scan keeps walking the graph until a filtered query has topK rows.
-      await tx.get(
-        `SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan`,
-        { ef },
-      )
-      return run(tx)
-    })
+  /** The `hnsw.ef_search` for a search of `topK`: `efSearch`, raised to topK, at most 1,000. */
+  efSearch(topK: number): string {
+    return String(Math.min(MAX_EF_SEARCH, Math.max(this.#settings.efSearch, topK)))
   }
 }
 

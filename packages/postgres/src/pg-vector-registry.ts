@@ -11,6 +11,8 @@ import { rowSecurityDdl, SET_TENANT, secureTable } from './pg-vector-row-securit
 
 /** A registered collection, as one operation sees it. */
 export interface PgCollection extends StoredCollection {
+  /** The registry's identity value for it; never reused, so a recreated collection has a new one. */
+  readonly id: number
   /** The quoted, schema-qualified table name. */
   readonly table: string
   /** The table's own name, unquoted (as `pg_stats` lists it). */
@@ -28,6 +30,13 @@ export function atomically<T>(collection: PgCollection, fn: (tx: StorageAdapter)
 
 const REGISTRY = 'engram_collections'
 
+/** A registry row as this store last read it. */
+interface RegistryRow {
+  readonly id: number
+  readonly dimension: number
+  readonly metric: VectorMetric
+}
+
 /**
  * The registry table (`engram_collections`: each collection's name, dimension, metric and HNSW
  * options) and the DDL of the collection tables, one `engram_v<id>` table per collection.
@@ -38,6 +47,8 @@ export class PgVectorRegistry {
   /** Fixed by the config, or read from the server by `setUp`. */
   #schema: string | undefined
   #registry = ''
+  /** Registry rows this store has read, by collection name; see `cached`. */
+  readonly #known = new Map<string, RegistryRow>()
 
   constructor(db: StorageAdapter, settings: PgVectorSettings) {
     this.#db = db
@@ -91,9 +102,21 @@ export class PgVectorRegistry {
   }
 
   /**
-   * The registered collection, or `undefined`. Looked up on every operation (one indexed read), so
-   * a collection dropped or recreated elsewhere is never stale. Inside a row-level security
-   * transaction (`tenant` given) the same statement sets `app.tenant_id` for the rest of it.
+   * The registered collection as this store last read it, without a round trip, or `undefined`
+   * when it has not read it yet. It may be stale: another store may have dropped or recreated the
+   * collection since. Ids are never reused and a drop removes the table, so a statement on a stale
+   * collection fails (table missing) instead of reaching another collection's rows; the caller then
+   * calls `find` and tries once more.
+   */
+  cached(db: StorageAdapter, name: string): PgCollection | undefined {
+    const row = this.#known.get(name)
+    return row === undefined ? undefined : this.#collection(db, name, row, false)
+  }
+
+  /**
+   * Reads the registered collection (one indexed read), remembers it for `cached`, or forgets it
+   * when it is gone. Inside a row-level security transaction (`tenant` given) the same statement
+   * sets `app.tenant_id` for the rest of it.
    */
   async find(db: StorageAdapter, name: string, tenant?: string): Promise<PgCollection | undefined> {
     const row =
@@ -107,23 +130,24 @@ export class PgVectorRegistry {
              FROM (VALUES (1)) AS one (x) LEFT JOIN ${this.#registry} r ON r.name = :name`,
             { tenant, name },
           )
-    if (row === undefined || row.id === null) return undefined
-    const id = Number(row.id)
-    return {
-      name,
-      dimension: row.dimension,
-      metric: row.metric,
-      table: this.#tableName(id),
-      relation: `engram_v${id}`,
-      db,
-      inTransaction: tenant !== undefined,
+    if (row === undefined || row.id === null) {
+      this.#known.delete(name)
+      return undefined
     }
+    const known = { id: Number(row.id), dimension: row.dimension, metric: row.metric }
+    this.#known.set(name, known)
+    return this.#collection(db, name, known, tenant !== undefined)
+  }
+
+  /** Forgets what `cached` would answer for a collection. */
+  forget(name: string): void {
+    this.#known.delete(name)
   }
 
   /** Registers a collection and creates its table; a no-op for the same spec, `DIMENSION_MISMATCH` for another. */
   async add(name: string, spec: Required<CollectionSpec>): Promise<void> {
     const { m, efConstruction, rowLevelSecurity } = this.#settings
-    await this.#db.transaction(async (tx) => {
+    const known = await this.#db.transaction(async (tx): Promise<RegistryRow> => {
       // Two stores creating the same collection at once: the second waits and then sees the first's.
       await this.#lock(tx, name)
       const existing = await tx.get<{ id: number; dimension: number; metric: VectorMetric }>(
@@ -135,7 +159,7 @@ export class PgVectorRegistry {
           throw specMismatch(name, existing, spec)
         }
         if (rowLevelSecurity) await secureTable(tx, this.#tableName(Number(existing.id)))
-        return
+        return { id: Number(existing.id), dimension: existing.dimension, metric: existing.metric }
       }
       const row = await tx.get<{ id: number }>(
         `INSERT INTO ${this.#registry} (name, dimension, metric, m, ef_construction) VALUES (:name, :dimension, :metric, :m, :ef) RETURNING id`,
@@ -144,7 +168,9 @@ export class PgVectorRegistry {
       const id = Number(row?.id)
       await tx.exec(this.#tableDdl(id, spec.dimension))
       if (rowLevelSecurity) await tx.exec(rowSecurityDdl(this.#tableName(id)))
+      return { id, dimension: spec.dimension, metric: spec.metric }
     })
+    this.#known.set(name, known)
   }
 
   /** Unregisters a collection and drops its table, with every tenant's records; a no-op when it is missing. */
@@ -157,6 +183,7 @@ export class PgVectorRegistry {
       )
       if (row !== undefined) await tx.exec(`DROP TABLE IF EXISTS ${this.#tableName(Number(row.id))}`)
     })
+    this.#known.delete(name)
   }
 
   /** Every registered collection's name. */
@@ -167,14 +194,17 @@ export class PgVectorRegistry {
     return rows.map((row) => row.name)
   }
 
-  /** The `m` and `ef_construction` recorded for a collection, and whether its HNSW index exists. */
+  /**
+   * The `m` and `ef_construction` recorded for a collection, and whether its HNSW index exists;
+   * `undefined` when the collection (this id of it) is no longer registered.
+   */
   async indexState(
     db: StorageAdapter,
     collection: PgCollection,
   ): Promise<{ present: boolean; m: number; ef: number } | undefined> {
     return db.get<{ present: boolean; m: number; ef: number }>(
-      `SELECT to_regclass(:index) IS NOT NULL AS present, m, ef_construction AS ef FROM ${this.#registry} WHERE name = :name`,
-      { index: `"${this.#schema}"."${collection.relation}_hnsw"`, name: collection.name },
+      `SELECT to_regclass(:index) IS NOT NULL AS present, m, ef_construction AS ef FROM ${this.#registry} WHERE id = :id`,
+      { index: `"${this.#schema}"."${collection.relation}_hnsw"`, id: collection.id },
     )
   }
 
@@ -183,6 +213,20 @@ export class PgVectorRegistry {
     await tx.get('SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked', {
       key: `${this.#registry}.${name}`,
     })
+  }
+
+  #collection(db: StorageAdapter, name: string, row: RegistryRow, inTransaction: boolean): PgCollection {
+    const { id, dimension, metric } = row
+    return {
+      name,
+      id,
+      dimension,
+      metric,
+      table: this.#tableName(id),
+      relation: `engram_v${id}`,
+      db,
+      inTransaction,
+    }
   }
 
   #tableName(id: number): string {

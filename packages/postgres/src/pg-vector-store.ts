@@ -2,6 +2,7 @@ import {
   type CollectionSpec,
   FILTER_OPERATORS,
   type FilterNode,
+  isStorageError,
   type StorageAdapter,
   StorageError,
   type StoreDeleteTarget,
@@ -120,16 +121,32 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
   }
 
   /**
-   * Under row-level security an operation runs in one transaction whose collection lookup also
-   * sets `app.tenant_id`, so the policy costs only BEGIN and COMMIT.
+   * Without row-level security an operation uses the collection as this store last read it, so it
+   * costs no registry round trip. Should the collection have been dropped or recreated elsewhere,
+   * its statement fails (the old table is gone, or a record no longer fits the old dimension): the
+   * store then reads the registry again and, when the collection changed, runs the operation once
+   * more on the current one (or fails with NOT_FOUND when it is gone). Under row-level security
+   * an operation runs in one transaction whose first statement both sets `app.tenant_id` and reads
+   * the registry, so there the lookup is free and always current.
    */
-  protected override withCollection<T>(
+  protected override async withCollection<T>(
     name: string,
     fn: (collection: PgCollection | undefined) => Promise<T>,
   ): Promise<T> {
     const { rowLevelSecurity, tenant } = this.#settings
-    if (!rowLevelSecurity) return super.withCollection(name, fn)
-    return this.#db.transaction(async (tx) => fn(await this.#registry.find(tx, name, tenant)))
+    if (rowLevelSecurity) {
+      return this.#db.transaction(async (tx) => fn(await this.#registry.find(tx, name, tenant)))
+    }
+    const cached = this.#registry.cached(this.#db, name)
+    if (cached === undefined) return fn(await this.#registry.find(this.#db, name))
+    try {
+      return await fn(cached)
+    } catch (error) {
+      if (!mayBeStale(error)) throw error
+      const current = await this.#registry.find(this.#db, name)
+      if (current?.id === cached.id) throw error
+      return fn(current)
+    }
   }
 
   protected addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {
@@ -194,6 +211,14 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
   protected async closeResources(): Promise<void> {
     if (this.#ownsAdapter) await this.#db.close()
   }
+}
+
+/**
+ * Whether an error may come from using a collection that was dropped or recreated elsewhere: a
+ * missing table (SQLSTATE 42P01 is NOT_FOUND) or a record or query checked against the old dimension.
+ */
+function mayBeStale(error: unknown): boolean {
+  return isStorageError(error, 'NOT_FOUND') || isStorageError(error, 'DIMENSION_MISMATCH')
 }
 
 function openAdapter(connectionString: string | undefined): StorageAdapter {

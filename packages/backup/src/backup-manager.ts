@@ -1,20 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type StorageAdapter, StorageError } from '@engram/core'
+import { type BackupSelector, Catalog } from './backup-catalog.js'
 import type { BackupDestination } from './backup-destination.js'
-import type { BackupEvent, BackupInfo, BackupPhase } from './backup-events.js'
-import { listBackups, type PruneResult, planPrune } from './backup-listing.js'
-import { type BackupManifest, encodeManifest, MANIFEST_VERSION, parseManifest } from './backup-manifest.js'
-import { classifyObject, dataObjectName, manifestName, newBackupId, parseBackupId } from './backup-names.js'
+import type { BackupInfo } from './backup-events.js'
+import type { PruneResult } from './backup-listing.js'
+import { type BackupManifest, encodeManifest, MANIFEST_VERSION } from './backup-manifest.js'
+import { dataObjectName, manifestName, newBackupId } from './backup-names.js'
 import { type BackupManagerOptions, type BackupSettings, resolveBackupOptions } from './backup-options.js'
 import { packFile } from './pack-file.js'
-import { applyBackup, fetchVerified, type RestoreOptions, type RestoreResult } from './restore-backup.js'
+import type { RestoreOptions, RestoreResult } from './restore-backup.js'
 import { backoffDelay, pause } from './retry-backoff.js'
-import { errorMessage, storageFailure } from './storage-failure.js'
+import { storageFailure } from './storage-failure.js'
 import { defaultFormat, snapshotFailure, takeSnapshot } from './take-snapshot.js'
-
-/** Which backup `restore()` means: its key (id), `'latest'`, or the time it was taken (a Date or epoch milliseconds). */
-export type BackupSelector = string | number | Date
 
 /** Scheduled, checksummed backups of one database to one destination. */
 export interface BackupManager {
@@ -75,6 +73,7 @@ class Manager implements BackupManager {
   readonly destination: BackupDestination
   readonly #adapter: StorageAdapter
   readonly #settings: BackupSettings
+  readonly #catalog: Catalog
   #timer: ReturnType<typeof setInterval> | undefined
   #current: Promise<BackupInfo> | undefined
   #queued: Promise<BackupInfo> | undefined
@@ -84,6 +83,7 @@ class Manager implements BackupManager {
     this.#adapter = adapter
     this.destination = destination
     this.#settings = settings
+    this.#catalog = new Catalog(destination, settings.name, settings.onEvent, settings.tempDir)
   }
 
   get started(): boolean {
@@ -120,56 +120,21 @@ class Manager implements BackupManager {
   }
 
   list(): Promise<BackupInfo[]> {
-    return listBackups(this.destination, this.#settings.name).then((scan) => scan.complete)
+    return this.#catalog.list()
   }
 
-  async prune(options: { keep?: number } = {}): Promise<PruneResult> {
-    const keep = options.keep ?? this.#settings.maxBackups
-    if (!Number.isInteger(keep) || keep < 0) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        `keep must be a whole number of backups (0 or more); got ${JSON.stringify(keep)}`,
-      )
-    }
-    const plan = planPrune(await listBackups(this.destination, this.#settings.name), keep)
-    // Manifests go first: a backup stops being one before its data disappears.
-    await this.destination.delete(plan.manifests)
-    await this.destination.delete(plan.objects)
-    if (plan.cutoff !== undefined) await this.destination.sweep?.(plan.cutoff)
-    this.#emit({ type: 'pruned', deleted: plan.deleted, kept: plan.kept })
-    return { deleted: plan.deleted, kept: plan.kept }
+  prune(options: { keep?: number } = {}): Promise<PruneResult> {
+    return this.#catalog.prune({ keep: options.keep ?? this.#settings.maxBackups })
   }
 
-  async restore(key: BackupSelector, options: RestoreOptions = {}): Promise<RestoreResult> {
+  restore(key: BackupSelector, options: RestoreOptions = {}): Promise<RestoreResult> {
     if (options === null || typeof options !== 'object') {
       throw new StorageError(
         'INVALID_ARGUMENT',
         'restore options must be an object such as { into, replace }',
       )
     }
-    const started = performance.now()
-    const id = await this.#resolve(key)
-    this.#emit({ type: 'restore-started', key: id })
-    const manifest = await this.#manifest(id)
-    const folder = await mkdtemp(join(this.#settings.tempDir, 'engram-restore-'))
-    let bytes = 0
-    const report = (phase: BackupPhase, done: number, total?: number) => {
-      if (phase === 'download') bytes = done
-      this.#progress(id, phase, done, total)
-    }
-    try {
-      const stored = await fetchVerified(this.destination, manifest, folder, report)
-      const applied = await applyBackup(manifest, stored, options.into ?? this.#adapter, {
-        replace: options.replace ?? false,
-        folder,
-        report,
-      })
-      const durationMs = Math.round(performance.now() - started)
-      this.#emit({ type: 'restore-completed', key: id, durationMs })
-      return { key: id, format: manifest.format, ...applied, bytes, durationMs }
-    } finally {
-      await rm(folder, { recursive: true, force: true }).catch(() => undefined)
-    }
+    return this.#catalog.restore(key, { ...options, into: options.into ?? this.#adapter })
   }
 
   #afterQueue(): Promise<BackupInfo> {
@@ -179,7 +144,7 @@ class Manager implements BackupManager {
 
   #tick(): void {
     if (this.#current !== undefined) {
-      this.#emit({ type: 'backup-skipped', reason: 'the previous backup is still running' })
+      this.#catalog.emit({ type: 'backup-skipped', reason: 'the previous backup is still running' })
       return
     }
     // Failures are reported through onEvent; the schedule carries on.
@@ -210,7 +175,7 @@ class Manager implements BackupManager {
         const error = storageFailure(failure, 'QUERY_FAILED', `Backup ${id} failed`)
         const willRetry = attempt <= retries && !halt.aborted
         const retryInMs = willRetry ? backoffDelay(retryDelay, attempt) : undefined
-        this.#emit({
+        this.#catalog.emit({
           type: 'backup-failed',
           key: id,
           error,
@@ -226,14 +191,14 @@ class Manager implements BackupManager {
   async #backupOnce(id: string, createdAt: Date, attempt: number, scheduled: boolean): Promise<BackupInfo> {
     const { compression, gzipLevel, tables, tempDir } = this.#settings
     const started = performance.now()
-    this.#emit({ type: 'backup-started', key: id, attempt, scheduled })
+    this.#catalog.emit({ type: 'backup-started', key: id, attempt, scheduled })
     const format = this.#settings.format ?? defaultFormat(this.#adapter, tables)
     const folder = await mkdtemp(join(tempDir, 'engram-backup-'))
     const object = dataObjectName(id, format, compression)
     let uploaded = false
     let size = 0
     try {
-      this.#progress(id, 'snapshot', 0)
+      this.#catalog.progress(id, 'snapshot', 0)
       const snapshot = await takeSnapshot(this.#adapter, format, tables, folder).catch((error: unknown) => {
         throw snapshotFailure(this.#adapter, error)
       })
@@ -242,11 +207,11 @@ class Manager implements BackupManager {
         join(folder, object),
         compression,
         gzipLevel,
-        (bytes, total) => this.#progress(id, 'compress', bytes, total),
+        (bytes, total) => this.#catalog.progress(id, 'compress', bytes, total),
       )
       const metadata = { 'engram-backup': id, 'engram-sha256': packed.sha256, 'engram-format': format }
       await this.destination.put(object, packed.file, metadata, (bytes, total) =>
-        this.#progress(id, 'upload', bytes, total),
+        this.#catalog.progress(id, 'upload', bytes, total),
       )
       uploaded = true
       size = packed.size
@@ -274,78 +239,18 @@ class Manager implements BackupManager {
       await rm(folder, { recursive: true, force: true }).catch(() => undefined)
     }
     const info: BackupInfo = { key: id, createdAt, format, compression, size, object }
-    this.#emit({
+    this.#catalog.emit({
       type: 'backup-completed',
       backup: info,
       durationMs: Math.round(performance.now() - started),
     })
     // Retention runs only after a backup is safely stored, so a failing upload never costs an old one.
     await this.prune().catch((error: unknown) =>
-      this.#emit({
+      this.#catalog.emit({
         type: 'prune-failed',
         error: storageFailure(error, 'QUERY_FAILED', 'Pruning old backups failed'),
       }),
     )
     return info
-  }
-
-  async #resolve(key: BackupSelector): Promise<string> {
-    if (typeof key === 'string' && key !== 'latest') {
-      const id = parseBackupId(key) ? key : classifyObject(key)?.id
-      if (id === undefined) {
-        throw new StorageError(
-          'INVALID_ARGUMENT',
-          `${JSON.stringify(key)} is not a backup key; list() (engram backup list) shows the keys, such as ${this.#settings.name}-20261201T120000000Z-1a2b3c`,
-        )
-      }
-      return id
-    }
-    const backups = await this.list()
-    if (key === 'latest') {
-      const latest = backups[0]
-      if (latest === undefined)
-        throw new StorageError('NOT_FOUND', `There are no backups in ${this.destination.description}`)
-      return latest.key
-    }
-    const time = key instanceof Date ? key.getTime() : key
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        'restore() takes a backup key, "latest", a Date or epoch milliseconds',
-      )
-    }
-    const match = backups.find((backup) => backup.createdAt.getTime() === time)
-    if (match === undefined) {
-      throw new StorageError(
-        'NOT_FOUND',
-        `No backup in ${this.destination.description} was taken at ${new Date(time).toISOString()}; list() shows when each was taken`,
-      )
-    }
-    return match.key
-  }
-
-  async #manifest(id: string): Promise<BackupManifest> {
-    const bytes = await this.destination.read(manifestName(id))
-    if (bytes === undefined) {
-      throw new StorageError(
-        'NOT_FOUND',
-        `Backup ${id} has no manifest in ${this.destination.description}: it was interrupted before it completed, or deleted. list() shows the complete backups`,
-      )
-    }
-    return parseManifest(bytes, id)
-  }
-
-  #progress(key: string, phase: BackupPhase, bytes: number, total?: number): void {
-    if (this.#settings.onEvent === undefined) return
-    this.#emit({ type: 'progress', key, phase, bytes, ...(total === undefined ? {} : { total }) })
-  }
-
-  #emit(event: BackupEvent): void {
-    try {
-      this.#settings.onEvent?.(event)
-    } catch (error) {
-      // A broken listener must not break backups; say so once per failure on stderr.
-      process.emitWarning(`@engram/backup: onEvent threw: ${errorMessage(error)}`)
-    }
   }
 }

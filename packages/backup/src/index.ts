@@ -1,3 +1,9 @@
+export {
+  type BackupCatalog,
+  type BackupCatalogOptions,
+  type BackupSelector,
+  createBackupCatalog,
+} from './backup-catalog.js'
 export type {
   BackupDestination,
   FetchedObject,
@@ -7,7 +13,7 @@ export type {
 } from './backup-destination.js'
 export type { BackupEvent, BackupInfo, BackupPhase } from './backup-events.js'
 export type { PruneResult } from './backup-listing.js'
-export { type BackupManager, type BackupSelector, createBackupManager } from './backup-manager.js'
+export { type BackupManager, createBackupManager } from './backup-manager.js'
 export { type BackupManifest, MANIFEST_VERSION } from './backup-manifest.js'
 export { type BackupCompression, type BackupFormat, DEFAULT_BACKUP_NAME } from './backup-names.js'
 export type { BackupManagerOptions } from './backup-options.js'

@@ -100,14 +100,22 @@ function balanced(parts: readonly string[], joiner: string): string {
 }
 
 /**
- * `field` equals (or, for a list, contains) any of `values`. Strings travel as one JSON list, so an
- * `$in` of thousands of strings binds two parameters instead of two per value; numbers stay bound
- * one by one so they compare exactly as JavaScript numbers.
+ * `field` equals (or, for a list, contains) any of `values`. Strings and numbers each travel as
+ * one JSON list read with `json_each(?)`, so an `$in` of any length binds at most five parameters
+ * and never meets SQLite's limits on parameters or expression size; SQLite builds each list into
+ * a temporary index once per statement, so every row costs a lookup, not a pass over the list.
+ * Both sides of a number comparison are JSON text parsed by SQLite, so they agree exactly.
  */
 function anyOf(column: string, field: string, values: readonly FilterScalar[], bind: Bind): string {
-  const strings = values.filter((v): v is string => typeof v === 'string')
-  const numbers = values.filter((v): v is number => typeof v === 'number')
-  const parts = values.filter((v) => typeof v === 'boolean').map((v) => equals(column, field, v, bind))
+  const strings = [...new Set(values.filter((v): v is string => typeof v === 'string'))]
+  const numbers = [...new Set(values.filter((v): v is number => typeof v === 'number'))]
+  const booleans = [...new Set(values.filter((v): v is boolean => typeof v === 'boolean'))]
+  const parts: string[] = []
+  if (booleans.length > 0) {
+    // JSON keeps true/false apart from 1/0, while json_extract would return 1/0 for both.
+    const types = booleans.map((v) => (v ? "'true'" : "'false'")).join(', ')
+    parts.push(`(COALESCE(json_type(${column}, ${bind(path(field))}), '') IN (${types}))`)
+  }
   if (strings.length > 0) {
     parts.push(
       `(EXISTS (SELECT 1 FROM json_each(${column}, ${bind(path(field))}) AS e WHERE e.type = 'text' AND e.value IN (SELECT value FROM json_each(${bind(JSON.stringify(strings))}))))`,
@@ -117,9 +125,9 @@ function anyOf(column: string, field: string, values: readonly FilterScalar[], b
     // Placeholders are bound in the order the SQL reads them.
     const typed = `COALESCE(json_type(${column}, ${bind(path(field))}), '') IN ${NUMBER_TYPES}`
     const value = `json_extract(${column}, ${bind(path(field))})`
-    parts.push(`(${typed} AND ${value} IN (${numbers.map((v) => bind(v)).join(', ')}))`)
+    parts.push(`(${typed} AND ${value} IN (SELECT value FROM json_each(${bind(JSON.stringify(numbers))})))`)
   }
-  return parts.length === 0 ? '0' : balanced(parts, ' OR ')
+  return parts.length === 0 ? '0' : `(${parts.join(' OR ')})`
 }
 
 /** `field == value` with the reference's typing; a string also matches a list containing it. */

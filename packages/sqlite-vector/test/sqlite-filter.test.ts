@@ -1,8 +1,16 @@
-import { type Filter, type Metadata, matchesFilter, type SqlValue, validateFilter } from '@engram/core'
+import {
+  type Filter,
+  type Metadata,
+  matchesFilter,
+  type SqlValue,
+  type StorageAdapter,
+  validateFilter,
+} from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
-import { describe, expect, it } from 'vitest'
-import { sqliteFilter } from '../src/index.js'
-import { seeded } from './helpers.js'
+import { createSqlJsAdapter } from '@engram/sqljs'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { createSqliteVectorStore, sqliteFilter } from '../src/index.js'
+import { seeded, vectors } from './helpers.js'
 
 // Values chosen to hit every typing trap: 1 vs true, '10' vs 10, code point order, quotes.
 const SCALARS = [
@@ -196,5 +204,104 @@ describe('sqliteFilter', () => {
     for (const column of ['', 'metadata; DROP TABLE t', 'json(metadata)', 'a.b.c']) {
       expect(() => translate({ a: 1 }, column)).toThrow(/plain column name/)
     }
+  })
+})
+
+/** Far past SQLite's 32,766 parameters, and past the ~1,000 where long expressions used to fail. */
+const LONG = 40_000
+
+/** Rows whose fields are every kind a long list meets: strings, lists, integers, reals, booleans. */
+function longListRows(): Metadata[] {
+  return Array.from({ length: 240 }, (_, i): Metadata => {
+    const kind = i % 6
+    if (kind === 0) return { f: `k${i}`, g: i }
+    if (kind === 1) return { f: [`k${i}`, 'shared'], g: i + 0.5 }
+    if (kind === 2) return { f: i, g: `k${i}` }
+    if (kind === 3) return { f: i % 4 === 1, g: [`k${i}`] }
+    if (kind === 4) return { f: String(i), h: true }
+    return {}
+  })
+}
+
+/** Lists of `LONG` values of each kind, each with some values that hit the rows above. */
+function longLists(): Record<string, readonly (string | number | boolean)[]> {
+  const hits = (i: number): boolean => i % 5 === 0
+  return {
+    strings: Array.from({ length: LONG }, (_, i) => (hits(i) ? `k${i}` : `miss${i}`)),
+    numbers: Array.from({ length: LONG }, (_, i) => (hits(i) ? i : -i - 1)),
+    reals: Array.from({ length: LONG }, (_, i) => (hits(i) ? i + 0.5 : i + 0.25)),
+    booleans: Array.from({ length: LONG }, (_, i) => i % 7 === 0),
+    mixed: Array.from({ length: LONG }, (_, i) => (i % 3 === 0 ? `k${i}` : i % 3 === 1 ? i : i % 2 === 0)),
+    numericStrings: Array.from({ length: LONG }, (_, i) => String(i)),
+  }
+}
+
+const drivers: ReadonlyArray<[string, () => Promise<StorageAdapter>]> = [
+  ['sqlite-native', async () => createSqliteNativeAdapter({ filename: ':memory:' })],
+  ['sqljs', () => createSqlJsAdapter()],
+]
+
+describe.each(drivers)('long $in and $nin lists on %s', (_name, open) => {
+  it('selects exactly what matchesFilter accepts for 40,000 strings, numbers, booleans and mixed values, on scalar and list fields, binding each list as one parameter', async () => {
+    const db = await open()
+    onTestFinished(() => db.close())
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, metadata TEXT)')
+    const rows = longListRows()
+    for (const [i, metadata] of rows.entries()) {
+      await db.run('INSERT INTO t (id, metadata) VALUES (?, ?)', [i, JSON.stringify(metadata)])
+    }
+    let checked = 0
+    for (const [kind, values] of Object.entries(longLists())) {
+      for (const field of ['f', 'g', 'h']) {
+        for (const op of ['$in', '$nin'] as const) {
+          const filter: Filter = { [field]: { [op]: values } }
+          const node = validateFilter(filter)
+          const { sql, params } = translate(filter)
+          // One JSON list per kind of value, plus the JSON paths: a handful, whatever the list's length.
+          expect(params.length, `${kind} ${field} ${op}`).toBeLessThanOrEqual(8)
+          const got = (await db.all<{ id: number }>(`SELECT id FROM t WHERE ${sql} ORDER BY id`, params)).map(
+            (r) => r.id,
+          )
+          const expected = rows.flatMap((metadata, i) => (matchesFilter(node, metadata) ? [i] : []))
+          expect(got, `${kind} ${field} ${op}`).toEqual(expected)
+          if (expected.length > 0 && expected.length < rows.length) checked++
+        }
+      }
+    }
+    // Most combinations split the rows, so the comparison is not vacuous.
+    expect(checked).toBeGreaterThan(20)
+  })
+
+  it('counts, queries, scans and deletes through the vector store with a 40,000-value $in', async () => {
+    const adapter = await open()
+    onTestFinished(() => adapter.close())
+    const store = createSqliteVectorStore({ adapter })
+    onTestFinished(() => store.close())
+    await store.createCollection('docs', { dimension: 4 })
+    const rows = longListRows()
+    const points = vectors(rows.length, 4, 7)
+    await store.upsert(
+      'docs',
+      rows.map((metadata, i) => ({ id: `r${i}`, vector: points[i] as Float32Array, metadata })),
+    )
+    const lists = longLists()
+    const filter: Filter = { $or: [{ f: { $in: lists.mixed } }, { g: { $in: lists.reals } }] }
+    const node = validateFilter(filter)
+    const expected = rows.flatMap((metadata, i) => (matchesFilter(node, metadata) ? [`r${i}`] : [])).sort()
+    expect(expected.length).toBeGreaterThan(10)
+    expect(await store.count('docs', filter)).toBe(expected.length)
+    const matches = await store.query('docs', {
+      vector: points[0] as Float32Array,
+      topK: rows.length,
+      filter,
+    })
+    expect(matches.map((m) => m.id).sort()).toEqual(expected)
+    const scanned: string[] = []
+    for await (const batch of store.scan('docs', { filter, batchSize: 50 }))
+      scanned.push(...batch.map((r) => r.id))
+    expect(scanned.sort()).toEqual(expected)
+    expect(await store.delete('docs', { filter: { f: { $nin: lists.mixed } } })).toBe(
+      rows.length - rows.filter((m) => matchesFilter(validateFilter({ f: { $in: lists.mixed } }), m)).length,
+    )
   })
 })

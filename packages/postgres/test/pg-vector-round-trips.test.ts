@@ -8,19 +8,22 @@ import { admin, createRestrictedRole, freshSchema, PG_URL, requireDatabase } fro
  * transaction (whose own statements follow, indented), then one line per call.
  */
 function recording(inner: StorageAdapter, log: string[], depth = 0): StorageAdapter {
-  const note = (sql: string) => log.push(`${'  '.repeat(depth)}${sql.replace(/\s+/g, ' ').trim()}`)
+  const note = <R>(sql: string, call: () => R): R => {
+    log.push(`${'  '.repeat(depth)}${sql.replace(/\s+/g, ' ').trim()}`)
+    return call()
+  }
   return {
     kind: inner.kind,
     dialect: inner.dialect,
     capabilities: inner.capabilities,
-    exec: (sql: string) => (note(sql), inner.exec(sql)),
-    run: (sql: string, params?: SqlParams): Promise<RunResult> => (note(sql), inner.run(sql, params)),
-    get: <T = Row>(sql: string, params?: SqlParams) => (note(sql), inner.get<T>(sql, params)),
-    all: <T = Row>(sql: string, params?: SqlParams) => (note(sql), inner.all<T>(sql, params)),
-    iterate: <T = Row>(sql: string, params?: SqlParams) => (note(sql), inner.iterate<T>(sql, params)),
+    exec: (sql: string) => note(sql, () => inner.exec(sql)),
+    run: (sql: string, params?: SqlParams): Promise<RunResult> => note(sql, () => inner.run(sql, params)),
+    get: <T = Row>(sql: string, params?: SqlParams) => note(sql, () => inner.get<T>(sql, params)),
+    all: <T = Row>(sql: string, params?: SqlParams) => note(sql, () => inner.all<T>(sql, params)),
+    iterate: <T = Row>(sql: string, params?: SqlParams) => note(sql, () => inner.iterate<T>(sql, params)),
     transaction: <T>(fn: (tx: StorageAdapter) => Promise<T>) => {
-      note(depth === 0 ? 'BEGIN…COMMIT' : 'SAVEPOINT…RELEASE')
-      return inner.transaction((tx) => fn(recording(tx, log, depth + 1)))
+      const verbs = depth === 0 ? 'BEGIN…COMMIT' : 'SAVEPOINT…RELEASE'
+      return note(verbs, () => inner.transaction((tx) => fn(recording(tx, log, depth + 1))))
     },
     close: () => inner.close(),
   }

@@ -1,6 +1,6 @@
 import type { Row, RunResult, SqlParams, StorageAdapter, VectorRecord, VectorStore } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPgVectorStore, createPostgresAdapter } from '../src/index.js'
+import { createPgVectorStore, createPostgresAdapter, type PgVectorStore } from '../src/index.js'
 import { admin, createRestrictedRole, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
 
 /**
@@ -129,9 +129,9 @@ describe('PgVectorStore round trips', () => {
 describe('PgVectorStore HNSW settings reach the index scan', () => {
   const dimension = 24
   const records = randomRecords(3000, dimension, 17)
-  const queries = randomRecords(25, dimension, 99).map((r) => r.vector)
+  const queries = randomRecords(25, dimension, 99).map((r) => r.vector as number[])
   let table: string
-  let low: VectorStore
+  let low: PgVectorStore
   // On 3,000 rows the planner prefers a full scan and a sort for a selective filter; without sorts
   // every search here has to read the HNSW index, which is what these checks are about.
   let indexOnly: StorageAdapter

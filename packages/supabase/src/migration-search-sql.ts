@@ -50,6 +50,8 @@ DECLARE
   vector_list text;
   text_list text;
   ranked text;
+  -- The zero vectors a cosine HNSW index leaves out (they score 0), or NULL for other metrics.
+  zero text;
   result jsonb;
 BEGIN
   IF chosen NOT IN ('vector', 'text', 'hybrid') THEN
@@ -84,6 +86,7 @@ BEGIN
       ELSE pg_catalog.format('(-(t.embedding OPERATOR(%1$s.<->) $1::%1$s.vector))', vs) END;
     distance := pg_catalog.format('t.embedding OPERATOR(%1$s.%2$s) $1::%1$s.vector', vs,
       CASE coll.metric WHEN 'cosine' THEN '<=>' WHEN 'dot' THEN '<#>' ELSE '<->' END);
+    zero := CASE WHEN coll.metric = 'cosine' THEN pg_catalog.format('%s.vector_norm(t.embedding) = 0', vs) END;
     -- Counting stops at the threshold, so deciding costs at most exact_below index entries.
     IF coll.dimension <= 2000 THEN
       EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT 1 FROM %s t WHERE %s LIMIT %s) s', tbl, scope, exact_below) INTO visible;
@@ -101,13 +104,19 @@ BEGIN
   IF chosen = 'vector' THEN
     ranked := pg_catalog.format('SELECT %1$s, %2$s AS score, 0 AS best FROM %3$s t WHERE %4$s ORDER BY %5$s LIMIT %6$s',
       cols, score, tbl, cond, CASE WHEN ann THEN distance ELSE 'score DESC, t.id' END, top_k);
+    IF ann AND zero IS NOT NULL THEN
+      ranked := pg_catalog.format('SELECT * FROM ((%1$s) UNION ALL (SELECT %2$s, 0::float8 AS score, 0 AS best FROM %3$s t
+          WHERE %4$s AND %5$s LIMIT %6$s)) u ORDER BY u.score DESC, u.id LIMIT %6$s', ranked, cols, tbl, zero, cond, top_k);
+    END IF;
   ELSIF chosen = 'text' THEN
     ranked := pg_catalog.format('SELECT %1$s, ts_rank_cd(t.tsv, q.query)::float8 AS score, 0 AS best FROM %2$s t, %3$s q
       WHERE t.tsv @@ q.query AND %4$s ORDER BY score DESC, t.id LIMIT %5$s', cols, tbl, tsq, cond, top_k);
   ELSE
     vector_list := CASE WHEN ann THEN
       pg_catalog.format('SELECT a.id, row_number() OVER (ORDER BY a.score DESC, a.id) AS rank FROM (
-          SELECT t.id, %1$s AS score FROM %2$s t WHERE %3$s ORDER BY %4$s LIMIT %5$s) a', score, tbl, cond, distance, candidates)
+          (SELECT t.id, %1$s AS score FROM %2$s t WHERE %3$s ORDER BY %4$s LIMIT %5$s)
+          UNION ALL (SELECT t.id, 0::float8 AS score FROM %2$s t WHERE %6$s AND %3$s LIMIT %5$s)) a',
+        score, tbl, cond, distance, candidates, coalesce(zero, 'FALSE'))
     ELSE
       pg_catalog.format('SELECT t.id, row_number() OVER (ORDER BY %1$s DESC, t.id) AS rank FROM %2$s t WHERE %3$s', score, tbl, cond)
     END;

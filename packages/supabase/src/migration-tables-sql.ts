@@ -150,6 +150,10 @@ BEGIN
     ops := CASE coll.metric WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'dot' THEN 'vector_ip_ops' ELSE 'vector_l2_ops' END;
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING hnsw (embedding %s.%I) WITH (m = %s, ef_construction = %s)',
       tbl, vs, ops, coll.m, coll.ef_construction);
+    -- A cosine HNSW index leaves out zero vectors; searches add them back from this small index.
+    IF coll.metric = 'cosine' THEN
+      EXECUTE pg_catalog.format('CREATE INDEX ON %s (id) WHERE %s.vector_norm(embedding) = 0', tbl, vs);
+    END IF;
   END IF;
   EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE pg_catalog.format(

@@ -33,6 +33,8 @@ export interface SupabaseTarget {
   readonly anonKey: string | undefined
   /** The schema holding engram's functions. */
   readonly schema: string
+  /** The schema holding its tables, when this run created it. */
+  readonly dataSchema: string | undefined
   /** Two signed-in users, or `undefined` when the environment gives none. */
   readonly users: readonly [TestUser, TestUser] | undefined
   /** The local test server, when the tests run on it. */
@@ -128,6 +130,7 @@ async function remoteTarget(url: string, serviceRoleKey: string): Promise<Supaba
     serviceRoleKey,
     anonKey,
     schema,
+    dataSchema: undefined,
     users,
     server: undefined,
     serviceClient: () => createSupabaseClient({ url, key: serviceRoleKey }),
@@ -136,18 +139,29 @@ async function remoteTarget(url: string, serviceRoleKey: string): Promise<Supaba
   }
 }
 
-async function localTarget(): Promise<SupabaseTarget> {
+/**
+ * The local PostgREST test server on the test database, with the migration in fresh schemas.
+ * `extraSchemas` are created empty and exposed too (for calls that must find no functions).
+ */
+export async function localTarget(
+  options: { extraSchemas?: readonly string[] } = {},
+): Promise<SupabaseTarget> {
   await requireDatabase()
   await installSupabasePlatform(PG_URL)
   const schema = freshName('engram_api')
   const dataSchema = freshName('engram_data')
+  const extra = options.extraSchemas ?? []
   const db = createSupabaseAdapter({ connectionString: PG_URL, tls: false })
   try {
     await applySupabaseMigration(db, { schema, dataSchema })
+    for (const name of extra)
+      await db.exec(
+        `CREATE SCHEMA ${name}; GRANT USAGE ON SCHEMA ${name} TO anon, authenticated, service_role`,
+      )
   } finally {
     await db.close()
   }
-  const server = await startPostgrestServer({ connectionString: PG_URL, schemas: [schema] })
+  const server = await startPostgrestServer({ connectionString: PG_URL, schemas: [schema, ...extra] })
   const user = (): TestUser => {
     const id = randomUUID()
     return { id, token: server.userToken(id) }
@@ -158,13 +172,14 @@ async function localTarget(): Promise<SupabaseTarget> {
     serviceRoleKey: server.serviceRoleKey,
     anonKey: server.anonKey,
     schema,
+    dataSchema,
     users: [user(), user()],
     server,
     serviceClient: () => createSupabaseClient({ url: server.url, key: server.serviceRoleKey }),
     userClient: (u) => createSupabaseClient({ url: server.url, key: server.anonKey, accessToken: u.token }),
     async close() {
       await server.close()
-      await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`)
+      for (const name of [schema, dataSchema, ...extra]) await admin(`DROP SCHEMA IF EXISTS ${name} CASCADE`)
     },
   }
 }

@@ -1,4 +1,4 @@
-import { isStorageError, type SqlValue, type StorageAdapter } from '@engram/core'
+import { isStorageError, type SqlValue, type StorageAdapter, StorageError } from '@engram/core'
 import { CHECKPOINT_TABLE } from './read-schema.js'
 import { decodeKey, encodeKey } from './value-codec.js'
 
@@ -27,6 +27,16 @@ const CREATE = `CREATE TABLE IF NOT EXISTS ${CHECKPOINT_TABLE} (
 const SAVE = `INSERT INTO ${CHECKPOINT_TABLE} (job, item, last_key, copied, done, updated_at) VALUES (?, ?, ?, ?, ?, ?)
   ON CONFLICT (job, item) DO UPDATE SET last_key = excluded.last_key, copied = excluded.copied,
     done = excluded.done, updated_at = excluded.updated_at`
+
+// The row is matched by its key alone, so a second batch's statement waits for the first's lock
+// and then sees its committed version (Postgres re-reads a locked row only when the WHERE matched
+// it before); the CASEs move it only from where this batch expects it.
+const ADVANCE = `UPDATE ${CHECKPOINT_TABLE} SET
+    last_key = CASE WHEN copied = ? THEN ? ELSE last_key END,
+    updated_at = CASE WHEN copied = ? THEN ? ELSE updated_at END,
+    copied = CASE WHEN copied = ? THEN ? ELSE copied END
+  WHERE job = ? AND item = ? AND done = 0
+  RETURNING copied`
 
 /**
  * The checkpoint table in a migration's target: one row per (migration, table or collection)
@@ -76,6 +86,37 @@ export class CheckpointStore {
         },
       ]),
     )
+  }
+
+  /**
+   * Moves a table's checkpoint from `from` rows to `to` with `tx`, the transaction that wrote
+   * the batch. Batches of one table may be written by several transactions at once; this
+   * statement, waiting on the checkpoint row's lock, commits them strictly in order, and a
+   * batch whose predecessor failed (so the checkpoint never reached `from`) fails too, so the
+   * rows up to the checkpoint are always exactly the rows in the target.
+   */
+  async advance(
+    tx: StorageAdapter,
+    item: string,
+    from: number,
+    to: { lastKey: SqlValue[] | null; copied: number },
+  ): Promise<void> {
+    const row = await tx.get<{ copied: number | bigint }>(ADVANCE, [
+      from,
+      to.lastKey === null ? null : encodeKey(to.lastKey),
+      from,
+      Date.now(),
+      from,
+      to.copied,
+      this.#job,
+      item,
+    ])
+    if (row === undefined || Number(row.copied) !== to.copied) {
+      throw new StorageError(
+        'SERIALIZATION_FAILURE',
+        `The checkpoint of ${item} is not where this batch expected (${from} rows): an earlier batch failed, or another run of the same migration is copying it. Stop the other run, then rerun with resume`,
+      )
+    }
   }
 
   /** Records progress with `tx`, the transaction that wrote the batch. */

@@ -46,6 +46,8 @@ export interface IndexSchema {
 
 /** A foreign key. */
 export interface ForeignKeySchema {
+  /** The constraint's name (Postgres sources; SQLite's are unnamed). */
+  readonly name?: string
   /** The referencing columns. */
   readonly columns: readonly string[]
   /** The referenced table. */

@@ -149,9 +149,12 @@ async function importTable(
   let batch: SqlValue[][] = []
   let written = 0
   options.onProgress?.(skip, total, name)
+  let done = skip
   const flush = async () => {
     if (target && batch.length > 0) {
-      written += await target.writeBatch(batch, { lastKey: null, copied: sum.rows })
+      const end = { lastKey: null, copied: sum.rows }
+      written += await target.writeBatch(batch, end, { from: done, after: Promise.resolve() }).committed
+      done = end.copied
       options.onProgress?.(sum.rows, Math.max(total, sum.rows), name)
     }
     batch = []

@@ -1,5 +1,5 @@
 import { type SqlDialect, type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
-import { compareTable, describeMismatch, type Mismatch } from './check-parity.js'
+import { checksum, compareTable, describeMismatch, type Mismatch, type TableParity } from './check-parity.js'
 import { type Checkpoint, CheckpointStore } from './checkpoint-store.js'
 import type { ColumnKind } from './column-type.js'
 import { compareCollection } from './compare-collection.js'
@@ -17,6 +17,7 @@ import { planTables, type TablePlan } from './plan-tables.js'
 import { type Problem, problemsError } from './problem.js'
 import { hasVectorEngine, readSchema } from './read-schema.js'
 import { scanValues } from './scan-values.js'
+import type { TableChecksum } from './table-checksum.js'
 import type { ColumnTypes } from './table-ddl.js'
 import { countRows } from './table-reader.js'
 import type { ConflictPolicy } from './table-writer.js'
@@ -257,6 +258,8 @@ async function run(
   }
 
   if (checkpointStore) await checkpointStore.ensure()
+  const sourceVersion = await unchangedSince(source)
+  const sourceSums = new Map<string, { sum: TableChecksum; json: readonly boolean[] }>()
   const tableReports: ItemReport[] = []
   let rows = 0
   for (const plan of tables) {
@@ -279,6 +282,7 @@ async function run(
       onProgress: progress,
     })
     rows += copy.written
+    if (copy.sourceChecksum) sourceSums.set(name, { sum: copy.sourceChecksum, json: copy.json })
     tableReports.push(
       report(name, plan.sourceRows, copy.written, plan.action === 'resume' ? 'resumed' : 'copied'),
     )
@@ -356,6 +360,49 @@ async function run(
     mismatches,
     problems: [],
     notes,
+  }
+}
+
+/**
+ * For a SQLite source this migration opened itself (so nothing else writes through its
+ * connection), a check that no other connection has committed to it since this call:
+ * SQLite's `data_version` changes exactly then. `undefined` when that cannot be known.
+ */
+async function unchangedSince(source: OpenedEndpoint): Promise<(() => Promise<boolean>) | undefined> {
+  const db = source.storage
+  if (db === undefined || !source.ownsStorage || db.dialect !== 'sqlite') return undefined
+  const version = async () => (await db.get<{ data_version: number }>('PRAGMA data_version'))?.data_version
+  const before = await version()
+  if (before === undefined) return undefined
+  return async () => (await version()) === before
+}
+
+/** Compares a target table with the source checksum computed while copying it. */
+async function compareWithChecksum(
+  plan: TablePlan,
+  sourceSum: TableChecksum,
+  json: readonly boolean[],
+  target: StorageAdapter,
+  other: TableSchema | undefined,
+  options: { batchSize: number; onProgress: (done: number, total: number, name: string) => void },
+): Promise<TableParity> {
+  const name = plan.source.name
+  if (other === undefined) {
+    return { name, rowsA: sourceSum.rows, rowsB: -1, checksumA: sourceSum.hex, checksumB: '', equal: false }
+  }
+  options.onProgress(0, sourceSum.rows, name)
+  let done = 0
+  const sum = await checksum(target, other, plan.targetColumns, json, options.batchSize, (n) => {
+    done += n
+    options.onProgress(done, Math.max(done, sourceSum.rows), name)
+  })
+  return {
+    name,
+    rowsA: sourceSum.rows,
+    rowsB: sum.rows,
+    checksumA: sourceSum.hex,
+    checksumB: sum.hex,
+    equal: sum.rows === sourceSum.rows && sum.hex === sourceSum.hex,
   }
 }
 

@@ -37,6 +37,8 @@ export type VectorStoreOpener = (adapter: StorageAdapter) => VectorStore | Promi
 export interface OpenedEndpoint {
   /** The SQL side, if any. */
   readonly storage: StorageAdapter | undefined
+  /** Whether `storage` was opened here, so nothing else writes through it. */
+  readonly ownsStorage: boolean
   /** A SQLite file that does not exist yet, left unopened because this is a dry run. */
   readonly missingFile: string | undefined
   /** A description for messages and the default migration id; never holds a password. */
@@ -117,6 +119,7 @@ export async function openEndpoint(
   const opener = options.vectorStore ?? defaultVectorStore
   return {
     storage,
+    ownsStorage,
     missingFile,
     label,
     givenVectors: given !== undefined,

@@ -21,6 +21,8 @@ export interface TablePlan {
   readonly targetKinds: readonly ColumnKind[]
   /** The statements that create it in the target; empty when the target has it already. */
   readonly create: readonly string[]
+  /** The statements that follow its rows (indexes, Postgres foreign keys): of this run's `create`, or of an earlier run that stopped before them. */
+  readonly afterLoad: readonly string[]
   /** Rows in the source when the plan was made. */
   readonly sourceRows: number
   /** Where an earlier run of the same migration stopped. */
@@ -78,6 +80,7 @@ export async function planTables(
     const found = existing.get(name)
     let targetKinds: ColumnKind[]
     let create: readonly string[] = []
+    let afterLoad: readonly string[] = pendingAfterLoad(options.checkpoints.get(`after-load:${table.name}`))
     if (found) {
       const missing = targetColumns.filter((c) => !found.columns.some((t) => t.name === c))
       if (missing.length > 0) {
@@ -95,6 +98,7 @@ export async function planTables(
       problems.push(...ddl.problems.map(unsupported))
       notes.push(...ddl.notes)
       create = ddl.statements
+      afterLoad = ddl.afterLoad
       targetKinds = table.columns.map((c) =>
         columnKind(
           to,
@@ -150,6 +154,7 @@ export async function planTables(
       targetColumns,
       targetKinds,
       create,
+      afterLoad,
       sourceRows,
       checkpoint,
       action,
@@ -162,6 +167,12 @@ export async function planTables(
     }
   }
   return { tables, problems, notes }
+}
+
+/** The statements an earlier run recorded to run after a table's rows, if it stopped before running them. */
+function pendingAfterLoad(checkpoint: Checkpoint | undefined): readonly string[] {
+  if (checkpoint === undefined || checkpoint.done || checkpoint.lastKey === null) return []
+  return checkpoint.lastKey.filter((s): s is string => typeof s === 'string')
 }
 
 function unsupported(message: string): Problem {

@@ -160,6 +160,7 @@ function toIndex(row: IndexRow): IndexSchema {
 
 function toForeignKey(row: ConstraintRow): ForeignKeySchema {
   return {
+    name: row.name,
     columns: row.columns ?? [],
     table: row.parent ?? '',
     references: row.refs ?? [],

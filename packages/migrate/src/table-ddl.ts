@@ -5,8 +5,14 @@ import { quoteName, targetName } from './sql-names.js'
 
 /** How to create a source table in a target that does not have it. */
 export interface TableDdl {
-  /** The statements, in order: the table, then its indexes. Empty when `problems` is not. */
+  /** The statements that create the table (with its key). Empty when `problems` is not. */
   readonly statements: readonly string[]
+  /**
+   * What follows once its rows are in: the secondary indexes, and on Postgres the foreign keys.
+   * Building an index once over the loaded rows is far cheaper than keeping it up to date row by
+   * row, and Postgres checks a foreign key added afterwards in one pass instead of once per row.
+   */
+  readonly afterLoad: readonly string[]
   /** What cannot be translated; each is a sentence naming the table and what to do. */
   readonly problems: readonly string[]
   /** What is not carried over but loses no data (CHECK constraints between dialects, for example). */
@@ -34,7 +40,7 @@ export function tableDdl(
   const yourself = `create ${table.name} in the target yourself (migration then copies into it as it is)`
   if (from === 'sqlite' && to === 'sqlite' && table.sql) {
     const indexes = table.indexes.filter((index) => !index.constraint).map((index) => index.definition)
-    return { statements: [table.sql, ...indexes], problems, notes }
+    return { statements: [table.sql], afterLoad: indexes, problems, notes }
   }
   if (table.generated.length > 0) {
     problems.push(`${table.name} has generated columns (${table.generated.join(', ')}): ${yourself}`)
@@ -93,28 +99,45 @@ export function tableDdl(
       `${table.name}'s CHECK constraints are not translated between dialects; add them in the target if you need them`,
     )
   }
+  const afterLoad: string[] = []
   for (const fk of table.foreignKeys) {
-    lines.push(
+    const key =
       `FOREIGN KEY (${fk.columns.map(name).join(', ')}) REFERENCES ${name(fk.table)} (${fk.references.map(name).join(', ')})` +
-        `${fk.onDelete === 'NO ACTION' ? '' : ` ON DELETE ${fk.onDelete}`}${fk.onUpdate === 'NO ACTION' ? '' : ` ON UPDATE ${fk.onUpdate}`}`,
-    )
+      `${fk.onDelete === 'NO ACTION' ? '' : ` ON DELETE ${fk.onDelete}`}${fk.onUpdate === 'NO ACTION' ? '' : ` ON UPDATE ${fk.onUpdate}`}`
+    // SQLite cannot add a foreign key to an existing table, so there it is part of the table.
+    if (to === 'sqlite') lines.push(key)
+    else {
+      // Postgres's own name for an unnamed foreign key, so the table looks as if it were made there.
+      const constraint =
+        fk.name ?? `${[table.name, ...fk.columns].map((n) => targetName(from, to, n)).join('_')}_fkey`
+      afterLoad.push(
+        `ALTER TABLE ${name(table.name)} ADD CONSTRAINT ${quoteName(constraint.slice(0, 63))} ${key}`,
+      )
+    }
   }
   const statements = [`CREATE TABLE ${name(table.name)} (\n  ${lines.join(',\n  ')}\n)`]
+  const indexes: string[] = []
   for (const index of table.indexes) {
     if (from === to) {
-      statements.push(index.definition)
+      indexes.push(index.definition)
     } else if (index.columns === null || index.partial) {
       problems.push(
         `${table.name}'s index ${index.name} has ${index.partial ? 'a WHERE clause' : 'an expression'}, which is not translated between dialects: ${yourself}`,
       )
     } else {
       const keys = index.columns.map((c) => `${name(c.name)}${c.descending ? ' DESC' : ''}`).join(', ')
-      statements.push(
+      indexes.push(
         `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${name(index.name)} ON ${name(table.name)} (${keys})`,
       )
     }
   }
-  return { statements: problems.length > 0 ? [] : statements, problems, notes }
+  const ok = problems.length === 0
+  return {
+    statements: ok ? statements : [],
+    afterLoad: ok ? [...indexes, ...afterLoad] : [],
+    problems,
+    notes,
+  }
 }
 
 const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/

@@ -13,12 +13,31 @@ export interface BatchEnd {
   readonly copied: number
 }
 
+/** A batch on its way: when its checkpoint statement has run, and when it committed. */
+export interface BatchWrite {
+  /** Settles once the batch's checkpoint statement has run (or the batch failed before it). */
+  readonly checkpointed: Promise<void>
+  /** The rows inserted or replaced, once the transaction committed. */
+  readonly committed: Promise<number>
+}
+
+/** Where a batch sits in the table's sequence of batches. */
+export interface BatchOrder {
+  /** Rows done before this batch (the checkpoint it moves from). */
+  readonly from: number
+  /** The previous batch's `checkpointed`; this batch's checkpoint statement waits for it. */
+  readonly after: Promise<void>
+}
+
 /** One table in the target, ready to take batches. */
 export interface TableTarget {
   /** The target table as its catalog has it. */
   readonly schema: TableSchema
-  /** Converts and writes a batch with its checkpoint in one transaction; returns the rows inserted or replaced. */
-  writeBatch(rows: readonly SqlValue[][], end: BatchEnd): Promise<number>
+  /**
+   * Converts and writes a batch with its checkpoint in one transaction. Several may be in flight
+   * at once on a pooled target: their checkpoints commit them in order (see `CheckpointStore.advance`).
+   */
+  writeBatch(rows: readonly SqlValue[][], end: BatchEnd, order: BatchOrder): BatchWrite
   /** Moves identity sequences past the copied values and marks the table done. */
   finish(end: BatchEnd): Promise<void>
 }
@@ -36,18 +55,31 @@ export interface OpenTableTargetOptions {
 
 /**
  * Prepares one table of the target: creates it when the plan says so (in one transaction with
- * its first checkpoint, so a crash never leaves a table the next run does not know it made),
- * reads its columns back from the catalog, and returns a writer whose every batch commits
- * together with the checkpoint naming the batch's end.
+ * its first checkpoint and the statements to run after its rows, so a crash never leaves a
+ * table the next run does not know it made), reads its columns back from the catalog, and
+ * returns a writer whose every batch commits together with the checkpoint naming the batch's
+ * end. `finish` builds the indexes and foreign keys in the same transaction that marks it done.
  */
 export async function openTableTarget(options: OpenTableTargetOptions): Promise<TableTarget> {
   const { target, plan, checkpoints, item } = options
-  if (plan.create.length > 0) {
-    await target.transaction(async (tx) => {
-      for (const statement of plan.create) await tx.exec(statement)
-      await checkpoints.save(tx, { item, lastKey: null, copied: 0, done: false })
-    })
+  const start = {
+    item,
+    lastKey: plan.checkpoint?.lastKey ?? null,
+    copied: plan.checkpoint?.copied ?? 0,
+    done: false,
   }
+  // What runs after the rows is recorded with the table, so a run that stops before it still runs it on resume.
+  const afterLoad = {
+    item: `after-load:${plan.source.name}`,
+    lastKey: [...plan.afterLoad],
+    copied: 0,
+    done: false,
+  }
+  await target.transaction(async (tx) => {
+    for (const statement of plan.create) await tx.exec(statement)
+    await checkpoints.save(tx, start)
+    if (plan.afterLoad.length > 0) await checkpoints.save(tx, afterLoad)
+  })
   const [schema] = (await readSchema(target, { tables: [plan.targetName] })).tables
   if (schema === undefined) throw new StorageError('NOT_FOUND', `The target has no table ${plan.targetName}`)
   const columns = plan.targetColumns.map((name) => {
@@ -68,18 +100,33 @@ export async function openTableTarget(options: OpenTableTargetOptions): Promise<
   const convert = options.sourceDialect === target.dialect ? undefined : rowConverter(plan, target.dialect)
   return {
     schema,
-    writeBatch(rows, end) {
-      const values = convert ? rows.map(convert) : rows
-      return target.transaction(async (tx) => {
-        const changes = await writer.write(tx, values)
-        await checkpoints.save(tx, { item, lastKey: end.lastKey, copied: end.copied, done: false })
-        return changes
+    writeBatch(rows, end, order) {
+      let checkpointed = (): void => undefined
+      const ran = new Promise<void>((resolve) => {
+        checkpointed = resolve
       })
+      const committed = (async () => {
+        try {
+          const values = convert ? rows.map(convert) : rows
+          return await target.transaction(async (tx) => {
+            const changes = await writer.write(tx, values)
+            await order.after
+            await checkpoints.advance(tx, item, order.from, end)
+            checkpointed()
+            return changes
+          })
+        } finally {
+          checkpointed()
+        }
+      })()
+      return { checkpointed: ran, committed }
     },
     async finish(end) {
       await target.transaction(async (tx) => {
+        for (const statement of plan.afterLoad) await tx.exec(statement)
         if (target.dialect === 'postgres') await resetIdentities(tx, plan.targetName, schema)
         await checkpoints.save(tx, { item, lastKey: end.lastKey, copied: end.copied, done: true })
+        if (plan.afterLoad.length > 0) await checkpoints.save(tx, { ...afterLoad, done: true })
       })
     },
   }

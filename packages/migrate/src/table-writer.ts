@@ -39,11 +39,13 @@ const SQLITE_PARAMETERS = 32_766
 const POSTGRES_PARAMETERS = 65_535
 
 /**
- * Builds the insert for one table. On Postgres the rows go in as one array per column through
- * `INSERT … SELECT * FROM unnest($1::type[], …)`: one statement a batch, whatever its size,
- * and Postgres parses each array once. SQLite (and Postgres array columns, which unnest would
- * flatten) use multi-row VALUES. Conflicts: `'error'` fails the batch, `'skip'` is
- * `ON CONFLICT DO NOTHING`, `'replace'` updates every non-key column of the existing row.
+ * Builds the insert for one table. On Postgres a batch goes in as one JSONB document, an array
+ * of rows, through `INSERT … SELECT (r->>0)::type, … FROM jsonb_array_elements($1) r`: one
+ * statement a batch whatever its size, serialised by V8's JSON.stringify and parsed by Postgres
+ * in C, which measured faster than both multi-row VALUES and one array per column. SQLite (and
+ * Postgres tables with array columns, whose values JSON would flatten) use multi-row VALUES.
+ * Conflicts: `'error'` fails the batch, `'skip'` is `ON CONFLICT DO NOTHING`, `'replace'`
+ * updates every non-key column of the existing row.
  */
 export function createTableWriter(options: TableWriterOptions): TableWriter {
   const { dialect, columns } = options
@@ -54,12 +56,12 @@ export function createTableWriter(options: TableWriterOptions): TableWriter {
     options.overridingSystemValue ? ' OVERRIDING SYSTEM VALUE' : ''
   }`
   if (dialect === 'postgres' && columns.every((c) => !c.type.endsWith('[]'))) {
-    const sql = `${head} SELECT * FROM unnest(${columns.map((c) => `?::${c.type}[]`).join(', ')})${conflict}`
+    const values = columns.map((c, i) => `(r->>${i})::${c.type}`).join(', ')
+    const sql = `${head} SELECT ${values} FROM jsonb_array_elements(?::jsonb) AS r${conflict}`
     return {
       async write(tx, rows) {
         if (rows.length === 0) return 0
-        const arrays = columns.map((_, i) => rows.map((row) => row[i] ?? null))
-        return (await tx.run(sql, arrays)).changes
+        return (await tx.run(sql, [JSON.stringify(forJsonb(rows))])).changes
       },
     }
   }
@@ -85,6 +87,44 @@ export function createTableWriter(options: TableWriterOptions): TableWriter {
       return changes
     },
   }
+}
+
+/**
+ * The rows as the JSONB document carries them, so `->>` hands Postgres the text its type's
+ * input function reads: integers beyond 2^53 and non-finite or negative-zero numbers as their
+ * digits, blobs in bytea's hex form; everything else is JSON already. Rows holding none of
+ * those (nearly all) are passed through untouched, which keeps JSON.stringify on its fast path.
+ */
+function forJsonb(rows: readonly SqlValue[][]): readonly unknown[][] {
+  let out: unknown[][] | undefined
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as SqlValue[]
+    for (let c = 0; c < row.length; c++) {
+      if (needsText(row[c])) {
+        out ??= rows.slice()
+        out[r] = row.map(jsonbValue)
+        break
+      }
+    }
+  }
+  return out ?? rows
+}
+
+function needsText(value: unknown): boolean {
+  return (
+    typeof value === 'bigint' ||
+    value instanceof Uint8Array ||
+    (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0)))
+  )
+}
+
+function jsonbValue(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Uint8Array)
+    return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  if (typeof value === 'number' && Object.is(value, -0)) return '-0'
+  return value
 }
 
 function conflictClause(options: TableWriterOptions): string {

@@ -1,8 +1,7 @@
 import { type SqlDialect, type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
-import { checksum, compareTable, describeMismatch, type Mismatch, type TableParity } from './check-parity.js'
+import type { Mismatch } from './check-parity.js'
 import { type Checkpoint, CheckpointStore } from './checkpoint-store.js'
 import type { ColumnKind } from './column-type.js'
-import { compareCollection } from './compare-collection.js'
 import { copyCollection } from './copy-collection.js'
 import { copyTable } from './copy-table.js'
 import type { TableSchema } from './export-format.js'
@@ -17,10 +16,10 @@ import { planTables, type TablePlan } from './plan-tables.js'
 import { type Problem, problemsError } from './problem.js'
 import { hasVectorEngine, readSchema } from './read-schema.js'
 import { scanValues } from './scan-values.js'
-import type { TableChecksum } from './table-checksum.js'
 import type { ColumnTypes } from './table-ddl.js'
 import { countRows } from './table-reader.js'
 import type { ConflictPolicy } from './table-writer.js'
+import { type SourceSum, unchangedSince, verifyCopy } from './verify-copy.js'
 
 /** Where a migration is, for `onProgress`. */
 export interface ProgressDetail {
@@ -258,8 +257,9 @@ async function run(
   }
 
   if (checkpointStore) await checkpointStore.ensure()
+  // Whether the copy's source checksums still hold at verification: nothing else can have written to the source.
   const sourceVersion = await unchangedSince(source)
-  const sourceSums = new Map<string, { sum: TableChecksum; json: readonly boolean[] }>()
+  const sourceSums = new Map<string, SourceSum>()
   const tableReports: ItemReport[] = []
   let rows = 0
   for (const plan of tables) {
@@ -316,38 +316,19 @@ async function run(
     collectionReports.push(report(name, total, copy.written, plan.action === 'resume' ? 'resumed' : 'copied'))
   }
 
-  const mismatches: Mismatch[] = []
-  if (settings.verify) {
-    for (const plan of tables) {
-      const [other] = (await readSchema(target.storage as StorageAdapter, { tables: [plan.targetName] }))
-        .tables
-      const parity = await compareTable(
-        source.storage as StorageAdapter,
-        plan.source,
-        target.storage as StorageAdapter,
-        other,
-        {
-          batchSize: Math.max(settings.batchSize, 5000),
-          expectedRows: plan.sourceRows,
-          onProgress: (done, total, name) =>
-            settings.onProgress(done, total, name, { kind: 'table', phase: 'verify' }),
-        },
-      )
-      const mismatch = describeMismatch(parity, other === undefined, ['the source', 'the target'])
-      if (mismatch) mismatches.push(mismatch)
-    }
-    for (const plan of collections) {
-      const mismatch = await compareCollection(
-        sourceStore as VectorStore,
-        targetStore as VectorStore,
-        plan.info.name,
-        settings.batchSize,
-        (done) =>
-          settings.onProgress(done, plan.info.count, plan.info.name, { kind: 'collection', phase: 'verify' }),
-      )
-      if (mismatch) mismatches.push(mismatch)
-    }
-  }
+  const mismatches: Mismatch[] = settings.verify
+    ? await verifyCopy({
+        source: source.storage,
+        target: target.storage,
+        tables,
+        collections,
+        sourceStore,
+        targetStore,
+        sourceSums: (await sourceVersion?.()) ? sourceSums : new Map(),
+        batchSize: settings.batchSize,
+        onProgress: settings.onProgress,
+      })
+    : []
   return {
     tables: tableReports,
     collections: collectionReports,
@@ -360,49 +341,6 @@ async function run(
     mismatches,
     problems: [],
     notes,
-  }
-}
-
-/**
- * For a SQLite source this migration opened itself (so nothing else writes through its
- * connection), a check that no other connection has committed to it since this call:
- * SQLite's `data_version` changes exactly then. `undefined` when that cannot be known.
- */
-async function unchangedSince(source: OpenedEndpoint): Promise<(() => Promise<boolean>) | undefined> {
-  const db = source.storage
-  if (db === undefined || !source.ownsStorage || db.dialect !== 'sqlite') return undefined
-  const version = async () => (await db.get<{ data_version: number }>('PRAGMA data_version'))?.data_version
-  const before = await version()
-  if (before === undefined) return undefined
-  return async () => (await version()) === before
-}
-
-/** Compares a target table with the source checksum computed while copying it. */
-async function compareWithChecksum(
-  plan: TablePlan,
-  sourceSum: TableChecksum,
-  json: readonly boolean[],
-  target: StorageAdapter,
-  other: TableSchema | undefined,
-  options: { batchSize: number; onProgress: (done: number, total: number, name: string) => void },
-): Promise<TableParity> {
-  const name = plan.source.name
-  if (other === undefined) {
-    return { name, rowsA: sourceSum.rows, rowsB: -1, checksumA: sourceSum.hex, checksumB: '', equal: false }
-  }
-  options.onProgress(0, sourceSum.rows, name)
-  let done = 0
-  const sum = await checksum(target, other, plan.targetColumns, json, options.batchSize, (n) => {
-    done += n
-    options.onProgress(done, Math.max(done, sourceSum.rows), name)
-  })
-  return {
-    name,
-    rowsA: sourceSum.rows,
-    rowsB: sum.rows,
-    checksumA: sourceSum.hex,
-    checksumB: sum.hex,
-    equal: sum.rows === sourceSum.rows && sum.hex === sourceSum.hex,
   }
 }
 

@@ -42,6 +42,11 @@ const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => P
     run: async (options) =>
       (await import('./sqljs-persistence.js')).sqljsPersistence({ smoke: options.smoke }),
   },
+  backup: {
+    about:
+      'backup and restore of 10,000 conversations × 50 turns with @engram/backup to a folder and to s3rver, gzip and none, beside VACUUM INTO + zlib and @framers/sql-storage-adapter',
+    run: async (options) => (await import('./backup-suite.js')).backupSuite(options),
+  },
 }
 
 interface RunnerOptions extends SuiteOptions {

@@ -125,6 +125,21 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
     })
   })
 
+  it('backup: @engram/backup to a folder and s3rver, gzip and none, beside VACUUM INTO + zlib and @framers', async () => {
+    const { tables } = await smoke('backup')
+    expect(tables).toHaveLength(2)
+    expect(tables[0]?.title).toMatch(/^Backup of 100 conversations × 10 turns \(/)
+    expect(tables[1]?.title).toBe('Restore of that backup to a new file (verified, then swapped in)')
+    expectRows(tables, {
+      'raw better-sqlite3': 'runs',
+      'engram → folder, gzip': 'runs',
+      'engram → folder, none': 'runs',
+      'engram → s3rver, gzip': 'runs',
+      'engram → s3rver, none': 'runs',
+    })
+    expect(tables[0]?.rows.find((r) => r.system.startsWith('@framers'))?.stats).toBeDefined()
+  })
+
   it('rejects an unknown suite with the usage text', async () => {
     const failure = await run(process.execPath, [main, 'nope'], { cwd: app }).catch((error: unknown) => error)
     expect(failure).toMatchObject({ code: 2 })

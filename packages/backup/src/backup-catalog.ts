@@ -165,7 +165,9 @@ export class Catalog implements BackupCatalog {
 
   async #resolve(key: BackupSelector): Promise<string> {
     if (typeof key === 'string' && key !== 'latest') {
-      const id = parseBackupId(key) ? key : classifyObject(key)?.id
+      // An object's full key (with the destination's prefix) names the same backup as its name.
+      const name = key.slice(key.lastIndexOf('/') + 1)
+      const id = parseBackupId(name) ? name : classifyObject(name)?.id
       if (id === undefined) {
         throw new StorageError(
           'INVALID_ARGUMENT',

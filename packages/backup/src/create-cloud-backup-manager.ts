@@ -12,12 +12,21 @@ export interface CloudBackupOptions extends Omit<BackupManagerOptions, 'format'>
   readonly format?: BackupFormat | 'json' | 'sql'
   /** A key prefix in the bucket, such as `'memory-backups/'`. Default is `''`. */
   readonly prefix?: string
+  /** Called with the key of each backup stored by the schedule or `backupNow()`. */
+  readonly onSuccess?: (key: string) => void
+  /** Called with the error of each backup that failed for good (after its retries). */
+  readonly onError?: (error: StorageError) => void
   /** The same settings nested, as `{ options: { compression, format, prefix, tables } }`; top-level ones win. */
   readonly options?: Omit<CloudBackupOptions, 'options'>
 }
 
-/** A `BackupManager` whose `restore(key)` replaces the manager's own database unless told otherwise. */
-export interface CloudBackupManager extends BackupManager {}
+/** A `BackupManager` with the calls of the earlier shape; `restore(key)` replaces the manager's own database unless told otherwise. */
+export interface CloudBackupManager extends BackupManager {
+  /** `runNow()`, resolving to the new backup's key. */
+  backupNow(): Promise<string>
+  /** The keys of the complete backups, newest first. */
+  listBackups(): Promise<string[]>
+}
 
 /**
  * The backup manager in the shape `createCloudBackupManager(db, s3Client, bucket, options)`, so
@@ -53,7 +62,8 @@ export function createCloudBackupManager(
   }
   const { options: nested = {}, ...top } = options
   const merged = { ...nested, ...top }
-  const { prefix, format, ...rest } = merged
+  const { prefix, format, onSuccess, onError, onEvent, ...rest } = merged
+  const callbacks = onSuccess !== undefined || onError !== undefined
   const manager = createBackupManager(
     db,
     s3Destination({ client: s3Client, bucket, ...(prefix === undefined ? {} : { prefix }) }),
@@ -62,6 +72,15 @@ export function createCloudBackupManager(
       ...(format === undefined
         ? {}
         : { format: format === 'json' || format === 'sql' ? 'engram-jsonl' : format }),
+      ...(onEvent === undefined && !callbacks
+        ? {}
+        : {
+            onEvent(event) {
+              if (event.type === 'backup-completed') onSuccess?.(event.backup.key)
+              if (event.type === 'backup-failed' && !event.willRetry) onError?.(event.error)
+              onEvent?.(event)
+            },
+          }),
     },
   )
   return {
@@ -75,7 +94,9 @@ export function createCloudBackupManager(
     start: () => manager.start(),
     stop: () => manager.stop(),
     runNow: () => manager.runNow(),
+    backupNow: async () => (await manager.runNow()).key,
     list: () => manager.list(),
+    listBackups: async () => (await manager.list()).map((backup) => backup.key),
     prune: (pruneOptions) => manager.prune(pruneOptions),
     restore: (key: BackupSelector, restoreOptions: RestoreOptions = {}): Promise<RestoreResult> =>
       manager.restore(key, { replace: restoreOptions.into === undefined, ...restoreOptions }),

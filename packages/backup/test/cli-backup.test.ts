@@ -45,7 +45,10 @@ async function engram(...args: string[]): Promise<{ code: number; stdout: string
   stderr.on('data', (chunk: Buffer) => {
     err += chunk.toString()
   })
-  const code = await runCli(args, { io: { stdout, stderr, stdin: new PassThrough() }, commands: [backupCommand] })
+  const code = await runCli(args, {
+    io: { stdout, stderr, stdin: new PassThrough() },
+    commands: [backupCommand],
+  })
   return { code, stdout: out, stderr: err }
 }
 

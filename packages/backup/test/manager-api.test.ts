@@ -66,6 +66,29 @@ describe('createCloudBackupManager, the shape earlier backup managers had', () =
     await live.close()
   })
 
+  it('offers backupNow(), listBackups() and onSuccess/onError, and restores by the full object key', async () => {
+    const succeeded: string[] = []
+    const failed: string[] = []
+    const backups = createCloudBackupManager(db, s3.client(), 'agentos-memory', {
+      retries: 0,
+      onSuccess: (key) => succeeded.push(key),
+      onError: (error) => failed.push(error.code),
+      options: { prefix: `calls-${++counter}/` },
+    })
+    const key = await backups.backupNow()
+    expect(succeeded).toEqual([key])
+    expect(await backups.listBackups()).toEqual([key])
+    const [info] = await backups.list()
+    const path = join(scratch, `by-object-key-${counter}.db`)
+    expect((await backups.restore(`calls-${counter}/${info?.object}`, { into: path })).key).toBe(key)
+    const broken = createCloudBackupManager(db, s3.client(), 'no-such-bucket', {
+      retries: 0,
+      onError: (e) => failed.push(e.code),
+    })
+    await expect(broken.backupNow()).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(failed).toEqual(['NOT_FOUND'])
+  })
+
   it("maps format 'json' and 'sql' to engram's logical format", async () => {
     const backups = createCloudBackupManager(db, s3.client(), 'agentos-memory', {
       options: { format: 'sql', tables: ['notes'], prefix: `sql-${++counter}/` },

@@ -7,36 +7,50 @@ const MASK = (1n << 128n) - 1n
  * the integers 1 and 0 (SQLite stores them so), every integral number is its exact decimal
  * digits whether it arrived as a `number` or a `bigint`, blobs are base64, and with `json` a
  * string holding JSON is re-serialised with sorted keys (Postgres JSONB reorders keys and
- * drops whitespace).
+ * drops whitespace). Each part says where it ends (a length, or `;`), so a row's parts can be
+ * joined without ambiguity.
  */
 export function canonicalValue(value: unknown, json = false): string {
   // SQLite stores JSON text that looks like a number as a number; JSONB gives it back as text.
-  if (json && (typeof value === 'number' || typeof value === 'bigint')) return `j${value}`
-  switch (typeof value) {
-    case 'string':
-      return json ? canonicalJsonText(value) : `s${value}`
-    case 'boolean':
-      return value ? 'i1' : 'i0'
-    case 'bigint':
-      return `i${value}`
-    case 'number':
-      if (Number.isInteger(value)) return `i${Number.isSafeInteger(value) ? value : BigInt(value)}`
-      return `r${value}`
-    case 'object':
-      if (value === null) return 'n'
-      if (value instanceof Uint8Array)
-        return `b${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}`
-      if (Array.isArray(value)) return `a${JSON.stringify(value.map((item) => canonicalValue(item)))}`
-      break
+  if (json && (typeof value === 'number' || typeof value === 'bigint')) {
+    const text = typeof value === 'bigint' ? String(value) : stableJson(value)
+    return `j${text.length}:${text}`
   }
-  return `?${String(value)}`
+  switch (typeof value) {
+    case 'string': {
+      if (!json) return `s${value.length}:${value}`
+      const text = canonicalJsonText(value)
+      return `${text === undefined ? 's' : 'j'}${(text ?? value).length}:${text ?? value}`
+    }
+    case 'boolean':
+      return value ? 'i1;' : 'i0;'
+    case 'bigint':
+      return `i${value};`
+    case 'number':
+      if (Number.isInteger(value)) return `i${Number.isSafeInteger(value) ? value : BigInt(value)};`
+      return `r${value};`
+    case 'object': {
+      if (value === null) return 'n'
+      if (value instanceof Uint8Array) {
+        const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+        return `b${text.length}:${text}`
+      }
+      if (Array.isArray(value)) {
+        const text = value.map((item) => canonicalValue(item)).join('')
+        return `a${text.length}:${text}`
+      }
+      break
+    }
+  }
+  return `?${String(value)};`
 }
 
-function canonicalJsonText(text: string): string {
+/** The document re-serialised with sorted keys, or `undefined` when the text is not JSON. */
+function canonicalJsonText(text: string): string | undefined {
   try {
-    return `j${stableJson(JSON.parse(text))}`
+    return stableJson(JSON.parse(text))
   } catch {
-    return `s${text}`
+    return undefined
   }
 }
 
@@ -62,9 +76,9 @@ export class TableChecksum {
 
   /** Adds one row; `json[i]` says whether column `i` holds JSON. */
   add(values: readonly unknown[], json?: readonly boolean[]): void {
-    const parts = new Array<string>(values.length)
-    for (let i = 0; i < values.length; i++) parts[i] = canonicalValue(values[i], json?.[i] === true)
-    const digest = hash('sha256', JSON.stringify(parts), 'hex')
+    let text = ''
+    for (let i = 0; i < values.length; i++) text += canonicalValue(values[i], json?.[i] === true)
+    const digest = hash('sha256', text, 'hex')
     this.#sum = (this.#sum + BigInt(`0x${digest.slice(0, 32)}`)) & MASK
     this.#rows++
   }

@@ -43,7 +43,7 @@ export type {
   Recollection,
   RememberOptions,
 } from './memory-options.js'
-export { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE } from './memory-schema.js'
+export { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE, VECTOR_OUTBOX_TABLE } from './memory-schema.js'
 export {
   MIGRATIONS_TABLE,
   type Migration,
@@ -52,6 +52,7 @@ export {
   type SchemaDefinition,
 } from './migrate-schema.js'
 export { createOpenAIEmbedder, type OpenAIEmbedderConfig } from './openai-embedder.js'
+export type { VectorStoreFactory } from './same-database-vectors.js'
 export {
   type AnnIndexFactory,
   type AnnIndexOptions,

@@ -1,6 +1,7 @@
 import type { Filter, Metadata, StorageAdapter, VectorStore } from '@engram/core'
 import type { ChunkOptions } from './chunk-text.js'
 import type { Embedder } from './embedder.js'
+import type { VectorStoreFactory } from './same-database-vectors.js'
 import type { Trace, TraceType } from './trace.js'
 
 /** Options for `Memory.open`. With none, a SQLite file in `./.engram` with the embedded vector tiers. */
@@ -9,8 +10,16 @@ export interface MemoryOptions {
   path?: string
   /** A structured store to use instead of `path` (SQLite or Postgres). The caller keeps ownership. */
   storage?: StorageAdapter
-  /** The vector store. Default is `@engram/sqlite-vector`'s store on a SQLite `storage`, or `@engram/postgres`'s pgvector store on Postgres. */
-  vectors?: VectorStore
+  /**
+   * The vector store, or a function that makes one on an adapter. Give a function when the store
+   * keeps its vectors in the same database as `storage`: `Memory` calls it with `storage` (the
+   * store it keeps, and closes) and with its write transactions, so a trace and its vector always
+   * commit together. A store given as an object is treated as living elsewhere (Qdrant,
+   * Pinecone, another database): its writes go through an outbox in `storage` that is replayed
+   * after a crash, and the caller keeps ownership. Default is `@engram/sqlite-vector`'s store on a
+   * SQLite `storage`, or `@engram/postgres`'s pgvector store on Postgres, both in the same database.
+   */
+  vectors?: VectorStore | VectorStoreFactory
   /** Turns texts into vectors. Default is the deterministic lexical `createLocalEmbedder()`. */
   embed?: Embedder
   /** The dimension you expect; it is checked against what `embed` returns, never assumed. */

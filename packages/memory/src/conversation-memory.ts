@@ -67,6 +67,25 @@ export interface ConversationMemoryConfig {
 // A bound `LIMIT ?` made SQLite's reads about 3× slower than a constant (34 against 10 µs measured);
 // `?+0` is an expression, planned like the constant, and keeps one statement text for every page.
 const PAGE = 'LIMIT ?+0 OFFSET ?+0'
+
+/** A page of a conversation's turns, in time order then storage order. */
+function readTurns(where: string, order: 'asc' | 'desc'): string {
+  const direction = order === 'asc' ? 'ASC' : 'DESC'
+  return `SELECT ${TURN_COLUMNS} FROM ${TURNS_TABLE} WHERE ${where}
+    ORDER BY created_at ${direction}, seq ${direction} ${PAGE}`
+}
+
+// The hot statements are built once: the adapters look statements up by their text.
+const READ_TURNS = {
+  asc: readTurns('user_id = ? AND conversation_id = ?', 'asc'),
+  desc: readTurns('user_id = ? AND conversation_id = ?', 'desc'),
+}
+/** A page of a user's conversations, newest activity first, ties by id (the order of `engram_conversations_by_recent`). */
+const LIST = `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ?
+  ORDER BY last_activity DESC, conversation_id ASC ${PAGE}`
+const LIST_BY_AGENT = `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND agent_id = ?
+  ORDER BY last_activity DESC, conversation_id ASC ${PAGE}`
+const GET_CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`
 const UPDATABLE: readonly (keyof ConversationUpdate)[] = ['title', 'summary', 'persona', 'agentId']
 const COLUMN_OF: Readonly<Record<keyof ConversationUpdate, string>> = {
   title: 'title',
@@ -100,6 +119,8 @@ export class ConversationMemory implements IMemoryAdapter {
   readonly #onDelete: ConversationMemoryConfig['onDeleteConversation']
   readonly #onDeleteInTransaction: ConversationMemoryConfig['onDeleteInTransaction']
   #ready: Promise<MigrationReport> | undefined
+  /** Set once the migrations have run, so later calls skip waiting for them. */
+  #migrated = false
   #closed = false
 
   /** Uses an open adapter; call `initialize()` (or any method, which does it first). */
@@ -146,9 +167,14 @@ export class ConversationMemory implements IMemoryAdapter {
     if (this.#ready === undefined) {
       const ready = migrateSchema(this.storage, CONVERSATION_SCHEMA)
       // A failed attempt is forgotten so the next call can try again.
-      ready.catch(() => {
-        if (this.#ready === ready) this.#ready = undefined
-      })
+      ready.then(
+        () => {
+          if (this.#ready === ready) this.#migrated = true
+        },
+        () => {
+          if (this.#ready === ready) this.#ready = undefined
+        },
+      )
       this.#ready = ready
     }
     return this.#ready
@@ -216,31 +242,32 @@ export class ConversationMemory implements IMemoryAdapter {
     if (order !== 'asc' && order !== 'desc') {
       throw new StorageError('INVALID_ARGUMENT', `order must be 'asc' or 'desc'; got ${describeValue(order)}`)
     }
-    const where = ['user_id = ?', 'conversation_id = ?']
-    const params: SqlValue[] = [userId, conversationId]
-    if (options.since !== undefined) {
-      where.push('created_at >= ?')
-      params.push(toMillis(options.since, 'since'))
-    }
-    if (options.roles !== undefined) {
-      if (!Array.isArray(options.roles)) {
-        throw new StorageError(
-          'INVALID_ARGUMENT',
-          `roles must be an array of roles; got ${describeValue(options.roles)}`,
-        )
+    let sql = READ_TURNS[order]
+    let params: SqlValue[] = [userId, conversationId, limit, offset]
+    if (options.since !== undefined || options.roles !== undefined) {
+      const where = ['user_id = ?', 'conversation_id = ?']
+      params = [userId, conversationId]
+      if (options.since !== undefined) {
+        where.push('created_at >= ?')
+        params.push(toMillis(options.since, 'since'))
       }
-      const roles = [...new Set(options.roles.map(checkRole))]
-      if (roles.length === 0) return []
-      where.push(`role IN (${marks(roles.length)})`)
-      params.push(...roles)
+      if (options.roles !== undefined) {
+        if (!Array.isArray(options.roles)) {
+          throw new StorageError(
+            'INVALID_ARGUMENT',
+            `roles must be an array of roles; got ${describeValue(options.roles)}`,
+          )
+        }
+        const roles = [...new Set(options.roles.map(checkRole))]
+        if (roles.length === 0) return this.#open().then(() => [])
+        where.push(`role IN (${marks(roles.length)})`)
+        params.push(...roles)
+      }
+      params.push(limit, offset)
+      sql = readTurns(where.join(' AND '), order)
     }
     await this.#open()
-    const direction = order === 'asc' ? 'ASC' : 'DESC'
-    const rows = await this.storage.all(
-      `SELECT ${TURN_COLUMNS} FROM ${TURNS_TABLE} WHERE ${where.join(' AND ')}
-       ORDER BY created_at ${direction}, seq ${direction} ${PAGE}`,
-      [...params, limit, offset],
-    )
+    const rows = await this.storage.all(sql, params)
     return rows.map(toStoredTurn)
   }
 
@@ -250,18 +277,12 @@ export class ConversationMemory implements IMemoryAdapter {
     options = checkOptions(options, 'options')
     const limit = checkCount(options.limit, 'limit', 50)
     const offset = checkCount(options.offset, 'offset', 0)
-    const params: SqlValue[] = [userId]
-    let agentFilter = ''
-    if (options.agentId !== undefined) {
-      params.push(checkKey(options.agentId, 'agentId'))
-      agentFilter = ' AND agent_id = ?'
-    }
+    const params: SqlValue[] =
+      options.agentId === undefined
+        ? [userId, limit, offset]
+        : [userId, checkKey(options.agentId, 'agentId'), limit, offset]
     await this.#open()
-    const rows = await this.storage.all(
-      `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ?${agentFilter}
-       ORDER BY last_activity DESC, conversation_id ASC ${PAGE}`,
-      [...params, limit, offset],
-    )
+    const rows = await this.storage.all(options.agentId === undefined ? LIST : LIST_BY_AGENT, params)
     return rows.map(toConversation)
   }
 
@@ -270,10 +291,7 @@ export class ConversationMemory implements IMemoryAdapter {
     checkUserId(userId)
     checkKey(conversationId, 'conversationId')
     await this.#open()
-    const row = await this.storage.get(
-      `SELECT ${CONVERSATION_COLUMNS} FROM ${CONVERSATIONS_TABLE} WHERE user_id = ? AND conversation_id = ?`,
-      [userId, conversationId],
-    )
+    const row = await this.storage.get(GET_CONVERSATION, [userId, conversationId])
     return row === undefined ? undefined : toConversation(row)
   }
 
@@ -390,10 +408,10 @@ export class ConversationMemory implements IMemoryAdapter {
     if (this.#closeAdapter) await this.storage.close()
   }
 
-  /** Fails when closed, and runs the migrations before the first real call. */
+  /** Fails when closed, and runs the migrations before the first real call (later calls wait for nothing). */
   async #open(): Promise<void> {
     if (this.#closed) throw closedError()
-    await this.migrate()
+    if (!this.#migrated) await this.migrate()
   }
 }
 

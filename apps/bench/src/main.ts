@@ -47,6 +47,11 @@ const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => P
       'backup and restore of 10,000 conversations × 50 turns with @engram/backup to a folder and to s3rver, gzip and none, beside VACUUM INTO + zlib and @framers/sql-storage-adapter',
     run: async (options) => (await import('./backup-suite.js')).backupSuite(options),
   },
+  migrate: {
+    about:
+      'engram migrate of 10,000 conversations × 50 turns SQLite → PostgreSQL, with and without --verify, beside a raw-driver copy and @framers/sql-storage-adapter',
+    run: async (options) => (await import('./migrate-suite.js')).migrateSuite(options),
+  },
 }
 
 interface RunnerOptions extends SuiteOptions {

@@ -140,6 +140,19 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
     expect(tables[0]?.rows.find((r) => r.system.startsWith('@framers'))?.stats).toBeDefined()
   })
 
+  it('migrate: engram migrate with and without --verify, a raw-driver copy and @framers/sql-storage-adapter', async () => {
+    const { tables } = await smoke('migrate')
+    expect(tables).toHaveLength(1)
+    expectRows(tables, {
+      'engram migrate --verify': 'runs',
+      'engram migrate (no verification)': 'runs',
+      'raw better-sqlite3': 'runs',
+      '@framers/sql-storage-adapter': 'runs',
+    })
+    const verified = tables[0]?.rows.find((r) => r.system === 'engram migrate --verify')
+    expect(verified?.extra).toEqual({ verified: 'counts + checksums', resumable: 'yes' })
+  })
+
   it('rejects an unknown suite with the usage text', async () => {
     const failure = await run(process.execPath, [main, 'nope'], { cwd: app }).catch((error: unknown) => error)
     expect(failure).toMatchObject({ code: 2 })

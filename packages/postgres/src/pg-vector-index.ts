@@ -1,13 +1,16 @@
 import { collectionNotFound, StorageError, type VectorMetric } from '@engram/core'
 import type { PgVectorSettings } from './pg-vector-config.js'
 import { hasAtLeast } from './pg-vector-records.js'
-import type { PgCollection, PgVectorRegistry } from './pg-vector-registry.js'
+import {
+  causeCode,
+  INSUFFICIENT_PRIVILEGE,
+  type PgCollection,
+  type PgVectorRegistry,
+} from './pg-vector-registry.js'
 
 /** pgvector's HNSW limits: `vector` up to 2,000 dimensions, `halfvec` up to 4,000. */
 const MAX_VECTOR_INDEX = 2_000
 const MAX_HALFVEC_INDEX = 4_000
-/** SQLSTATE insufficient_privilege: the role is not the table's owner, so it cannot build the index. */
-const INSUFFICIENT_PRIVILEGE = '42501'
 /** The largest `hnsw.ef_search` pgvector accepts. */
 const MAX_EF_SEARCH = 1_000
 
@@ -58,6 +61,8 @@ export class PgHnswIndex {
   readonly #indexed = new Set<string>()
   /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
   readonly #large = new Set<string>()
+  /** Tables this store's role cannot build the index on (it does not own them). */
+  readonly #unbuildable = new Set<string>()
 
   constructor(registry: PgVectorRegistry, settings: PgVectorSettings) {
     this.#registry = registry
@@ -89,22 +94,39 @@ export class PgHnswIndex {
   }
 
   /**
-   * Whether a vector search takes the HNSW path: only on collections that can have an index and
-   * hold at least `exactBelow` records for the tenant. On that path the index is built first; a
-   * role that does not own the table cannot build it, and its searches stay correct, as exact
-   * scans, until the owner calls `buildIndex`.
+   * How far a search must count the tenant's records before `use` can choose (0 when it knows):
+   * `exactBelow` until the collection was seen that large.
    */
-  async use(collection: PgCollection): Promise<boolean> {
+  sizeLimit(collection: PgCollection): number {
+    if (collection.dimension > MAX_HALFVEC_INDEX || this.#large.has(collection.table)) return 0
+    return this.#settings.exactBelow
+  }
+
+  /**
+   * Whether a vector search takes the HNSW path: only on collections that can have an index and
+   * hold at least `exactBelow` records for the tenant (`size`, when the caller already counted
+   * them up to `sizeLimit`). On that path the index is built first; a role that does not own the
+   * table cannot build it, and its searches stay correct, as exact scans, until the owner calls
+   * `buildIndex` (this store does not try again).
+   */
+  async use(collection: PgCollection, size?: number): Promise<boolean> {
     if (collection.dimension > MAX_HALFVEC_INDEX) return false
     const { exactBelow, tenant } = this.#settings
-    if (!this.#large.has(collection.table)) {
-      if (exactBelow > 0 && !(await hasAtLeast(collection, tenant, exactBelow))) return false
-      this.#large.add(collection.table)
+    const { table } = collection
+    if (!this.#large.has(table)) {
+      if (exactBelow > 0) {
+        const large =
+          size === undefined ? await hasAtLeast(collection, tenant, exactBelow) : size >= exactBelow
+        if (!large) return false
+      }
+      this.#large.add(table)
     }
+    if (this.#indexed.has(table) || this.#unbuildable.has(table)) return true
     try {
       await this.build(collection)
     } catch (error) {
       if (causeCode(error) !== INSUFFICIENT_PRIVILEGE) throw error
+      this.#unbuildable.add(table)
     }
     return true
   }
@@ -135,10 +157,4 @@ function registryInteger(value: unknown): number {
     )
   }
   return n
-}
-
-/** The SQLSTATE of the driver error behind a `StorageError`, if any. */
-function causeCode(error: unknown): string | undefined {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
-  return typeof cause?.code === 'string' ? cause.code : undefined
 }

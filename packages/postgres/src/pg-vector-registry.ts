@@ -8,6 +8,7 @@ import {
 } from '@engram/core'
 import type { PgVectorSettings } from './pg-vector-config.js'
 import { rowSecurityDdl, SET_TENANT, secureTable } from './pg-vector-row-security.js'
+import { repeatedWordsIndexDdl } from './pg-vector-text-list.js'
 
 /** A registered collection, as one operation sees it. */
 export interface PgCollection extends StoredCollection {
@@ -29,6 +30,15 @@ export function atomically<T>(collection: PgCollection, fn: (tx: StorageAdapter)
 }
 
 const REGISTRY = 'engram_collections'
+
+/** SQLSTATE insufficient_privilege: the role is not the table's owner, so it cannot add an index. */
+export const INSUFFICIENT_PRIVILEGE = '42501'
+
+/** The SQLSTATE of the driver error behind a `StorageError`, if any. */
+export function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
+  return typeof cause?.code === 'string' ? cause.code : undefined
+}
 
 /** A registry row as this store last read it. */
 interface RegistryRow {
@@ -233,7 +243,11 @@ export class PgVectorRegistry {
     return `"${this.#schema}"."engram_v${id}"`
   }
 
-  /** DDL for one collection, without its HNSW index (built on first need); only validated integers and fixed words are spliced in. */
+  /**
+   * DDL for one collection: its table, the metadata and text indexes, and the repeated-words index
+   * exact text ranking by tiers needs; not its HNSW index (built on first need). Only validated
+   * integers and fixed words are spliced in.
+   */
   #tableDdl(id: number, dimension: number): string {
     const table = this.#tableName(id)
     const index = (suffix: string) => `"engram_v${id}_${suffix}"`
@@ -248,7 +262,9 @@ export class PgVectorRegistry {
         PRIMARY KEY (tenant_id, id)
       )`,
       `CREATE INDEX ${index('metadata')} ON ${table} USING gin (metadata)`,
-      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv)`,
+      // Without a pending list: ranking text by tiers reads this index with many small scans.
+      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv) WITH (fastupdate = off)`,
+      repeatedWordsIndexDdl(table, `engram_v${id}`),
     ]
     return statements.join(';\n')
   }

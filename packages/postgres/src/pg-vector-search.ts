@@ -5,6 +5,7 @@ import { AFTER_HNSW_SETTINGS, distanceSql, HNSW_SETTINGS, type PgHnswIndex } fro
 import { filterCondition } from './pg-vector-records.js'
 import type { PgCollection } from './pg-vector-registry.js'
 import { byScoreThenId, toMatch, vectorLiteral } from './pg-vector-rows.js'
+import { textListSql } from './pg-vector-text-list.js'
 import type { PgTextQuery } from './pg-vector-text-query.js'
 
 /** What a search needs besides the collection and the query. */
@@ -17,23 +18,25 @@ export interface PgSearchParts {
   readonly text: PgTextQuery
 }
 
-/** One search's SQL pieces, shared by the vector, text and hybrid statements. */
+/** One search's SQL pieces, shared by the vector and hybrid statements. */
 export interface PreparedSearch {
-  /** Bound values: `:tenant`, `:top`, `:q`, `:text` or `:terms`, and the filter's. */
+  /** Bound values: `:tenant`, `:top`, `:q`, and the filter's. */
   readonly params: Record<string, SqlValue>
-  /** The filter's condition on `metadata` (`TRUE` for none). */
+  /** The filter's condition on `t.metadata` (`TRUE` for none). */
   readonly condition: string
   /** The columns each match returns. */
   readonly columns: string
   /** The score expression for `t.embedding` against `:q`, higher is better. */
   readonly score: string
-  /** The text query subquery (empty in vector mode). */
-  readonly tsquery: string
   /** Whether the vector side takes the HNSW path. */
   readonly ann: boolean
 }
 
-/** Runs a validated query: text by `ts_rank_cd`, vector exactly or by HNSW, hybrid by RRF. */
+/**
+ * Runs a validated query: text by `ts_rank_cd`, vector exactly or by HNSW, hybrid by RRF. A vector
+ * search is one statement; text and hybrid searches are two, the look-up of the query's words and
+ * the search.
+ */
 export async function searchCollection(
   collection: PgCollection,
   query: StoreQuery,
@@ -41,27 +44,31 @@ export async function searchCollection(
 ): Promise<VectorMatch[]> {
   const params: Record<string, SqlValue> = { tenant: parts.settings.tenant, top: query.topK }
   const condition = filterCondition(query.filter, params)
-  if (query.mode !== 'text') params.q = vectorLiteral(query.vector as Float32Array)
-  if (query.mode !== 'vector') params.text = query.text ?? ''
   const columns = `t.id, t.metadata, t.text${query.includeVectors ? ', t.embedding' : ''}`
-  const tsquery = query.mode === 'vector' ? '' : await parts.text.build(collection, params)
+  const { table } = collection
   if (query.mode === 'text') {
+    const text = await parts.text.prepare(collection, query.text ?? '')
+    if (text.lexemes.length === 0) return []
+    const list = textListSql({ table, condition, depth: ':top', ...text }, params)
     const rows = await collection.db.all(
-      `SELECT ${columns}, ts_rank_cd(t.tsv, q.query)::float8 AS score
-       FROM ${collection.table} t, ${tsquery} q
-       WHERE t.tenant_id = :tenant AND t.tsv @@ q.query AND ${condition}
-       ORDER BY score DESC, t.id LIMIT :top`,
+      `SELECT ${columns}, m.score::float8 AS score
+       FROM (${list}) m JOIN ${table} t ON t.tenant_id = :tenant AND t.id = m.id
+       ORDER BY m.score DESC, m.id`,
       params,
     )
     return rows.map(toMatch)
   }
-  const ann = await parts.index.use(collection)
+  params.q = vectorLiteral(query.vector as Float32Array)
   const score = scoreSql(collection.metric)
-  const prepared: PreparedSearch = { params, condition, columns, score, tsquery, ann }
-  if (query.mode === 'hybrid') return hybridSearch(collection, query, prepared, parts)
+  if (query.mode === 'hybrid') {
+    const text = await parts.text.prepare(collection, query.text ?? '', parts.index.sizeLimit(collection))
+    const ann = await parts.index.use(collection, text.size)
+    return hybridSearch(collection, query, { params, condition, columns, score, ann }, text, parts)
+  }
+  const ann = await parts.index.use(collection)
   if (!ann) {
     const rows = await collection.db.all(
-      `SELECT ${columns}, ${score} AS score FROM ${collection.table} t
+      `SELECT ${columns}, ${score} AS score FROM ${table} t
        WHERE t.tenant_id = :tenant AND ${condition} ORDER BY score DESC, t.id LIMIT :top`,
       params,
     )

@@ -44,7 +44,8 @@ export interface PgVectorStore extends VectorStore {
   /**
    * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race).
    * Call it after a bulk ingest so the first search does not pay for the build. Needs the
-   * table's owner. A collection above 4,000 dimensions has no index, so this does nothing.
+   * table's owner. A collection above 4,000 dimensions has no HNSW index. On a collection made
+   * by an earlier version it also adds the repeated-words index text ranking uses (see docs/postgres.md).
    *
    * @example
    * for (const batch of batches) await store.upsert('docs', batch)
@@ -109,7 +110,10 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
   }
 
   async buildIndex(collection: string): Promise<void> {
-    await this.onCollection(collection, (target) => this.#index.build(target))
+    await this.onCollection(collection, async (target) => {
+      await this.#index.build(target)
+      await this.#search.text.build(target)
+    })
   }
 
   protected override setUp(): Promise<void> {

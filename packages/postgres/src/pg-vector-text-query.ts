@@ -49,7 +49,10 @@ export class PgTextQuery {
     const { table, relation, db } = collection
     const prunable = this.#prunable.has(table)
     const limit = Math.max(prunable ? 0 : this.#settings.termPruningThreshold, sizeLimit)
-    const indexed = this.#indexed.has(table) || this.#unbuildable.has(table)
+    // Under a row-level security policy `@@` cannot use a GIN index (it is not leakproof), so tiers
+    // would each scan the tenant's rows: such stores rank every match in one pass instead.
+    const untiered = this.#settings.rowLevelSecurity
+    const indexed = untiered || this.#indexed.has(table) || this.#unbuildable.has(table)
     const schema = this.#registry.schema
     const params: Record<string, string | number> = { text, schema, relation }
     if (limit > 0) Object.assign(params, { tenant: this.#settings.tenant, limit })
@@ -71,7 +74,7 @@ export class PgTextQuery {
     const first = rows[0]
     const size = first === undefined || first.size === null ? undefined : Number(first.size)
     if (size !== undefined && size >= this.#settings.termPruningThreshold) this.#prunable.add(table)
-    const tiered = first !== undefined && (await this.#hasIndex(collection, first.indexed))
+    const tiered = !untiered && first !== undefined && (await this.#hasIndex(collection, first.indexed))
     const terms = rows.map((row) => row.term)
     if (!this.#prunable.has(table) || terms.length < 2) return { lexemes: terms, tiered, size }
     const shares = new Map(rows.map((row) => [row.term, Number(row.share)]))

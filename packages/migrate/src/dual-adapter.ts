@@ -40,6 +40,12 @@ export interface DualAdapterConfig {
   failOnSecondaryError?: boolean
   /** Also run reads on the other database and report differing rows (slower; for checking before the switch). Default is `false`. */
   compareReads?: boolean
+  /**
+   * The dialect the adapter reports, which code that branches on `dialect` uses to choose its
+   * SQL. Default is `'sqlite'` when either database is SQLite (its statements are the ones both
+   * run, for engram's own code), `'postgres'` otherwise.
+   */
+  dialect?: StorageAdapter['dialect']
 }
 
 /** Counters a dual adapter keeps, for dashboards during a cutover. */
@@ -68,8 +74,8 @@ class SecondaryRollback extends Error {}
  * `failOnSecondaryError`), it is reported. Transactions run on both: the primary's commits
  * first, then the secondary's, and a secondary that failed inside the transaction is rolled
  * back and reported while the primary's work stands. Application SQL must be valid on both
- * dialects (`?` placeholders, portable types), and ids should come from the application:
- * two databases hand out different generated ids.
+ * dialects (`?` placeholders, portable types), and the two databases must start equal
+ * (create schemas on each side, and copy with `migrate`, before writing through it).
  *
  * `close()` closes neither database; close them yourself.
  *
@@ -135,8 +141,9 @@ class DualStorageAdapter implements DualAdapter {
     this.#primary = primary
     this.#secondary = secondary
     this.#root = root
-    const reader = state.readFrom === 'primary' ? primary : secondary
-    this.dialect = reader.dialect
+    this.dialect =
+      state.config.dialect ??
+      (primary.dialect === 'sqlite' || secondary.dialect === 'sqlite' ? 'sqlite' : primary.dialect)
     this.capabilities = combine(primary.capabilities, secondary.capabilities)
   }
 

@@ -1,6 +1,7 @@
 import type { StorageAdapter } from '@engram/core'
+import { ConversationMemory } from '@engram/memory'
 import { afterAll, describe, expect, it } from 'vitest'
-import { checkParity, createDualAdapter, type Discrepancy } from '../src/index.js'
+import { checkParity, createDualAdapter, type Discrepancy, migrate } from '../src/index.js'
 import { scratch } from './test-env.js'
 
 const env = scratch('engram_mig_dual')
@@ -51,7 +52,9 @@ describe('createDualAdapter', () => {
     await db.run('INSERT INTO notes (id, body) VALUES (?, ?)', ['a', 'both'])
     await secondary.run("UPDATE notes SET body = 'secondary' WHERE id = 'a'")
     expect(await db.get("SELECT body FROM notes WHERE id = 'a'")).toEqual({ body: 'secondary' })
-    expect(db.dialect).toBe('postgres')
+    // Code that branches on dialect takes its SQLite path, whose statements both databases run.
+    expect(db.dialect).toBe('sqlite')
+    expect(createDualAdapter({ primary, secondary, dialect: 'postgres' }).dialect).toBe('postgres')
   })
 
   it('commits a transaction on both, and rolls both back when the callback throws', async () => {
@@ -184,6 +187,46 @@ describe('createDualAdapter', () => {
     const after = await checkParity(primary, secondary)
     expect(after.equal).toBe(false)
     expect(after.mismatches[0]?.message).toMatch(/notes has 41 rows on both sides, but their contents differ/)
+  })
+
+  it('carries a conversation memory through the three phases with both sides equal, generated keys included', async () => {
+    const path = env.file()
+    const sqlite = env.sqlite(path)
+    const before = new ConversationMemory(sqlite)
+    for (let i = 0; i < 20; i++)
+      await before.storeConversationTurn('ada', `c${i % 3}`, { role: 'user', content: `before ${i}` })
+    const { name, url } = await env.schema()
+    await migrate({ from: path, to: url })
+    const postgres = env.postgres(name)
+    const seen: Discrepancy[] = []
+    const onDiscrepancy = (d: Discrepancy) => seen.push(d)
+
+    // Phase 1: both written, SQLite answers.
+    const phase1 = new ConversationMemory(
+      createDualAdapter({ primary: sqlite, secondary: postgres, onDiscrepancy }),
+    )
+    for (let i = 0; i < 10; i++)
+      await phase1.storeConversationTurn('ada', 'c1', { role: 'assistant', content: `phase 1, ${i}` })
+    await phase1.updateConversation('ada', 'c1', { title: 'kept in step' })
+    expect((await checkParity(sqlite, postgres)).equal).toBe(true)
+
+    // Phase 2: both written, PostgreSQL answers (and its failures now fail the call).
+    const phase2 = new ConversationMemory(
+      createDualAdapter({ primary: postgres, secondary: sqlite, onDiscrepancy }),
+    )
+    for (let i = 0; i < 10; i++)
+      await phase2.storeConversationTurn('ada', 'c2', { role: 'user', content: `phase 2, ${i}` })
+    await phase2.deleteConversation('ada', 'c0')
+    expect((await phase2.retrieveConversationTurns('ada', 'c1')).at(-1)?.content).toBe('phase 1, 9')
+    expect((await checkParity(sqlite, postgres)).equal).toBe(true)
+    expect(seen).toEqual([])
+
+    // Phase 3: PostgreSQL alone has everything.
+    const phase3 = new ConversationMemory(postgres)
+    expect(await phase3.retrieveConversationTurns('ada', 'c0')).toEqual([])
+    expect((await phase3.retrieveConversationTurns('ada', 'c2')).map((t) => t.content)).toContain(
+      'phase 2, 9',
+    )
   })
 
   it('stops working after close() and closes neither database', async () => {

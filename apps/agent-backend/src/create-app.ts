@@ -1,7 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { isStorageError } from '@engram/core'
 import type { Memory } from '@engram/memory'
-import { type HttpError, toHttpError } from './http-error.js'
-import { Router } from './router.js'
+import { type Authenticator, checkUserId } from './authenticator.js'
+import { HttpError, toHttpError } from './http-error.js'
+import { type RouteGuard, Router } from './router.js'
 import { conversationRoutes } from './routes/conversation-routes.js'
 import { memoryRoutes } from './routes/memory-routes.js'
 
@@ -9,6 +11,11 @@ import { memoryRoutes } from './routes/memory-routes.js'
 export interface AppConfig {
   /** The memory every endpoint works on. The app never closes it; whoever opened it does. */
   memory: Memory
+  /**
+   * Who may call. Every endpoint but `GET /health` needs a credential for the user id in its
+   * path: another user's id is a 403. In insecure mode (development only) the path is trusted.
+   */
+  auth: Authenticator
   /**
    * Called with every error that became a 5xx, which is the only place their details go.
    * Default is `console.error`.
@@ -21,10 +28,11 @@ export interface AppConfig {
  * server (and on port 0 in tests).
  *
  * @example
- * http.createServer(createApp({ memory: await Memory.open() })).listen(3000)
+ * const auth = createAuthenticator(authConfigFromEnv(process.env))
+ * http.createServer(createApp({ memory: await Memory.open(), auth })).listen(3000, "127.0.0.1")
  */
 export function createApp(config: AppConfig): RequestListener {
-  const { memory } = config
+  const { memory, auth } = config
   const onServerError =
     config.onServerError ??
     ((error: unknown, request: IncomingMessage) =>
@@ -48,7 +56,7 @@ export function createApp(config: AppConfig): RequestListener {
   memoryRoutes(router, memory)
 
   return (request, response) => {
-    router.dispatch(request).then(
+    router.dispatch(request, guard(auth, request)).then(
       (result) => send(response, result.status ?? 200, result.body),
       (error: unknown) => {
         const failure = toHttpError(error)
@@ -56,6 +64,24 @@ export function createApp(config: AppConfig): RequestListener {
         sendError(request, response, failure)
       },
     )
+  }
+}
+
+/** Authenticates every route but the health check, and holds each caller to the user id it proved. */
+function guard(auth: Authenticator, request: IncomingMessage): RouteGuard {
+  return ({ pattern, params }) => {
+    if (pattern === '/health') return
+    const user = auth.authenticate(request.headers.authorization)
+    let pathUser: string
+    try {
+      pathUser = checkUserId(params.userId)
+    } catch (error) {
+      if (isStorageError(error)) throw new HttpError(400, 'INVALID_ARGUMENT', error.message)
+      throw error
+    }
+    if (user !== undefined && user !== pathUser) {
+      throw new HttpError(403, 'FORBIDDEN', 'The credential belongs to another user than the one in the path')
+    }
   }
 }
 

@@ -28,13 +28,17 @@ export type RouteHandler = (context: RouteContext) => Promise<RouteResult>
 
 interface Route {
   method: Method
+  pattern: string
   segments: string[]
   handler: RouteHandler
 }
 
+/** Runs after a request matched a route and before its handler; throwing an `HttpError` refuses the request. */
+export type RouteGuard = (route: { pattern: string; params: Readonly<Record<string, string>> }) => void
+
 /** A match for a request: the route to run, or the methods the path does allow. */
 export type RouteMatch =
-  | { handler: RouteHandler; params: Record<string, string> }
+  | { handler: RouteHandler; pattern: string; params: Record<string, string> }
   | { handler: undefined; allowed: Method[] }
 
 /**
@@ -49,7 +53,7 @@ export class Router {
 
   /** Registers a handler for `method` on `pattern`. */
   add(method: Method, pattern: string, handler: RouteHandler): this {
-    this.#routes.push({ method, segments: splitPath(pattern), handler })
+    this.#routes.push({ method, pattern, segments: splitPath(pattern), handler })
     return this
   }
 
@@ -60,15 +64,18 @@ export class Router {
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, segments)
       if (params === undefined) continue
-      if (route.method === method) return { handler: route.handler, params }
+      if (route.method === method) return { handler: route.handler, pattern: route.pattern, params }
       allowed.push(route.method)
     }
     if (allowed.length === 0) throw new HttpError(404, 'NOT_FOUND', `No route for ${path}`)
     return { handler: undefined, allowed }
   }
 
-  /** Runs the matching handler for a request and returns its result; 404 and 405 are thrown as `HttpError`s. */
-  async dispatch(request: IncomingMessage): Promise<RouteResult> {
+  /**
+   * Runs the matching handler for a request and returns its result; 404 and 405 are thrown as
+   * `HttpError`s, and `guard` (authentication) runs on the match before the handler.
+   */
+  async dispatch(request: IncomingMessage, guard?: RouteGuard): Promise<RouteResult> {
     const url = new URL(request.url ?? '/', 'http://localhost')
     const method = request.method ?? 'GET'
     const match = this.match(method, url.pathname)
@@ -77,6 +84,7 @@ export class Router {
         allow: match.allowed.join(', '),
       })
     }
+    guard?.({ pattern: match.pattern, params: match.params })
     return match.handler({ request, params: match.params, query: new QueryParams(url.searchParams) })
   }
 }

@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Memory } from '@engram/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { authConfigFromEnv } from '../src/auth-config.js'
+import { createAuthenticator } from '../src/authenticator.js'
 import { createApp } from '../src/create-app.js'
+import { TEST_SECRET, tokenFor } from './sign-jwt.js'
 import { postgresBackend, sqliteBackend, type TestBackend } from './test-backends.js'
 
 /** A started server on 127.0.0.1:0 and a small JSON client for it. */
@@ -14,7 +17,8 @@ interface Running {
 
 async function start(memory: Memory): Promise<Running> {
   const serverErrors: unknown[] = []
-  const server = createServer(createApp({ memory, onServerError: (error) => serverErrors.push(error) }))
+  const auth = createAuthenticator(authConfigFromEnv({ ENGRAM_AUTH_JWT_SECRET: TEST_SECRET }))
+  const server = createServer(createApp({ memory, auth, onServerError: (error) => serverErrors.push(error) }))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return { server, base: `http://127.0.0.1:${port}`, serverErrors }
@@ -33,10 +37,14 @@ interface Reply {
   headers: Headers
 }
 
+/** Calls the server as the user named in the path (with a JWT for that user), like a real client. */
 async function call(base: string, method: string, path: string, body?: unknown): Promise<Reply> {
-  const init: RequestInit = { method }
+  const headers: Record<string, string> = {}
+  const user = /^\/users\/([^/?]+)/.exec(path)?.[1]
+  if (user !== undefined) headers.authorization = `Bearer ${tokenFor(decodeURIComponent(user))}`
+  const init: RequestInit = { method, headers }
   if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' }
+    headers['content-type'] = 'application/json'
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
   }
   const response = await fetch(`${base}${path}`, init)
@@ -374,7 +382,7 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       })
       const response = await fetch(`${running?.base}/users/${user}/memories`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor(user)}` },
         body,
         duplex: 'half',
       } as RequestInit)

@@ -27,6 +27,8 @@ export interface CopyTableOptions {
   readonly checkpoints: CheckpointStore
   readonly batchSize: number
   readonly onConflict: ConflictPolicy
+  /** Checksum the source rows as they are read, for verification afterwards. */
+  readonly checksum: boolean
   /** Called after each batch with the source rows done so far (earlier runs included). */
   readonly onProgress: (done: number) => void
 }
@@ -61,7 +63,7 @@ export async function copyTable(options: CopyTableOptions): Promise<TableCopy> {
       ) === 'json',
   )
   const fromStart = (plan.checkpoint?.copied ?? 0) === 0 && (plan.checkpoint?.lastKey ?? null) === null
-  const sum = fromStart ? new TableChecksum() : undefined
+  const sum = options.checksum && fromStart ? new TableChecksum() : undefined
   const depth = target.capabilities.concurrency === 'pool' ? POOLED_DEPTH : 1
   let end: BatchEnd = { lastKey: plan.checkpoint?.lastKey ?? null, copied: plan.checkpoint?.copied ?? 0 }
   let after: Promise<void> = Promise.resolve()

@@ -279,6 +279,7 @@ async function run(
       checkpoints: checkpointStore as CheckpointStore,
       batchSize: settings.batchSize,
       onConflict: settings.onConflict,
+      checksum: settings.verify && sourceVersion !== undefined,
       onProgress: progress,
     })
     rows += copy.written

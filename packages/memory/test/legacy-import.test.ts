@@ -288,6 +288,38 @@ describe('importLegacySqliteMemory edge cases', () => {
     }
   })
 
+  it('reports legacy rows whose ids memory refuses (too long, NUL) as invalid and imports the rest', async () => {
+    const path = join(folder, 'bad-ids.db')
+    const db = createSqliteNativeAdapter({ filename: path })
+    await db.exec(LEGACY_SCHEMA)
+    const turn = `INSERT INTO conversation_turns (storageId, conversationId, userId, role, content, timestamp)
+      VALUES (?, ?, ?, 'user', 'x', ?)`
+    await db.run(turn, ['ok', 'c', 'u', T0])
+    await db.run(turn, ['long-user', 'c', 'u'.repeat(257), T0])
+    await db.run(turn, ['nul-user', 'c', 'u\u0000v', T0])
+    await db.run(turn, ['long-conversation', 'c'.repeat(513), 'u', T0])
+    await db.run(turn, ['s'.repeat(513), 'c', 'u', T0])
+    await db.run('INSERT INTO conversations (conversationId, userId, createdAt) VALUES (?, ?, ?)', [
+      'c\u0000d',
+      'u',
+      T0,
+    ])
+    await db.close()
+    const memory = await ConversationMemory.open({ type: 'sqlite-native', filename: ':memory:' })
+    try {
+      const reasons: string[] = []
+      const report = await importLegacySqliteMemory(path, memory, {
+        onInvalid: (_row, reason) => reasons.push(reason),
+      })
+      expect(report).toMatchObject({ turns: 1, invalid: 5 })
+      expect(reasons.join('\n')).toMatch(/at most 256 characters/)
+      expect(reasons.join('\n')).toMatch(/NUL/)
+      expect((await memory.retrieveConversationTurns('u', 'c')).map((t) => t.storageId)).toEqual(['ok'])
+    } finally {
+      await memory.close()
+    }
+  })
+
   it('refuses a file that is not a legacy chat database, and a missing file', async () => {
     const path = join(folder, 'other.db')
     const db = createSqliteNativeAdapter({ filename: path })

@@ -13,7 +13,7 @@ import {
   manifestName,
   parseBackupId,
 } from './backup-names.js'
-import { applyBackup, fetchVerified, type RestoreOptions, type RestoreResult } from './restore-backup.js'
+import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js'
 import { errorMessage } from './storage-failure.js'
 
 /** Which backup `restore()` means: its key (id), `'latest'`, or the time it was taken (a Date or epoch milliseconds). */
@@ -134,8 +134,7 @@ export class Catalog implements BackupCatalog {
       this.progress(id, phase, done, total)
     }
     try {
-      const stored = await fetchVerified(this.destination, manifest, folder, report)
-      const applied = await applyBackup(manifest, stored, options.into, {
+      const applied = await restoreBackup(this.destination, manifest, options.into, {
         replace: options.replace ?? false,
         folder,
         report,

@@ -9,10 +9,12 @@ export interface StoredObject {
   readonly size: number
 }
 
-/** What `get` found: the object's size and its metadata (`{}` where the destination keeps none). */
+/** An object opened by `get`: its bytes as a stream, its size and its metadata (`{}` where the destination keeps none). */
 export interface FetchedObject {
-  /** Bytes written to the file. */
-  readonly size: number
+  /** The object's bytes; read it to the end (or destroy it) to release the file or connection. */
+  readonly body: AsyncIterable<Uint8Array>
+  /** The size the destination reports, when it reports one. */
+  readonly size: number | undefined
   /** The metadata stored with the object. */
   readonly metadata: ObjectMetadata
 }
@@ -38,8 +40,8 @@ export interface BackupDestination {
     metadata: ObjectMetadata,
     onProgress?: TransferProgress,
   ): Promise<void>
-  /** Writes object `name` to the file `path` (created or replaced). A missing object is `NOT_FOUND`. */
-  get(name: string, path: string, onProgress?: TransferProgress): Promise<FetchedObject>
+  /** Opens object `name` for reading. A missing object is `NOT_FOUND`. */
+  get(name: string): Promise<FetchedObject>
   /** Reads a small object (a manifest) whole, or `undefined` when there is no such object. */
   read(name: string): Promise<Uint8Array | undefined>
   /** Every object, fetched page by page, in no particular order. */

@@ -84,6 +84,12 @@ export function parseManifest(bytes: Uint8Array, id: string): BackupManifest {
   ) {
     problems.push('tables is not a list of names')
   }
+  if (
+    value.compression === 'none' &&
+    (value.size !== value.contentSize || value.sha256 !== value.contentSha256)
+  ) {
+    problems.push('an uncompressed backup has content and stored bytes that differ')
+  }
   if (problems.length > 0) throw damaged(id, problems.join(', '))
   return value as BackupManifest
 }

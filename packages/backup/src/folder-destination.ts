@@ -66,15 +66,16 @@ class FolderDestination implements BackupDestination {
     }
   }
 
-  async get(name: string, path: string, onProgress?: TransferProgress): Promise<FetchedObject> {
+  async get(name: string): Promise<FetchedObject> {
     const source = this.#path(name)
     try {
-      const size = await copyFile(source, path, onProgress)
-      return { size, metadata: {} }
+      const info = await stat(source)
+      return { body: createReadStream(source, { highWaterMark: 1024 * 1024 }), size: info.size, metadata: {} }
     } catch (error) {
+      const code = fileErrorCode(error)
       throw new StorageError(
-        fileErrorCode(error),
-        fileErrorCode(error) === 'NOT_FOUND'
+        code,
+        code === 'NOT_FOUND'
           ? `${name} is not in ${this.#folder}`
           : `Could not read ${name} from ${this.#folder}: ${errorMessage(error)}`,
         { cause: error },

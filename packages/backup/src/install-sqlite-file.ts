@@ -1,27 +1,23 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { dirname } from 'node:path'
 import { StorageError } from '@engram/core'
 import type { BackupManifest } from './backup-manifest.js'
 import { partialPath, syncFile, syncFolder } from './durable-file.js'
-import { unpackFile } from './pack-file.js'
 import { errorMessage, fileErrorCode } from './storage-failure.js'
 
 const SQLITE_HEADER = 'SQLite format 3\0'
 
 /**
- * Puts the SQLite image of a verified backup at `path`: the content is written beside it,
- * checked against the manifest, fsynced, and renamed over `path` only when complete, so a
- * failure at any step leaves the old file as it was. Nothing may have `path` open meanwhile:
- * a live database (a `-wal` or hot `-journal` beside it) is refused with `BUSY`.
+ * Puts a backup's SQLite image at `path`: `write` fills a file beside it (and checks it against
+ * the manifest), which is then checked for a SQLite header, fsynced, and renamed over `path`, so
+ * a failure at any step leaves the old file as it was. Nothing may have `path` open meanwhile
+ * (see `refuseOpenFile`).
  */
 export async function installSqliteFile(
-  stored: string,
+  path: string,
   manifest: BackupManifest,
-  target: string,
-  onProgress?: (bytes: number, total: number) => void,
+  write: (staged: string) => Promise<unknown>,
 ): Promise<void> {
-  const path = resolve(target)
-  await refuseOpenFile(path)
   await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
     throw new StorageError(
       fileErrorCode(error),
@@ -31,22 +27,19 @@ export async function installSqliteFile(
       },
     )
   })
-  const temp = partialPath(path)
+  const staged = partialPath(path)
   try {
-    const content = await unpackFile(stored, temp, manifest.compression, onProgress)
-    checkContent(content, manifest)
-    if (manifest.contentSize > 0) await checkHeader(temp, manifest.id)
-    await syncFile(temp)
-    await rename(temp, path)
+    await write(staged)
+    if (manifest.contentSize > 0) await checkHeader(staged, manifest.id)
+    await syncFile(staged)
+    await rename(staged, path)
   } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined)
+    await rm(staged, { force: true }).catch(() => undefined)
     if (error instanceof StorageError) throw error
     throw new StorageError(
       fileErrorCode(error),
       `Could not write the restored database to ${path}: ${errorMessage(error)}; the old file is unchanged`,
-      {
-        cause: error,
-      },
+      { cause: error },
     )
   }
   await syncFolder(dirname(path))

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createGunzip, createGzip } from 'node:zlib'
+import { promisify } from 'node:util'
+import { createGunzip, gzip } from 'node:zlib'
 import type { BackupCompression } from './backup-names.js'
+
+const gzipAsync = promisify(gzip)
 
 /** Sizes and sha256s of a backup's content and of the bytes stored for it. */
 export interface PackedFile {
@@ -59,17 +63,64 @@ export async function packFile(
     const { size, sha256 } = read.digest()
     return { file: content, size, sha256, contentSize: size, contentSha256: sha256 }
   }
-  const written = digester()
-  await pipeline(
-    createReadStream(content, { highWaterMark: CHUNK }),
-    read,
-    createGzip({ level: gzipLevel, chunkSize: 256 * 1024 }),
-    written,
-    createWriteStream(target),
-  )
-  const c = read.digest()
-  const s = written.digest()
-  return { file: target, size: s.size, sha256: s.sha256, contentSize: c.size, contentSha256: c.sha256 }
+  return gzipBlocks(content, target, gzipLevel, total, onProgress)
+}
+
+/** Bytes of content compressed as one gzip member. */
+const BLOCK = 4 * 1024 * 1024
+
+/**
+ * Compresses `content` into `target` as a series of gzip members, one per 4 MiB block, several
+ * compressed at once on zlib's thread pool while this thread hashes and writes. A file of
+ * concatenated members is a valid gzip file (RFC 1952) that every gunzip reads whole; the
+ * blocks cost well under 0.1% in size and let a backup use more than one core.
+ */
+async function gzipBlocks(
+  content: string,
+  target: string,
+  level: number,
+  total: number,
+  onProgress?: Progress,
+): Promise<PackedFile> {
+  const contentHash = createHash('sha256')
+  const storedHash = createHash('sha256')
+  const inFlight = Math.max(2, Math.min(4, availableParallelism()))
+  const source = await open(content, 'r')
+  const output = await open(target, 'w')
+  const pending: Promise<Buffer>[] = []
+  let read = 0
+  let stored = 0
+  // An empty file is still one (empty) gzip member: a gzip file of no members is not valid.
+  if (total === 0) pending.push(gzipAsync(Buffer.alloc(0), { level }))
+  try {
+    while (read < total || pending.length > 0) {
+      while (read < total && pending.length < inFlight) {
+        const block = Buffer.allocUnsafe(Math.min(BLOCK, total - read))
+        const { bytesRead } = await source.read(block, 0, block.length, read)
+        if (bytesRead !== block.length) throw new Error(`${content} changed size while it was compressed`)
+        read += bytesRead
+        contentHash.update(block)
+        pending.push(gzipAsync(block, { level }))
+        onProgress?.(read, total)
+      }
+      const compressed = await (pending.shift() as Promise<Buffer>)
+      storedHash.update(compressed)
+      stored += compressed.length
+      await output.write(compressed)
+    }
+  } finally {
+    // Blocks still compressing when a read or write failed settle before the files close.
+    await Promise.allSettled(pending)
+    await source.close()
+    await output.close()
+  }
+  return {
+    file: target,
+    size: stored,
+    sha256: storedHash.digest('hex'),
+    contentSize: read,
+    contentSha256: contentHash.digest('hex'),
+  }
 }
 
 /** The length and sha256 of a file. */

@@ -1,14 +1,18 @@
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
 import { readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { type StorageAdapter, StorageError } from '@engram/core'
 import type { BackupDestination } from './backup-destination.js'
 import type { BackupPhase } from './backup-events.js'
 import type { BackupManifest } from './backup-manifest.js'
 import { holdsData } from './holds-data.js'
-import { checkContent, installSqliteFile } from './install-sqlite-file.js'
+import { checkContent, installSqliteFile, refuseOpenFile } from './install-sqlite-file.js'
 import { importImageRows, importLogical, restoreLogicalToFile } from './logical-backup.js'
-import { hashFile, unpackFile } from './pack-file.js'
-import { isImageAdapter } from './take-snapshot.js'
+import { unpackFile } from './pack-file.js'
+import { type ImageAdapter, isImageAdapter } from './take-snapshot.js'
 
 /** Where a restore puts the data: a SQLite file path, or an open adapter. */
 export type RestoreTarget = string | StorageAdapter
@@ -49,21 +53,83 @@ export interface RestoreResult {
 type Report = (phase: BackupPhase, bytes: number, total?: number) => void
 
 /**
- * Downloads a backup's data object into `folder` and proves it is the one the manifest
- * describes (length, sha256, and the sha256 in the object's metadata when there is one), before
- * anything else happens. Returns the verified file.
+ * Restores a backup: checks the target first, downloads the data object while hashing it, proves
+ * it is the object the manifest describes (length, sha256, and the sha256 in its metadata when
+ * there is one), and only then puts its content into `into`. An uncompressed SQLite image bound
+ * for a path is downloaded straight beside that path, so it is written once.
  */
-export async function fetchVerified(
+export async function restoreBackup(
   destination: BackupDestination,
   manifest: BackupManifest,
-  folder: string,
+  into: RestoreTarget,
+  options: { replace: boolean; folder: string; report: Report },
+): Promise<Pick<RestoreResult, 'method' | 'path' | 'rows' | 'notes'>> {
+  const { replace, folder, report } = options
+  const progress = (bytes: number, total: number) => report('restore', bytes, total)
+  const download = (path: string) => fetchVerified(destination, manifest, path, report)
+  const downloaded = () => download(join(folder, manifest.object))
+  if (typeof into === 'string') {
+    const path = resolve(into)
+    await refuseExistingFile(path, replace)
+    await refuseOpenFile(path)
+    if (manifest.format === 'sqlite-image' && manifest.compression === 'none') {
+      await installSqliteFile(path, manifest, download)
+    } else if (manifest.format === 'sqlite-image') {
+      const stored = await downloaded()
+      await installSqliteFile(path, manifest, async (staged) => {
+        checkContent(await unpackFile(stored, staged, manifest.compression, progress), manifest)
+      })
+    } else {
+      const content = await unpacked(await downloaded(), manifest, folder, progress)
+      const { rows, notes } = await restoreLogicalToFile(content, path, manifest)
+      return { method: 'file', path, rows, notes }
+    }
+    return { method: 'file', path, notes: [] }
+  }
+  if (!isAdapter(into)) {
+    throw new StorageError('INVALID_ARGUMENT', 'into must be a SQLite file path or a StorageAdapter')
+  }
+  const whole = manifest.format === 'sqlite-image' && isImageAdapter(into)
+  if (whole && !replace && (await hasTables(into))) throw holdsData(into.kind)
+  const stored = await downloaded()
+  const content = await unpacked(stored, manifest, folder, progress)
+  // The downloaded object is no longer needed; freeing it early halves the disk a large restore uses.
+  if (content !== stored) await rm(stored, { force: true })
+  if (whole) {
+    await (into as ImageAdapter).import(new Uint8Array(await readFile(content)))
+    return { method: 'image', notes: [] }
+  }
+  const restored =
+    manifest.format === 'sqlite-image'
+      ? await importImageRows(content, into, { replace, manifest })
+      : await importLogical(content, into, { replace, manifest })
+  return { method: 'tables', rows: restored.rows, notes: restored.notes }
+}
+
+/** Downloads the data object to `path`, hashing as it goes, and refuses it unless it matches the manifest. */
+async function fetchVerified(
+  destination: BackupDestination,
+  manifest: BackupManifest,
+  path: string,
   report: Report,
 ): Promise<string> {
-  const stored = join(folder, manifest.object)
-  const fetched = await destination.get(manifest.object, stored, (bytes, total) =>
-    report('download', bytes, total),
+  const fetched = await destination.get(manifest.object)
+  const hash = createHash('sha256')
+  let size = 0
+  const total = fetched.size ?? manifest.size
+  await pipeline(
+    fetched.body,
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk)
+        size += chunk.length
+        report('download', size, total)
+        done(null, chunk)
+      },
+    }),
+    createWriteStream(path),
   )
-  const { size, sha256 } = await hashFile(stored, (bytes, total) => report('verify', bytes, total))
+  const sha256 = hash.digest('hex')
   if (size !== manifest.size) {
     throw new StorageError(
       'INVALID_ARGUMENT',
@@ -83,45 +149,7 @@ export async function fetchVerified(
       `Backup ${manifest.id} is inconsistent: ${manifest.object} carries sha256 ${recorded} in its metadata, the manifest says ${manifest.sha256}. Nothing was changed; restore another backup`,
     )
   }
-  return stored
-}
-
-/** Puts a verified backup's content into `target`. */
-export async function applyBackup(
-  manifest: BackupManifest,
-  stored: string,
-  target: RestoreTarget,
-  options: { replace: boolean; folder: string; report: Report },
-): Promise<Pick<RestoreResult, 'method' | 'path' | 'rows' | 'notes'>> {
-  const { replace, folder, report } = options
-  const progress = (bytes: number, total: number) => report('restore', bytes, total)
-  if (typeof target === 'string') {
-    const path = resolve(target)
-    await refuseExistingFile(path, replace)
-    if (manifest.format === 'sqlite-image') {
-      await installSqliteFile(stored, manifest, path, progress)
-      return { method: 'file', path, notes: [] }
-    }
-    const content = await unpacked(stored, manifest, folder, progress)
-    const { rows, notes } = await restoreLogicalToFile(content, path, manifest)
-    return { method: 'file', path, rows, notes }
-  }
-  if (!isAdapter(target)) {
-    throw new StorageError('INVALID_ARGUMENT', 'into must be a SQLite file path or a StorageAdapter')
-  }
-  const content = await unpacked(stored, manifest, folder, progress)
-  // The downloaded object is no longer needed; freeing it early halves the disk a large restore uses.
-  if (content !== stored) await rm(stored, { force: true })
-  if (manifest.format === 'sqlite-image' && isImageAdapter(target)) {
-    if (!replace && (await hasTables(target))) throw holdsData(target.kind)
-    await target.import(new Uint8Array(await readFile(content)))
-    return { method: 'image', notes: [] }
-  }
-  const restored =
-    manifest.format === 'sqlite-image'
-      ? await importImageRows(content, target, { replace, manifest })
-      : await importLogical(content, target, { replace, manifest })
-  return { method: 'tables', rows: restored.rows, notes: restored.notes }
+  return path
 }
 
 /** Decompresses a verified stored file into `folder` and checks the content against the manifest. */

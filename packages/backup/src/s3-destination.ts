@@ -1,8 +1,5 @@
-import { createWriteStream } from 'node:fs'
 import { open, readFile, stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type * as S3 from '@aws-sdk/client-s3'
 import { StorageError } from '@engram/core'
 import type {
@@ -188,23 +185,17 @@ class S3Destination implements BackupDestination {
     }
   }
 
-  async get(name: string, path: string, onProgress?: TransferProgress): Promise<FetchedObject> {
+  async get(name: string): Promise<FetchedObject> {
     const { sdk, client } = await this.#connect()
     try {
       const response = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.#settings.bucket, Key: this.#key(name) }),
       )
-      const total = response.ContentLength
-      let size = 0
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          size += chunk.length
-          onProgress?.(size, total)
-          done(null, chunk)
-        },
-      })
-      await pipeline(response.Body as Readable, counter, createWriteStream(path))
-      return { size, metadata: response.Metadata ?? {} }
+      return {
+        body: response.Body as Readable,
+        size: response.ContentLength,
+        metadata: response.Metadata ?? {},
+      }
     } catch (error) {
       throw s3Failure(error, `download ${name}`, this.description)
     }

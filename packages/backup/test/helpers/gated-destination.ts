@@ -58,8 +58,8 @@ export class GatedDestination implements BackupDestination {
     }
   }
 
-  get(name: string, path: string, onProgress?: TransferProgress) {
-    return this.inner.get(name, path, onProgress)
+  get(name: string) {
+    return this.inner.get(name)
   }
 
   read(name: string) {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import type { StorageAdapter } from '@engram/core'
 import type { BackupSubcommand } from './backup-command.js'
 import { say } from './command.js'
-import { openDatabase } from './endpoints.js'
+import { openDatabase, registerDrivers } from './endpoints.js'
 import { formatMs } from './progress-bar.js'
 
 /** `engram backup restore <key> <db> --to <url>`: verifies a backup and restores it. */
@@ -15,6 +15,8 @@ export const backupRestoreCommand: BackupSubcommand = {
   accepts: ['replace'],
   async run({ values, positionals, json, io, destination, manager }) {
     const [key, text] = positionals as [string, string]
+    // An engram-jsonl backup restored to a path, or an image restored into Postgres, opens SQLite through createDatabase.
+    await registerDrivers()
     const target = destination()
     const postgres = /^postgres(ql)?:\/\//i.test(text)
     const db = postgres ? await openDatabase(text) : undefined

@@ -121,6 +121,22 @@ describe('engram backup with a folder', () => {
     expect(String((json(run).error as { message: string }).message)).toContain('is corrupt')
   })
 
+  it('backs up a postgres:// database as engram-jsonl and restores it to a SQLite path', async () => {
+    const pg = await schemas.create()
+    await seedDatabase(pg, 15)
+    const schema = (await pg.get<{ s: string }>('SELECT current_schema() AS s'))?.s as string
+    const url = new URL(PG_URL)
+    url.searchParams.set('options', `-c search_path=${schema}`)
+    const folder = join(scratch, `folder-${++counter}`)
+    const created = await engram('backup', 'create', url.toString(), '--to', folder, '--json')
+    expect(created.code, created.stdout + created.stderr).toBe(0)
+    expect(json(created).backup).toMatchObject({ format: 'engram-jsonl', compression: 'gzip' })
+    const path = join(scratch, `from-pg-${counter}.db`)
+    const restored = await engram('backup', 'restore', 'latest', path, '--to', folder, '--json')
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0)
+    expect(await rowsOf(path)).toEqual(await readEverything(pg))
+  })
+
   it('restores into a postgres:// database', async () => {
     const folder = join(scratch, `folder-${++counter}`)
     expect((await engram('backup', 'create', source, '--to', folder)).code).toBe(0)

@@ -50,7 +50,7 @@ describe('engram migrate, export, import, verify and stats, end to end', () => {
     expect(run.code).toBe(0)
     expect(run.stderr).toMatch(/ {2}copy engram_conversation_turns: 5,000\/20,000\n/)
     expect(run.stderr).toMatch(/ {2}copy engram_conversation_turns: 20,000\/20,000 \(.*\/s\)\n/)
-    expect(run.stderr).toMatch(/ {2}verify engram_conversation_turns: 40,000\/40,000/)
+    expect(run.stderr).toMatch(/ {2}verify engram_conversation_turns: 20,000\/20,000 \(/)
     expect(run.stdout).toMatch(/Migrated [\d,]+ rows and 1 vectors in .* \([\d,]+ rows\/s\)\./)
     expect(run.stdout).toContain('Verified: every table and collection matches the source.')
   })
@@ -166,7 +166,10 @@ describe('engram migrate, export, import, verify and stats, end to end', () => {
     const stats = jsonOf(run)
     expect(stats.tables).toContainEqual({ name: 'engram_conversation_turns', rows: 20_000 })
     expect(stats.collections).toEqual([{ name: 'memories', dimension: 384, metric: 'cosine', count: 1 }])
-    expect(stats.schemaVersions).toContainEqual({ component: 'conversation-memory', version: 1 })
+    expect(stats.schemaVersions).toContainEqual({
+      component: 'conversation-memory',
+      version: expect.any(Number),
+    })
     expect((stats.migrations as unknown[]).length).toBeGreaterThan(0)
     const text = await engram(['stats', source])
     expect(text.stdout).toContain('table      engram_conversation_turns: 20,000 rows')

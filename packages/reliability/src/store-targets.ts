@@ -12,6 +12,8 @@ export interface StoreTarget {
   readonly name: string
   /** The store; every target's store is open until `StoreTargets.close()`. */
   readonly store: VectorStore
+  /** For stores with tenants: another store on the same data, scoped to `tenant` (closed by `close()`). */
+  readonly withTenant?: (tenant: string) => VectorStore
 }
 
 /** The stores that could be opened here, the ones that could not (and why), and how to close them all. */
@@ -37,8 +39,13 @@ export async function openStoreTargets(): Promise<StoreTargets> {
   const targets: StoreTarget[] = []
   const skipped: Array<{ name: string; reason: string }> = []
   const closers: Closer[] = []
-  const add = (name: string, store: VectorStore): void => {
-    targets.push({ name, store })
+  const add = (name: string, store: VectorStore, tenanted?: (tenant: string) => VectorStore): void => {
+    const withTenant = tenanted && ((tenant: string): VectorStore => {
+      const scoped = tenanted(tenant)
+      closers.push(() => scoped.close())
+      return scoped
+    })
+    targets.push(withTenant ? { name, store, withTenant } : { name, store })
     closers.push(() => store.close())
   }
 
@@ -56,7 +63,9 @@ export async function openStoreTargets(): Promise<StoreTargets> {
     await pg.close()
     await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
   })
-  add('pgvector', createPgVectorStore({ adapter: pg, schema }))
+  add('pgvector', createPgVectorStore({ adapter: pg, schema }), (tenant) =>
+    createPgVectorStore({ adapter: pg, schema, tenant }),
+  )
   add('pgvector (tenant-scoped)', createPgVectorStore({ adapter: pg, schema, tenant: 'tenant ü/1' }))
 
   const qdrant = await load(skipped, 'qdrant (test server)', () =>
@@ -66,9 +75,9 @@ export async function openStoreTargets(): Promise<StoreTargets> {
     const [{ createQdrantVectorStore }, { startQdrantTestServer }] = qdrant
     const server = await startQdrantTestServer()
     closers.push(() => server.close())
-    add(
-      'qdrant (test server)',
-      createQdrantVectorStore({ url: server.url, collectionPrefix: `${freshName('rel')}_`, retryDelayMs: 1 }),
+    const config = { url: server.url, collectionPrefix: `${freshName('rel')}_`, retryDelayMs: 1 }
+    add('qdrant (test server)', createQdrantVectorStore(config), (tenant) =>
+      createQdrantVectorStore({ ...config, tenant }),
     )
   }
   const pinecone = await load(skipped, 'pinecone (test server)', () =>
@@ -78,14 +87,14 @@ export async function openStoreTargets(): Promise<StoreTargets> {
     const [{ createPineconeVectorStore }, { startPineconeTestServer }] = pinecone
     const server = await startPineconeTestServer({ indexes: [{ name: 'engram-reliability', dimension: 4 }] })
     closers.push(() => server.close())
-    add(
-      'pinecone (test server)',
-      createPineconeVectorStore({
-        apiKey: server.apiKey,
-        controllerHostUrl: server.url,
-        indexName: 'engram-reliability',
-        maxRetries: 0,
-      }),
+    const config = {
+      apiKey: server.apiKey,
+      controllerHostUrl: server.url,
+      indexName: 'engram-reliability',
+      maxRetries: 0,
+    }
+    add('pinecone (test server)', createPineconeVectorStore(config), (tenant) =>
+      createPineconeVectorStore({ ...config, tenant }),
     )
   }
   const supabase = await load(skipped, 'supabase (PostgREST test server)', () =>
@@ -105,9 +114,9 @@ export async function openStoreTargets(): Promise<StoreTargets> {
     }
     const server = await servers.startPostgrestServer({ connectionString: PG_URL, schemas: [api] })
     closers.push(() => server.close())
-    add(
-      'supabase (PostgREST test server)',
-      client.createSupabaseVectorStore({ url: server.url, key: server.serviceRoleKey, schema: api }),
+    const config = { url: server.url, key: server.serviceRoleKey, schema: api }
+    add('supabase (PostgREST test server)', client.createSupabaseVectorStore(config), (tenant) =>
+      client.createSupabaseVectorStore({ ...config, tenant }),
     )
   }
 

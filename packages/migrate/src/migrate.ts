@@ -180,7 +180,9 @@ async function run(
         columnTypes: settings.columnTypes,
         checkpoints,
         count: (table) => countRows(db, table.name),
-        ...(db.dialect === 'sqlite' && targetDialect === 'postgres'
+        // A dry run reads every value for what its Postgres column could not hold; a real run
+        // finds the same misfit when it reaches the row (the scan is a second full read).
+        ...(settings.dryRun && db.dialect === 'sqlite' && targetDialect === 'postgres'
           ? { scan: (table: TableSchema, kinds: readonly ColumnKind[]) => scanValues(db, table, kinds) }
           : {}),
       })

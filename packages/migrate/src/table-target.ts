@@ -145,15 +145,22 @@ async function resetIdentities(tx: StorageAdapter, table: string, schema: TableS
 
 function rowConverter(plan: TablePlan, to: SqlDialect): (row: readonly SqlValue[]) => SqlValue[] {
   const kinds = plan.targetKinds
+  const names = plan.source.columns.map((c) => c.name)
+  const key = plan.source.primaryKey.map((k) => names.indexOf(k))
   return (row) => {
     const out = new Array<SqlValue>(row.length)
     for (let i = 0; i < row.length; i++) {
       const value = convertValue(row[i] as SqlValue, kinds[i] ?? 'any', to)
       if (value instanceof ValueMismatch) {
-        const column = plan.source.columns[i]?.name
+        const table = plan.source.name
+        const column = names[i]
+        const where =
+          key.length > 0 && key.every((k) => k >= 0)
+            ? ` (the row ${key.map((k) => `${names[k]} = ${JSON.stringify(String(row[k]))}`).join(', ')})`
+            : ''
         throw new StorageError(
           'UNSUPPORTED',
-          `${plan.source.name}.${column} ${value.problem}; fix the row, or choose the column's type with columnTypes { '${plan.source.name}.${column}': '<type>' }`,
+          `${table}.${column}${where} ${value.problem}. The rows before it are copied; fix the row, or choose the column's type with columnTypes { '${table}.${column}': '<type>' }, then run again with resume (a dry run finds every such row first)`,
         )
       }
       out[i] = value

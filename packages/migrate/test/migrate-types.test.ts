@@ -94,18 +94,32 @@ describe('type translation between SQLite and PostgreSQL', () => {
     expect(fixed.verified).toBe(true)
   })
 
-  it('finds a value its Postgres column cannot hold before writing anything, naming the row', async () => {
+  it('finds a value its Postgres column cannot hold: a dry run lists it, a real run stops at it and resumes after the fix', async () => {
     const path = env.file()
     const sqlite = env.sqlite(path)
     await sqlite.exec('CREATE TABLE counts (name TEXT PRIMARY KEY, n INTEGER, ratio REAL)')
     await sqlite.run("INSERT INTO counts VALUES ('fine', 1, 0.5), ('broken', 'many', 0.25), ('half', 1.5, 1)")
     const { name, url } = await env.schema()
-    const error = await migrate({ from: path, to: url }).catch((e: unknown) => e)
+    const dry = await migrate({ from: path, to: url, dryRun: true })
+    expect(dry.problems).toEqual([
+      expect.stringMatching(
+        /^counts\.n: 2 rows hold a value its Postgres integer column cannot store exactly \(first: name = "broken" holds the text "many"\)/,
+      ),
+    ])
+    expect(await env.tablesIn(name)).toEqual([])
+    const error = await migrate({ from: path, to: url, batchSize: 1 }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'UNSUPPORTED' })
     expect((error as Error).message).toMatch(
-      /counts\.n: 2 rows hold a value its Postgres integer column cannot store exactly \(first: name = "broken" holds the text "many"\)/,
+      /^counts\.n \(the row name = "broken"\) holds the text "many", which an integer column cannot hold exactly/,
     )
-    expect(await env.tablesIn(name)).toEqual([])
+    await sqlite.run("UPDATE counts SET n = 2 WHERE name IN ('broken', 'half')")
+    const fixed = await migrate({ from: path, to: url, resume: true, verify: true })
+    expect(fixed.verified).toBe(true)
+    expect(await env.postgres(name).all('SELECT name, n FROM counts ORDER BY name')).toEqual([
+      { name: 'broken', n: 2 },
+      { name: 'fine', n: 1 },
+      { name: 'half', n: 2 },
+    ])
   })
 
   it('moves Postgres numerics, timestamps, JSONB and uuids to SQLite as exact text, and refuses arrays', async () => {

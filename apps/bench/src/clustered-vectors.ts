@@ -26,6 +26,19 @@ export interface ClusteredVectorsConfig {
  * sees the same vectors.
  */
 export function clusteredVectors(config: ClusteredVectorsConfig): Float32Array[] {
+  const all: Float32Array[] = []
+  for (const batch of clusteredBatches(config, 10_000)) all.push(...batch)
+  return all
+}
+
+/**
+ * The same points as `clusteredVectors`, in order, `batchSize` at a time, so a process can load
+ * a large set without ever holding all of it.
+ */
+export function* clusteredBatches(
+  config: ClusteredVectorsConfig,
+  batchSize: number,
+): Generator<Float32Array[]> {
   const { count, dimension, seed } = config
   const spread = config.spread ?? 0.6
   const centreRandom = seededRandom(config.centresSeed ?? 1)
@@ -33,8 +46,10 @@ export function clusteredVectors(config: ClusteredVectorsConfig): Float32Array[]
     Float32Array.from({ length: dimension }, () => gaussian(centreRandom)),
   )
   const random = seededRandom(seed)
-  return Array.from({ length: count }, () => {
-    const centre = centres[Math.floor(random() * centres.length)] as Float32Array
-    return Float32Array.from(centre, (x) => x + spread * gaussian(random))
-  })
+  for (let start = 0; start < count; start += batchSize) {
+    yield Array.from({ length: Math.min(batchSize, count - start) }, () => {
+      const centre = centres[Math.floor(random() * centres.length)] as Float32Array
+      return Float32Array.from(centre, (x) => x + spread * gaussian(random))
+    })
+  }
 }

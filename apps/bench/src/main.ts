@@ -3,6 +3,8 @@ import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { MemorySizes } from './memory-suite.js'
 import { collectedTables } from './result-table.js'
+import { CHILD_FLAG } from './row-process.js'
+import type { ScaleSuiteOptions } from './scale-suite.js'
 import type { SuiteOptions } from './suite-options.js'
 import type { VectorSize } from './vectors-suite.js'
 
@@ -25,6 +27,16 @@ const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => P
     about:
       'exact and ANN search at 10k × 384, 10k × 1,536, 100k × 384: engram (SQLite ± sidecar, PgVectorStore), LanceDB, vectra, raw hnswlib-node, @mastra/pg, raw pgvector',
     run: async (options) => (await import('./vectors-suite.js')).vectorsSuite(options),
+  },
+  quality: {
+    about:
+      'recall@10 and MRR on a generated labelled set (paraphrase, exact-term, mixed queries) for vector, text and hybrid search on every engram store, engram Memory and @framers/agentos, with latency beside it',
+    run: async (options) => (await import('./quality-suite.js')).qualitySuite(options),
+  },
+  scale: {
+    about:
+      'the scale path: SQLite exact, SQLite + HNSW and pgvector at 10k, 100k and 500k × 384, one process per point (about 1.5 h at full size)',
+    run: async (options) => (await import('./scale-suite.js')).scaleSuite(options),
   },
   memory: {
     about:
@@ -54,7 +66,9 @@ const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => P
   },
 }
 
-interface RunnerOptions extends SuiteOptions {
+interface RunnerOptions
+  extends SuiteOptions,
+    Pick<ScaleSuiteOptions, 'tiers' | 'pointMinutes' | 'maxRssGiB'> {
   sizes?: VectorSize[]
   memorySizes?: Partial<MemorySizes>
   ingestBudgetSeconds?: number
@@ -71,7 +85,10 @@ ${Object.entries(SUITES)
 options:
   --smoke             tiny sizes: checks that every system still runs; the figures mean nothing
   --embeddings <file> vectors suite: real vectors instead of generated ones (.f32 raw float32 with --dim, or .jsonl)
-  --sizes <list>      vectors suite: sizes to run, e.g. 10000x384,100000x384
+  --sizes <list>      vectors and scale suites: sizes to run, e.g. 10000x384,100000x384
+  --tiers <list>      scale suite: sqlite-exact,sqlite-hnsw,pgvector (default all)
+  --point-minutes <n> scale suite: minutes one tier may spend on one size before it is stopped (default 60)
+  --max-rss-gib <n>   scale suite: GiB of RSS one tier's process may reach before it is stopped (default 12)
   --conversations <n> --turns <n> --memories <n>   memory suite: sizes
   --ingest-budget <s> memory suite: seconds a peer without a batch API may spend storing memories (default 900)
   --json <file>       also write every table as JSON
@@ -87,6 +104,15 @@ function parseSizes(text: string): VectorSize[] {
 
 class UsageError extends Error {}
 
+async function parseTiers(text: string): Promise<ScaleSuiteOptions['tiers']> {
+  const { SCALE_TIERS } = await import('./scale-tiers.js')
+  return text.split(',').map((part) => {
+    const tier = SCALE_TIERS.find((t) => t === part.trim())
+    if (!tier) throw new UsageError(`--tiers takes ${SCALE_TIERS.join(',')}, got "${part}"`)
+    return tier
+  })
+}
+
 function positiveInteger(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
@@ -95,6 +121,8 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The suites' own child processes (one per vector row or scale point) enter here.
+  if (argv[0] === CHILD_FLAG) return (await import('./row-process.js')).serveChildTask()
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -107,6 +135,9 @@ async function main(argv: string[]): Promise<number> {
       turns: { type: 'string' },
       memories: { type: 'string' },
       'ingest-budget': { type: 'string' },
+      tiers: { type: 'string' },
+      'point-minutes': { type: 'string' },
+      'max-rss-gib': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -143,6 +174,11 @@ async function main(argv: string[]): Promise<number> {
     ...(values['ingest-budget']
       ? { ingestBudgetSeconds: positiveInteger(values['ingest-budget'], '--ingest-budget') }
       : {}),
+    ...(values.tiers ? { tiers: await parseTiers(values.tiers) } : {}),
+    ...(values['point-minutes']
+      ? { pointMinutes: positiveInteger(values['point-minutes'], '--point-minutes') }
+      : {}),
+    ...(values['max-rss-gib'] ? { maxRssGiB: positiveInteger(values['max-rss-gib'], '--max-rss-gib') } : {}),
   }
   console.log(
     `# engram bench: ${names.join(', ')}${options.smoke ? ' (smoke sizes: the figures mean nothing)' : ''}\n\n` +

@@ -16,6 +16,8 @@ export interface ResultRow {
   error?: string
   /** The backend the row runs on, when a table mixes them: "time vs raw" only compares rows of the raw row's backend. */
   backend?: string
+  /** The child process the row ran in, when the suite gave it one: its pid and its peak RSS (VmHWM) in bytes. */
+  process?: { pid: number; peakRss: number }
 }
 
 /** A table of one suite: one operation on one data set, every system side by side. */

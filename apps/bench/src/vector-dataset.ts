@@ -1,8 +1,12 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { clusteredVectors } from './clustered-vectors.js'
 import { recallAtK } from './exact-top-k.js'
+import { readTruth } from './ground-truth.js'
+import { loadEmbeddings } from './load-embeddings.js'
 import { type Stats, timeEach } from './measure.js'
 import { formatMs } from './result-table.js'
+import type { EmbeddingsSource } from './suite-options.js'
 
 /** Results per query. */
 export const TOP_K = 10
@@ -24,6 +28,69 @@ export interface VectorDataset {
   slowQueries: number
   /** Scratch folder for files. */
   folder: string
+}
+
+/**
+ * What a process needs to rebuild a vector-suite data set exactly: sizes, seeds or the embeddings
+ * file, and where the ground truth was written. Small enough to send to a child process.
+ */
+export interface VectorDatasetSpec {
+  count: number
+  dimension: number
+  /** Held-out queries (200 at full size). */
+  recallQueries: number
+  smoke: boolean
+  /** Real vectors instead of generated ones. */
+  embeddings?: EmbeddingsSource
+  /** The scratch folder. */
+  folder: string
+  /** The ground-truth file (`ground-truth.ts`); omitted while the truth is being computed. */
+  truthFile?: string
+}
+
+/** The seeds of a generated data set: the data's, and the held-out queries' (never the same). */
+export function vectorSeeds(dimension: number): { data: number; queries: number } {
+  const data = 3 + dimension
+  return { data, queries: data === 7 ? 8 : 7 }
+}
+
+/**
+ * The data set a spec names: seeded clustered vectors (200 centres, σ 0.6) with held-out queries
+ * from the same centres, or the embeddings file with its last `recallQueries` vectors held out.
+ */
+export function buildVectorDataset(spec: VectorDatasetSpec): VectorDataset {
+  let data: Float32Array[]
+  let queries: Float32Array[]
+  if (spec.embeddings) {
+    const real = loadEmbeddings(spec.embeddings)
+    // Queries are held out from the end of the file, so they are never in the data.
+    const available = real.vectors.length - spec.recallQueries
+    if (available <= 0) throw new Error(`the embeddings file needs more than ${spec.recallQueries} vectors`)
+    data = real.vectors.slice(0, Math.min(spec.count, available))
+    queries = real.vectors.slice(-spec.recallQueries)
+  } else {
+    const seeds = vectorSeeds(spec.dimension)
+    data = clusteredVectors({ count: spec.count, dimension: spec.dimension, seed: seeds.data })
+    queries = clusteredVectors({ count: spec.recallQueries, dimension: spec.dimension, seed: seeds.queries })
+  }
+  const dimension = data[0]?.length ?? spec.dimension
+  let truth: string[][] = []
+  if (spec.truthFile) {
+    const read = readTruth(spec.truthFile)
+    if (!read) throw new Error(`the ground truth ${spec.truthFile} is missing or damaged`)
+    truth = read
+  }
+  return {
+    label: `${data.length.toLocaleString('en-US')} × ${dimension}`,
+    dimension,
+    data,
+    queries,
+    truth,
+    // Scans cost about a microsecond per vector per query; keep their timed runs to seconds.
+    slowQueries: spec.smoke ? 5 : Math.max(20, Math.min(200, Math.round(2e7 / (data.length * dimension)))),
+    fastQueries: spec.smoke ? 20 : 1000,
+    folder: spec.folder,
+  }
 }
 
 /**

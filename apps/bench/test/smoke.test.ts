@@ -95,6 +95,76 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
     })
     for (const row of tables.flatMap((t) => t.rows))
       expect(row.extra?.['recall@10'], row.system).toMatch(/^\d\.\d{4}$/)
+    // One process per system: LanceDB's two rows share one, the three PostgreSQL rows another.
+    const rows = tables.flatMap((t) => t.rows)
+    const pids = new Set(rows.map((r) => r.process?.pid))
+    expect(pids.has(undefined)).toBe(false)
+    expect(pids.size).toBe(7)
+    expect(new Set(rows.filter((r) => r.system.startsWith('LanceDB')).map((r) => r.process?.pid)).size).toBe(
+      1,
+    )
+    for (const row of rows) expect(row.process?.peakRss, row.system).toBeGreaterThan(0)
+  })
+
+  it('quality: recall@10 and MRR for vector, text and hybrid on every store, engram Memory and @framers/agentos', async () => {
+    const { tables } = await smoke('quality')
+    expect(tables.map((t) => t.title)).toEqual([
+      'Quality, vector search (the query vector only), 96 records',
+      'Quality, text search (the query text only), 96 records',
+      'Quality, hybrid search (vector and text, fused with RRF), 96 records',
+    ])
+    const [vector, text, hybrid] = tables as [ResultTable, ResultTable, ResultTable]
+    expectRows(tables, {
+      'engram sqlite-vector': 'runs',
+      'engram PgVectorStore': 'runs',
+      'engram QdrantVectorStore': 'runs',
+      'engram SupabaseVectorStore': 'runs',
+      'engram Memory.open': 'runs',
+      '@framers/agentos': 'runs',
+    })
+    expect(vector.rows.find((r) => r.role === 'raw')?.stats).toBeDefined()
+    expect(hybrid.rows.some((r) => r.system.startsWith('@framers/agentos'))).toBe(true)
+    // Pinecone has no text search: its vector row runs, its text and hybrid rows say why not.
+    const pinecone = (t: ResultTable) => t.rows.find((r) => r.system.startsWith('engram PineconeVectorStore'))
+    expect(pinecone(vector)?.stats).toBeDefined()
+    expect(pinecone(text)?.error).toMatch(/no text search/)
+    expect(pinecone(hybrid)?.error).toMatch(/no text search/)
+    // The set behaves as it is built: every exact-term code is found first by text search and
+    // never by vector search; paraphrases are found by vector search and missed by text search.
+    const score = (cell: string | undefined) => cell?.split(' / ').map(Number) ?? []
+    for (const row of vector.rows.filter((r) => r.stats)) {
+      expect(score(row.extra?.['exact-term R@10 / MRR']), row.system).toEqual([0, 0])
+      expect(score(row.extra?.['paraphrase R@10 / MRR'])[0], row.system).toBeGreaterThan(0.5)
+    }
+    for (const row of text.rows.filter((r) => r.stats)) {
+      expect(score(row.extra?.['exact-term R@10 / MRR']), row.system).toEqual([1, 1])
+      expect(score(row.extra?.['paraphrase R@10 / MRR'])[0], row.system).toBeLessThan(0.5)
+    }
+    for (const row of tables.flatMap((t) => t.rows).filter((r) => r.stats)) {
+      for (const column of ['all R@10', 'all MRR']) {
+        const value = Number(row.extra?.[column])
+        expect(value, `${row.system} ${column}`).toBeGreaterThanOrEqual(0)
+        expect(value, `${row.system} ${column}`).toBeLessThanOrEqual(1)
+      }
+    }
+  })
+
+  it('scale: SQLite exact, SQLite + HNSW and pgvector, each in its own process, then the extrapolation', async () => {
+    const { stdout, tables } = await smoke('scale')
+    expect(tables.map((t) => t.title)).toEqual(['Scale path, 2,000 × 32, cosine, top 10'])
+    const rows = tables[0]?.rows ?? []
+    expect(rows.map((r) => r.system.split(' (')[0])).toEqual([
+      'engram sqlite-vector, exact',
+      'engram sqlite-vector + hnsw sidecar',
+      'engram PgVectorStore',
+    ])
+    for (const row of rows) {
+      expect(row.error, row.system).toBeUndefined()
+      expect(row.extra?.['recall@10'], row.system).toMatch(/^\d\.\d{4} \(20 q\)$/)
+      expect(Number.parseFloat(row.extra?.['recall@10'] ?? ''), row.system).toBeGreaterThan(0.9)
+    }
+    expect(new Set(rows.map((r) => r.process?.pid)).size).toBe(3)
+    expect(stdout).toContain('EXTRAPOLATED beyond the last measured size (not measured)')
   })
 
   it('memory: ConversationMemory and Memory on SQLite and PostgreSQL, raw better-sqlite3, @framers/agentos', async () => {

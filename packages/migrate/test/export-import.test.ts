@@ -227,7 +227,7 @@ describe('export and import', () => {
     const { name } = await env.schema()
     await expect(importDatabase(env.postgres(name), [exported])).rejects.toMatchObject({
       code: 'UNSUPPORTED',
-      message: expect.stringContaining('t.body holds the character U+0000'),
+      message: expect.stringContaining('t.body (the row id = "1") holds the character U+0000'),
     })
     const copy = env.sqlite(env.file())
     await importDatabase(copy, [exported])

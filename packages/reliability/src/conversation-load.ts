@@ -85,7 +85,8 @@ export async function runConversationLoad(memory: ConversationMemory, plan: Load
         // Turn i of this conversation is the writer's (c + j·conversations)-th: a gap means a torn read.
         const c = Number(conversation.slice(5))
         turns.forEach((turn, j) => {
-          if (turn.content !== `${w}:${c + j * plan.conversations}`) torn.push(`${user}/${conversation}[${j}] = ${turn.content}`)
+          if (turn.content !== `${w}:${c + j * plan.conversations}`)
+            torn.push(`${user}/${conversation}[${j}] = ${turn.content}`)
         })
       } catch (error) {
         record(error)

@@ -63,7 +63,9 @@ export const HOSTILE_NUMBERS: ReadonlyArray<readonly [label: string, value: numb
 ]
 
 /** How one hostile call ended: accepted (with its value), or refused with a `StorageError`. */
-export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: StorageError }
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: StorageError }
 
 /**
  * Runs a call with hostile input. A refusal must be a `StorageError` with one of `allowed`
@@ -79,14 +81,20 @@ export async function attempt<T>(
     return { ok: true, value: await call() }
   } catch (error) {
     if (!(error instanceof StorageError)) {
-      throw new Error(`${what}: threw ${(error as Error)?.constructor?.name} instead of a StorageError: ${(error as Error)?.message}`, {
-        cause: error,
-      })
+      throw new Error(
+        `${what}: threw ${(error as Error)?.constructor?.name} instead of a StorageError: ${(error as Error)?.message}`,
+        {
+          cause: error,
+        },
+      )
     }
     if (!allowed.includes(error.code)) {
-      throw new Error(`${what}: refused with ${error.code} instead of ${allowed.join(' or ')}: ${error.message}`, {
-        cause: error,
-      })
+      throw new Error(
+        `${what}: refused with ${error.code} instead of ${allowed.join(' or ')}: ${error.message}`,
+        {
+          cause: error,
+        },
+      )
     }
     return { ok: false, error }
   }
@@ -107,5 +115,7 @@ export class Tally {
 
 /** A short printable label for a hostile value in failure messages. */
 export function shown(value: string): string {
-  return value.length > 40 ? `${JSON.stringify(value.slice(0, 20))}… (${value.length} chars)` : JSON.stringify(value)
+  return value.length > 40
+    ? `${JSON.stringify(value.slice(0, 20))}… (${value.length} chars)`
+    : JSON.stringify(value)
 }

@@ -40,11 +40,13 @@ export async function openStoreTargets(): Promise<StoreTargets> {
   const skipped: Array<{ name: string; reason: string }> = []
   const closers: Closer[] = []
   const add = (name: string, store: VectorStore, tenanted?: (tenant: string) => VectorStore): void => {
-    const withTenant = tenanted && ((tenant: string): VectorStore => {
-      const scoped = tenanted(tenant)
-      closers.push(() => scoped.close())
-      return scoped
-    })
+    const withTenant =
+      tenanted &&
+      ((tenant: string): VectorStore => {
+        const scoped = tenanted(tenant)
+        closers.push(() => scoped.close())
+        return scoped
+      })
     targets.push(withTenant ? { name, store, withTenant } : { name, store })
     closers.push(() => store.close())
   }

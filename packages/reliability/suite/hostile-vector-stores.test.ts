@@ -55,7 +55,9 @@ describe('hostile names and values on every vector store', () => {
     it(`${name}: every hostile argument is refused with INVALID_ARGUMENT or stored and returned exactly`, async (context) => {
       const target = stores.targets.find((t) => t.name === name)
       if (!target) {
-        context.skip(`${name} is not available: ${stores.skipped.find((s) => s.name === name)?.reason ?? 'not opened'}`)
+        context.skip(
+          `${name} is not available: ${stores.skipped.find((s) => s.name === name)?.reason ?? 'not opened'}`,
+        )
         return
       }
       const { store } = target
@@ -65,15 +67,23 @@ describe('hostile names and values on every vector store', () => {
       try {
         for (const [label, value] of HOSTILE_STRINGS) {
           const where = `${label} (${shown(value)})`
-          const created = tally.add(await attempt(`collection name ${where}`, () => store.createCollection(value, { dimension: 4 })))
+          const created = tally.add(
+            await attempt(`collection name ${where}`, () => store.createCollection(value, { dimension: 4 })),
+          )
           if (created.ok) {
-            expect(await store.describeCollection(value), where).toMatchObject({ name: value, dimension: 4, count: 0 })
+            expect(await store.describeCollection(value), where).toMatchObject({
+              name: value,
+              dimension: 4,
+              count: 0,
+            })
             expect(await store.listCollections(), where).toContain(value)
             await store.dropCollection(value)
             expect(await store.describeCollection(value), where).toBeUndefined()
           }
 
-          const missing = tally.add(await attempt(`get of a missing id ${where}`, () => store.get(collection, [value])))
+          const missing = tally.add(
+            await attempt(`get of a missing id ${where}`, () => store.get(collection, [value])),
+          )
           if (missing.ok) expect(missing.value, where).toEqual([])
           const knownDefect = TEST_SERVER_DEFECTS[name]?.includes(`record id ${label}`) === true
           // A valid record beside the hostile one: a refused batch must store neither.
@@ -90,9 +100,15 @@ describe('hostile names and values on every vector store', () => {
             await store.dropCollection(collection)
             await store.createCollection(collection, { dimension: 4 })
           } else if (upserted.ok) {
-            expect((await store.get(collection, [value])).map((r) => r.id), where).toEqual([value])
+            expect(
+              (await store.get(collection, [value])).map((r) => r.id),
+              where,
+            ).toEqual([value])
             const found = await store.query(collection, { vector: VECTOR, topK: 10 })
-            expect(found.map((m) => m.id), where).toContain(value)
+            expect(
+              found.map((m) => m.id),
+              where,
+            ).toContain(value)
             expect(await store.delete(collection, { ids: [value, 'neighbour'] }), where).toBe(2)
           }
           expect(await ids(store, collection), `after the id ${where}`).toEqual([])
@@ -113,7 +129,9 @@ describe('hostile names and values on every vector store', () => {
 
           const valued = tally.add(
             await attempt(`metadata value ${where}`, () =>
-              store.upsert(collection, [{ id: 'v', vector: VECTOR, metadata: { s: value, l: [value, 'x'] } }]),
+              store.upsert(collection, [
+                { id: 'v', vector: VECTOR, metadata: { s: value, l: [value, 'x'] } },
+              ]),
             ),
           )
           if (valued.ok) {
@@ -128,7 +146,9 @@ describe('hostile names and values on every vector store', () => {
           expect(await ids(store, collection), `after the value ${where}`).toEqual([])
 
           const texted = tally.add(
-            await attempt(`record text ${where}`, () => store.upsert(collection, [{ id: 't', vector: VECTOR, text: value }])),
+            await attempt(`record text ${where}`, () =>
+              store.upsert(collection, [{ id: 't', vector: VECTOR, text: value }]),
+            ),
           )
           if (texted.ok) {
             expect((await store.get(collection, ['t']))[0]?.text, where).toBe(value)
@@ -136,12 +156,18 @@ describe('hostile names and values on every vector store', () => {
           }
           expect(await ids(store, collection), `after the text ${where}`).toEqual([])
 
-          const field = tally.add(await attempt(`filter field ${where}`, () => store.count(collection, { [value]: 1 })))
+          const field = tally.add(
+            await attempt(`filter field ${where}`, () => store.count(collection, { [value]: 1 })),
+          )
           if (field.ok) expect(field.value, where).toBe(0)
-          const filterValue = tally.add(await attempt(`filter value ${where}`, () => store.count(collection, { s: value })))
+          const filterValue = tally.add(
+            await attempt(`filter value ${where}`, () => store.count(collection, { s: value })),
+          )
           if (filterValue.ok) expect(filterValue.value, where).toBe(0)
           if (store.capabilities.hybrid) {
-            tally.add(await attempt(`query text ${where}`, () => store.query(collection, { text: value, topK: 3 })))
+            tally.add(
+              await attempt(`query text ${where}`, () => store.query(collection, { text: value, topK: 3 })),
+            )
           }
         }
 
@@ -161,13 +187,19 @@ describe('hostile names and values on every vector store', () => {
           } else {
             expect(await ids(store, collection), label).toEqual([])
           }
-          tally.add(await attempt(`filter number ${label}`, () => store.count(collection, { n: { $lt: value } })))
+          tally.add(
+            await attempt(`filter number ${label}`, () => store.count(collection, { n: { $lt: value } })),
+          )
         }
 
         if (store.capabilities.hybrid) {
           await store.upsert(collection, [{ id: 'doc', vector: VECTOR, text: 'a note about near and term' }])
           for (const text of FTS_SYNTAX) {
-            tally.add(await attempt(`text query ${JSON.stringify(text)}`, () => store.query(collection, { text, topK: 3 })))
+            tally.add(
+              await attempt(`text query ${JSON.stringify(text)}`, () =>
+                store.query(collection, { text, topK: 3 }),
+              ),
+            )
             tally.add(
               await attempt(`hybrid query ${JSON.stringify(text)}`, () =>
                 store.query(collection, { text, vector: VECTOR, topK: 3, mode: 'hybrid' }),
@@ -188,7 +220,12 @@ describe('hostile names and values on every vector store', () => {
     })
   }
 
-  for (const name of ['pgvector', 'qdrant (test server)', 'pinecone (test server)', 'supabase (PostgREST test server)']) {
+  for (const name of [
+    'pgvector',
+    'qdrant (test server)',
+    'pinecone (test server)',
+    'supabase (PostgREST test server)',
+  ]) {
     it(`${name}: hostile tenants are refused or kept apart, and 'T' never meets 'T\\uFFFD' or 'T\\uD800'`, async (context) => {
       const target = stores.targets.find((t) => t.name === name)
       if (!target?.withTenant) {
@@ -213,7 +250,10 @@ describe('hostile names and values on every vector store', () => {
         // Every accepted tenant sees exactly its own record under the shared id, and nobody else's.
         for (const [label, scoped] of accepted) {
           const records = await scoped.get('tenants', ['same-id'])
-          expect(records.map((r) => r.metadata?.owner), `tenant ${label}`).toEqual([label])
+          expect(
+            records.map((r) => r.metadata?.owner),
+            `tenant ${label}`,
+          ).toEqual([label])
           expect(await scoped.count('tenants'), `tenant ${label}`).toBe(1)
         }
         for (const lone of ['T\uD800', 'T\uDBFF', '\uDFFFx']) {

@@ -30,8 +30,14 @@ afterAll(async () => {
 })
 
 const BACKENDS: ReadonlyArray<[string, () => StorageAdapter]> = [
-  ['SQLite file (sqlite-native, WAL)', () => createSqliteNativeAdapter({ filename: join(folder, 'load.db') })],
-  ['PostgreSQL (pool of 10)', () => createPostgresAdapter({ connectionString: PG_URL, searchPath: [schema] })],
+  [
+    'SQLite file (sqlite-native, WAL)',
+    () => createSqliteNativeAdapter({ filename: join(folder, 'load.db') }),
+  ],
+  [
+    'PostgreSQL (pool of 10)',
+    () => createPostgresAdapter({ connectionString: PG_URL, searchPath: [schema] }),
+  ],
 ]
 
 describe(`ConversationMemory under load: ${PLAN.writers} writers and ${PLAN.readers} readers, ${PLAN.operations} operations each (seed ${seed})`, () => {
@@ -51,7 +57,9 @@ describe(`ConversationMemory under load: ${PLAN.writers} writers and ${PLAN.read
             Array.from({ length: PLAN.conversations }, (_, c) => `chat-${c}`),
           )
           for (const conversation of conversations) {
-            const turns = await memory.retrieveConversationTurns(user, conversation.conversationId, { limit: 100_000 })
+            const turns = await memory.retrieveConversationTurns(user, conversation.conversationId, {
+              limit: 100_000,
+            })
             const expected = Array.from({ length: PLAN.operations }, (_, i) => i)
               .filter((i) => conversationOf(i, PLAN) === conversation.conversationId)
               .map((i) => `${w}:${i}`)

@@ -16,4 +16,8 @@ export {
   supabaseMigrationSql,
 } from './supabase-migration.js'
 export type { RpcResponse, SupabaseRpcClient } from './supabase-rpc.js'
-export { createSupabaseVectorStore, type SupabaseVectorStoreConfig } from './supabase-vector-store.js'
+export {
+  createSupabaseVectorStore,
+  type SupabaseVectorStore,
+  type SupabaseVectorStoreConfig,
+} from './supabase-vector-store.js'

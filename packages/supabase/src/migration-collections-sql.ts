@@ -109,5 +109,18 @@ BEGIN
   END IF;
 END
 $fn$;
+
+-- Builds the collection's HNSW index now (after a bulk load by signed-in users, for example).
+CREATE OR REPLACE FUNCTION ${api}.engram_build_index(collection text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $fn$
+BEGIN
+  PERFORM ${data}.find_collection(collection);
+  IF NOT pg_catalog.has_function_privilege('${data}.build_index(text)', 'EXECUTE') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', DETAIL = 'engram:UNSUPPORTED',
+      MESSAGE = 'Only the service role builds indexes: call buildIndex from a server with the service role key';
+  END IF;
+  RETURN ${data}.build_index(collection);
+END
+$fn$;
 `
 }

@@ -1,17 +1,17 @@
 import type { MigrationNames } from './migration-names.js'
 
-/** A match as JSON: id and score, and metadata, text and the vector when present. */
-const MATCH_JSON = `pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(''id'', m.id, ''score'', m.score, ''metadata'', m.metadata, ''text'', m.text, ''vector'', m.embedding::text::jsonb))`
+/** A match as JSON: id, score, metadata, text and vector (`null` when absent; json, see engram_get). */
+const MATCH_JSON = `pg_catalog.json_build_object(''id'', m.id, ''score'', m.score, ''metadata'', m.metadata, ''text'', m.text, ''vector'', m.embedding::text::json)`
 
 /**
  * `engram_query`: vector, text and hybrid search in one statement each. Vector search is exact
- * until the caller can see `exact_below` records, then it takes the collection's HNSW index
+ * until the caller can see `exact_below` records and the index is built, then it takes the HNSW index
  * (with pgvector's iterative scan, so filtered and row-level-secured queries still fill top_k)
  * and re-sorts the neighbours by their exact score. Text search ranks `ts_rank_cd` over the
  * words of the query (any of them may match). Hybrid fuses both ranked lists with Reciprocal
  * Rank Fusion, `1 / (rrf_k + rank)` summed, in SQL.
  */
-export function searchSql({ api, data }: MigrationNames): string {
+export function searchSql({ api, data, dataName }: MigrationNames): string {
   const invalid = (message: string) =>
     `RAISE EXCEPTION USING ERRCODE = '22023', DETAIL = 'engram:INVALID_ARGUMENT', MESSAGE = ${message}`
   return `
@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION ${api}.engram_query(
   ef_search integer DEFAULT 64,
   hybrid_candidates integer DEFAULT 200,
   owner uuid DEFAULT NULL
-) RETURNS jsonb
+) RETURNS json
 LANGUAGE plpgsql STABLE SET search_path = '' AS $fn$
 DECLARE
   coll ${data}.collections := ${data}.find_collection(collection);
@@ -52,7 +52,7 @@ DECLARE
   ranked text;
   -- The zero vectors a cosine HNSW index leaves out (they score 0), or NULL for other metrics.
   zero text;
-  result jsonb;
+  result json;
 BEGIN
   IF chosen NOT IN ('vector', 'text', 'hybrid') THEN
     ${invalid(`pg_catalog.format('engram: mode must be vector, text or hybrid, got %s', chosen)`)};
@@ -88,7 +88,7 @@ BEGIN
       CASE coll.metric WHEN 'cosine' THEN '<=>' WHEN 'dot' THEN '<#>' ELSE '<->' END);
     zero := CASE WHEN coll.metric = 'cosine' THEN pg_catalog.format('%s.vector_norm(t.embedding) = 0', vs) END;
     -- Counting stops at the threshold, so deciding costs at most exact_below index entries.
-    IF coll.dimension <= 2000 THEN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', '${dataName}', 'records_' || coll.id || '_hnsw')) IS NOT NULL THEN
       EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT 1 FROM %s t WHERE %s LIMIT %s) s', tbl, scope, exact_below) INTO visible;
       ann := visible >= exact_below;
     END IF;
@@ -132,7 +132,7 @@ BEGIN
       SELECT %3$s, f.score, f.best FROM fused f JOIN %4$s t ON t.id = f.id
       ORDER BY f.score DESC, f.best, f.id LIMIT %5$s', vector_list, text_list, cols, tbl, top_k);
   END IF;
-  EXECUTE pg_catalog.format('SELECT coalesce(jsonb_agg(${MATCH_JSON} ORDER BY m.score DESC, m.best, m.id), ''[]'') FROM (%s) m', ranked)
+  EXECUTE pg_catalog.format('SELECT coalesce(json_agg(${MATCH_JSON} ORDER BY m.score DESC, m.best, m.id), ''[]'') FROM (%s) m', ranked)
   INTO result USING query_vector::text, query_text, rrf_k;
   RETURN result;
 END

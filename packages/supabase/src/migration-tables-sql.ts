@@ -1,11 +1,11 @@
 import type { MigrationNames } from './migration-names.js'
 
 /**
- * The registry, the migration log, the helpers every function calls, and the two SECURITY
- * DEFINER functions that create and drop a collection's table. Each collection gets a table of
- * its own (`records_<id>`) so its column has a fixed dimension, its HNSW index is built on an
- * empty table, and dropping it is instant. Only the definer functions run DDL; EXECUTE on them
- * is granted to `service_role` alone, so signed-in users can never create or drop tables.
+ * The registry, the migration log, the helpers every function calls, and the SECURITY DEFINER
+ * functions that create and drop a collection's table and build its HNSW index. Each collection
+ * gets a table of its own (`records_<id>`), so its column has a fixed dimension, its index covers
+ * only its rows, and dropping it is instant. Only the definer functions run DDL; EXECUTE on them
+ * is granted to `service_role` alone, so signed-in users can never create, drop or index tables.
  */
 export function tablesSql({ api, data, dataName }: MigrationNames): string {
   return `
@@ -123,7 +123,6 @@ DECLARE
   coll ${data}.collections;
   vs text := ${data}.vector_schema();
   tbl text;
-  ops text;
 BEGIN
   -- Two stores creating the same collection at once: the second waits, then finds the first's.
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('engram.${dataName}.' || p_name));
@@ -145,22 +144,43 @@ BEGIN
   EXECUTE pg_catalog.format('CREATE INDEX ON %s (owner_id, id)', tbl);
   EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gin (tsv)', tbl);
   EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gin (metadata jsonb_path_ops)', tbl);
-  -- pgvector indexes vector columns of up to 2,000 dimensions; larger ones are searched exactly.
-  IF coll.dimension <= 2000 THEN
-    ops := CASE coll.metric WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'dot' THEN 'vector_ip_ops' ELSE 'vector_l2_ops' END;
-    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING hnsw (embedding %s.%I) WITH (m = %s, ef_construction = %s)',
-      tbl, vs, ops, coll.m, coll.ef_construction);
-    -- A cosine HNSW index leaves out zero vectors; searches add them back from this small index.
-    IF coll.metric = 'cosine' THEN
-      EXECUTE pg_catalog.format('CREATE INDEX ON %s (id) WHERE %s.vector_norm(embedding) = 0', tbl, vs);
-    END IF;
-  END IF;
   EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE pg_catalog.format(
     'CREATE POLICY engram_owner ON %s FOR ALL TO authenticated USING (owner_id = (SELECT auth.uid())) WITH CHECK (owner_id = (SELECT auth.uid()))',
     tbl);
   EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO authenticated, service_role', tbl);
   RETURN coll;
+END
+$fn$;
+
+-- The HNSW index, built once the rows are in: many times faster than keeping it up to date on
+-- every insert. Idempotent; returns whether it built anything. pgvector indexes vector columns
+-- of up to 2,000 dimensions; larger ones are always searched exactly.
+CREATE OR REPLACE FUNCTION ${data}.build_index(p_name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  coll ${data}.collections := ${data}.find_collection(p_name);
+  vs text := ${data}.vector_schema();
+  tbl text := ${data}.records_table(coll.id);
+  ops text := CASE coll.metric WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'dot' THEN 'vector_ip_ops' ELSE 'vector_l2_ops' END;
+BEGIN
+  IF coll.dimension > 2000 THEN
+    RETURN false;
+  END IF;
+  -- Concurrent builders queue here; the later ones find the index and skip.
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('engram.${dataName}.index.' || p_name));
+  IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', '${dataName}', 'records_' || coll.id || '_hnsw')) IS NOT NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM pg_catalog.set_config('maintenance_work_mem', '128MB', true);
+  EXECUTE pg_catalog.format('CREATE INDEX %I ON %s USING hnsw (embedding %s.%I) WITH (m = %s, ef_construction = %s)',
+    'records_' || coll.id || '_hnsw', tbl, vs, ops, coll.m, coll.ef_construction);
+  -- A cosine HNSW index leaves out zero vectors; searches add them back from this small index.
+  IF coll.metric = 'cosine' THEN
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON %s (id) WHERE %s.vector_norm(embedding) = 0',
+      'records_' || coll.id || '_zero', tbl, vs);
+  END IF;
+  RETURN true;
 END
 $fn$;
 
@@ -181,7 +201,9 @@ $fn$;
 
 REVOKE ALL ON FUNCTION ${data}.create_collection(text, integer, text, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ${data}.drop_collection(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${data}.build_index(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ${data}.create_collection(text, integer, text, integer, integer) TO service_role;
 GRANT EXECUTE ON FUNCTION ${data}.drop_collection(text) TO service_role;
+GRANT EXECUTE ON FUNCTION ${data}.build_index(text) TO service_role;
 `
 }

@@ -40,7 +40,10 @@ export interface SupabaseVectorStoreConfig {
    * none: the service role sees every record, and records it adds belong to no user.
    */
   tenant?: string
-  /** Records (visible to the caller) below which vector search is exact; at or above it, the HNSW index. Default is `10000`. */
+  /**
+   * Records (visible to the caller) below which vector search is exact; at or above it, the HNSW
+   * index, which the service role's upserts build once the collection reaches this size. Default is `10000`.
+   */
   exactBelow?: number
   /** HNSW graph degree for new collections. Default is `16`. */
   m?: number
@@ -50,6 +53,20 @@ export interface SupabaseVectorStoreConfig {
   efSearch?: number
   /** On an HNSW search, how many nearest records hybrid fusion ranks (at least topK). Default is `200`. */
   hybridCandidates?: number
+}
+
+/** A `VectorStore` on Supabase. */
+export interface SupabaseVectorStore extends VectorStore {
+  /**
+   * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race;
+   * service role only, `UNSUPPORTED` for a user). The service role's own upserts build it at the
+   * end of the call that brings the collection to `exactBelow` records; call this after users
+   * (whose upserts never build) have loaded a collection. Until it exists, search is exact.
+   *
+   * @example
+   * await store.buildIndex('docs')
+   */
+  buildIndex(collection: string): Promise<void>
 }
 
 /** A collection as the registry describes it. */
@@ -83,8 +100,8 @@ const CAPABILITIES: VectorCapabilities = Object.freeze({
  * const store = createSupabaseVectorStore({ url: process.env.SUPABASE_URL!, key: process.env.SUPABASE_SERVICE_ROLE_KEY! })
  * const mine = createSupabaseVectorStore({ client: supabase }) // a browser or server client with the user's session
  */
-export function createSupabaseVectorStore(config: SupabaseVectorStoreConfig): VectorStore {
-  return new SupabaseVectorStore(config)
+export function createSupabaseVectorStore(config: SupabaseVectorStoreConfig): SupabaseVectorStore {
+  return new SupabaseVectorStoreImpl(config)
 }
 
 function integer(
@@ -119,6 +136,7 @@ function vectorJson(vector: Float32Array): number[] {
   return out
 }
 
+/** A record as the store sends it. */
 interface RecordJson {
   id: string
   vector: number[]
@@ -126,23 +144,31 @@ interface RecordJson {
   text?: string
 }
 
-interface MatchJson extends Omit<RecordJson, 'vector'> {
-  score: number
-  vector?: number[]
+/** A record as the functions return it: absent parts are `null`. */
+interface StoredJson {
+  id: string
+  vector: number[]
+  metadata: Metadata | null
+  text: string | null
 }
 
-function toRecord(row: RecordJson): VectorRecord {
+interface MatchJson extends Omit<StoredJson, 'vector'> {
+  score: number
+  vector: number[] | null
+}
+
+function toRecord(row: StoredJson): VectorRecord {
   const record: VectorRecord = { id: row.id, vector: Float32Array.from(row.vector) }
-  if (row.metadata !== undefined) record.metadata = row.metadata
-  if (row.text !== undefined) record.text = row.text
+  if (row.metadata !== null && row.metadata !== undefined) record.metadata = row.metadata
+  if (row.text !== null && row.text !== undefined) record.text = row.text
   return record
 }
 
 function toMatch(row: MatchJson): VectorMatch {
   const match: VectorMatch = { id: row.id, score: Number(row.score) }
-  if (row.metadata !== undefined) match.metadata = row.metadata
-  if (row.text !== undefined) match.text = row.text
-  if (row.vector !== undefined) match.vector = Float32Array.from(row.vector)
+  if (row.metadata !== null && row.metadata !== undefined) match.metadata = row.metadata
+  if (row.text !== null && row.text !== undefined) match.text = row.text
+  if (row.vector !== null && row.vector !== undefined) match.vector = Float32Array.from(row.vector)
   return match
 }
 
@@ -152,7 +178,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-class SupabaseVectorStore extends VectorStoreBase<SupabaseCollection> {
+class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implements SupabaseVectorStore {
   readonly kind = 'supabase'
   readonly capabilities = CAPABILITIES
   readonly #client: SupabaseRpcClient
@@ -309,12 +335,21 @@ class SupabaseVectorStore extends VectorStoreBase<SupabaseCollection> {
     return this.#call<string[]>('engram_list_collections', {}, false)
   }
 
+  async buildIndex(collection: string): Promise<void> {
+    await this.onCollection(collection, (found) =>
+      this.#call<boolean>('engram_build_index', { collection: found.name }, false),
+    )
+  }
+
   protected async upsertRecords(collection: SupabaseCollection, records: ValidRecord[]): Promise<void> {
     let batch: RecordJson[] = []
     let bytes = 0
-    const send = async () => {
+    // Only the last request may build the HNSW index, so a bulk load never maintains it row by row.
+    const send = async (last: boolean) => {
       if (batch.length === 0) return
-      await this.#call<number>('engram_upsert', { collection: collection.name, records: batch })
+      const args: Record<string, unknown> = { collection: collection.name, records: batch }
+      if (last) args.index_after = this.#exactBelow
+      await this.#call<number>('engram_upsert', args)
       batch = []
       bytes = 0
     }
@@ -323,11 +358,11 @@ class SupabaseVectorStore extends VectorStoreBase<SupabaseCollection> {
       if (record.metadata !== undefined) row.metadata = record.metadata
       if (record.text !== undefined) row.text = record.text
       const size = JSON.stringify(row).length
-      if (bytes + size > REQUEST_BYTES) await send()
+      if (bytes + size > REQUEST_BYTES) await send(false)
       batch.push(row)
       bytes += size
     }
-    await send()
+    await send(true)
   }
 
   protected async searchRecords(collection: SupabaseCollection, query: StoreQuery): Promise<VectorMatch[]> {
@@ -351,7 +386,7 @@ class SupabaseVectorStore extends VectorStoreBase<SupabaseCollection> {
   protected async getRecords(collection: SupabaseCollection, ids: string[]): Promise<VectorRecord[]> {
     const found: VectorRecord[] = []
     for (const part of chunks(ids, IDS_PER_REQUEST)) {
-      const rows = await this.#call<RecordJson[]>('engram_get', { collection: collection.name, ids: part })
+      const rows = await this.#call<StoredJson[]>('engram_get', { collection: collection.name, ids: part })
       for (const row of rows) found.push(toRecord(row))
     }
     return found
@@ -387,7 +422,7 @@ class SupabaseVectorStore extends VectorStoreBase<SupabaseCollection> {
       if (after !== undefined) args.after_id = after
       if (options.filter !== undefined) args.filter = options.filter
       // Keyset pages by id: each page is its own call, so nothing stays open while the caller holds one.
-      const rows = await this.#call<RecordJson[]>('engram_scan', args)
+      const rows = await this.#call<StoredJson[]>('engram_scan', args)
       if (rows.length > 0) yield rows.map(toRecord)
       if (rows.length < options.batchSize) return
       after = rows[rows.length - 1]?.id

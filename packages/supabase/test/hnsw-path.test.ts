@@ -57,7 +57,7 @@ describe('the HNSW path', () => {
     await store.close()
   })
 
-  it('is taken at exactBelow visible records and uses the index the collection was created with', async (ctx) => {
+  it('is taken at exactBelow visible records, on the index the load built', async (ctx) => {
     ctx.skip(target.server === undefined, 'reads index statistics of the local database')
     // Statistics are flushed at the end of a backend's transaction, so run the function here as
     // the service role (as PostgREST would) and force the flush, rather than wait for the server's.
@@ -96,6 +96,56 @@ describe('the HNSW path', () => {
       expect(await scans()).toBe(exact + 1)
     } finally {
       await client.end()
+    }
+  })
+
+  it("is built by the service role's load, never by a user's, and buildIndex is the service role's alone", async (ctx) => {
+    ctx.skip(
+      target.server === undefined || target.users === undefined,
+      'reads the catalog of the local database',
+    )
+    const indexes = async (collection: string) => {
+      const client = new pg.Client({ connectionString: PG_URL })
+      await client.connect()
+      try {
+        const { rows } = await client.query<{ indexdef: string }>(
+          `SELECT i.indexdef FROM pg_indexes i JOIN ${target.dataSchema}.collections c ON i.tablename = 'records_' || c.id
+           WHERE i.schemaname = $1 AND c.name = $2 AND i.indexdef LIKE '%hnsw%'`,
+          [target.dataSchema, collection],
+        )
+        return rows.length
+      } finally {
+        await client.end()
+      }
+    }
+    expect(await indexes(name)).toBe(1)
+    const other = `${name}_users`
+    const service = createSupabaseVectorStore({
+      client: target.serviceClient(),
+      schema: target.schema,
+      exactBelow: 10,
+    })
+    const [user] = target.users as NonNullable<SupabaseTarget['users']>
+    const mine = createSupabaseVectorStore({
+      client: target.userClient(user),
+      schema: target.schema,
+      exactBelow: 10,
+    })
+    try {
+      await service.createCollection(other, { dimension: 16 })
+      await mine.upsert(
+        other,
+        seeded(50, 5).map((vector, i) => ({ id: `u${i}`, vector })),
+      )
+      expect(await indexes(other)).toBe(0)
+      await expect(mine.buildIndex(other)).rejects.toMatchObject({ code: 'UNSUPPORTED' })
+      await service.buildIndex(other)
+      await service.buildIndex(other)
+      expect(await indexes(other)).toBe(1)
+    } finally {
+      await service.dropCollection(other)
+      await service.close()
+      await mine.close()
     }
   })
 

@@ -134,6 +134,87 @@ describe('PostgREST errors become StorageErrors that say what to do', () => {
   })
 })
 
+describe('the SQL functions check what they are sent, whatever the client', () => {
+  const rpcError = async (fn: string, args: Record<string, unknown>) => {
+    const client = createSupabaseClient({ url: target.url, key: target.serviceRoleKey })
+    const reply = await client.schema(target.schema).rpc(fn, args)
+    expect(reply.error, `${fn} should have failed`).not.toBeNull()
+    return storageErrorFromPostgrest(reply.error ?? {}, reply.status, { fn, schema: target.schema })
+  }
+
+  it('a batch with one bad record writes nothing and names the record', async () => {
+    const vectors = store()
+    await vectors.createCollection('checked', { dimension: 2 })
+    try {
+      const good = { id: 'good', vector: [1, 0] }
+      const cases: Array<[unknown, string, RegExp]> = [
+        [{ id: 7, vector: [1, 0] }, 'INVALID_ARGUMENT', /^records\[1\] needs an id/],
+        [
+          { id: 'x', vector: [1] },
+          'DIMENSION_MISMATCH',
+          /^records\[1\]\.vector has 1 dimensions; the collection has 2$/,
+        ],
+        [
+          { id: 'x', vector: [1, 0], metadata: ['a'] },
+          'INVALID_ARGUMENT',
+          /has metadata that is not an object/,
+        ],
+        [{ id: 'x', vector: [1, 0], text: 5 }, 'INVALID_ARGUMENT', /has text that is not a string/],
+        ['not a record', 'INVALID_ARGUMENT', /^records\[1\] must be an object/],
+      ]
+      for (const [bad, code, message] of cases) {
+        const error = await rpcError('engram_upsert', { collection: 'checked', records: [good, bad] })
+        expect([error.code, error.message]).toEqual([code, expect.stringMatching(message)])
+      }
+      expect(await vectors.count('checked')).toBe(0)
+    } finally {
+      await vectors.dropCollection('checked')
+      await vectors.close()
+    }
+  })
+
+  it('queries, deletes and scans refuse out-of-range arguments', async () => {
+    const vectors = store()
+    await vectors.createCollection('ranges', { dimension: 2 })
+    try {
+      expect(
+        (await rpcError('engram_query', { collection: 'ranges', query_vector: [1, 0], top_k: 0 })).code,
+      ).toBe('INVALID_ARGUMENT')
+      expect(
+        (await rpcError('engram_query', { collection: 'ranges', query_vector: [1, 0], mode: 'fuzzy' }))
+          .message,
+      ).toMatch(/mode must be vector, text or hybrid/)
+      expect((await rpcError('engram_query', { collection: 'ranges', query_vector: [1, 0, 0] })).code).toBe(
+        'DIMENSION_MISMATCH',
+      )
+      expect(
+        (await rpcError('engram_query', { collection: 'ranges', mode: 'text', query_text: '  ' })).code,
+      ).toBe('INVALID_ARGUMENT')
+      expect(
+        (
+          await rpcError('engram_delete', {
+            collection: 'ranges',
+            ids: ['a'],
+            filter: { kind: 'and', children: [] },
+          })
+        ).message,
+      ).toMatch(/exactly one of ids or filter/)
+      expect((await rpcError('engram_get', { collection: 'ranges', ids: [1, 2] })).message).toMatch(
+        /ids must be an array of strings/,
+      )
+      expect((await rpcError('engram_scan', { collection: 'ranges', batch_size: 10_001 })).code).toBe(
+        'INVALID_ARGUMENT',
+      )
+      expect((await rpcError('engram_create_collection', { collection: '1bad', dimension: 2 })).code).toBe(
+        'INVALID_ARGUMENT',
+      )
+    } finally {
+      await vectors.dropCollection('ranges')
+      await vectors.close()
+    }
+  })
+})
+
 describe('storageErrorFromPostgrest', () => {
   const context = { fn: 'engram_query', schema: 'public' }
 

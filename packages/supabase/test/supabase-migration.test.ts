@@ -89,6 +89,7 @@ describe('applySupabaseMigration', () => {
     await applySupabaseMigration(db, names)
     const api = await functions(names.schema)
     expect(api.map((f) => f.name)).toEqual([
+      'engram_build_index',
       'engram_count',
       'engram_create_collection',
       'engram_delete',
@@ -104,12 +105,14 @@ describe('applySupabaseMigration', () => {
     for (const fn of api) expect(fn.ndefaults, fn.name).toBe(fn.nargs)
   })
 
-  it('runs every function as its caller with an empty search_path, except the two definer functions', async () => {
+  it('runs every function as its caller with an empty search_path, except the three definer functions', async () => {
     const names = schemas()
     await applySupabaseMigration(db, names)
     for (const fn of [...(await functions(names.schema)), ...(await functions(names.dataSchema))]) {
       expect(fn.config, fn.name).toEqual(['search_path=""'])
-      expect(fn.definer, fn.name).toBe(['create_collection', 'drop_collection'].includes(fn.name))
+      expect(fn.definer, fn.name).toBe(
+        ['build_index', 'create_collection', 'drop_collection'].includes(fn.name),
+      )
     }
   })
 
@@ -121,7 +124,7 @@ describe('applySupabaseMigration', () => {
     }
     for (const fn of await functions(names.dataSchema)) {
       expect(fn.anon, fn.name).toBe(false)
-      const definer = ['create_collection', 'drop_collection'].includes(fn.name)
+      const definer = ['build_index', 'create_collection', 'drop_collection'].includes(fn.name)
       expect([fn.name, fn.authenticated, fn.service]).toEqual([fn.name, !definer, true])
     }
   })

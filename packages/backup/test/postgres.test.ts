@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { isStorageError, type StorageAdapter } from '@engram/core'
+import { ConversationMemory } from '@engram/memory'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -55,6 +56,12 @@ describe.each(destinations)('Postgres backups through %s', (_name, makeDestinati
     const result = await manager.restore(backup.key, { into: target })
     expect(result.method).toBe('tables')
     expect(await readEverything(target)).toEqual(await readEverything(source))
+    // Identity columns carry on after the restored rows: the restored database takes new turns.
+    const memory = new ConversationMemory(target)
+    await memory.storeConversationTurn('user-0', 'chat-0', { role: 'user', content: 'after the restore' })
+    expect((await memory.retrieveConversationTurns('user-0', 'chat-0')).at(-1)?.content).toBe(
+      'after the restore',
+    )
     // The restore leaves none of migrate's bookkeeping behind.
     expect(await target.get("SELECT to_regclass('engram_migrate_checkpoints')::text AS t")).toEqual({
       t: null,
@@ -71,6 +78,11 @@ describe.each(destinations)('Postgres backups through %s', (_name, makeDestinati
     const result = await manager.restore(backup.key, { into: target })
     expect(result).toMatchObject({ method: 'tables', notes: [] })
     expect(await readEverything(target)).toEqual(await readEverything(source))
+    const memory = new ConversationMemory(target)
+    await memory.storeConversationTurn('user-1', 'chat-1', { role: 'user', content: 'after the restore' })
+    expect((await memory.retrieveConversationTurns('user-1', 'chat-1')).at(-1)?.content).toBe(
+      'after the restore',
+    )
     await source.close()
   })
 })

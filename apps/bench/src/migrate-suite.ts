@@ -17,8 +17,8 @@ import type { SuiteOptions } from './suite-options.js'
 /** The memory workload's conversations: 10,000 × 50 turns (1,000 users), or a handful for `--smoke`. */
 const FULL = { conversations: 10_000, turns: 50, users: 1000 }
 const SMOKE = { conversations: 20, turns: 6, users: 5 }
-/** Rows per batch for every system. */
-const BATCH = 2000
+/** Rows per batch for the raw copy and @framers/sql-storage-adapter: engram's default, which engram runs with. */
+const BATCH = 5000
 /** Longest @framers/sql-storage-adapter may take before it is stopped and reported as unfinished, in seconds. */
 const FRAMERS_BUDGET_S = 600
 
@@ -170,7 +170,7 @@ async function engramRow(
 }
 
 /**
- * The floor: better-sqlite3 reads 2,000-row pages by key, pg writes each as one JSONB document
+ * The floor: better-sqlite3 reads 5,000-row pages by key, pg writes each as one JSONB document
  * in its own transaction, three in flight, into tables made as engram makes them (indexes and
  * foreign keys after the rows). Nothing is checkpointed or checked.
  */

@@ -19,7 +19,7 @@ The vector engines' own tables are left out: move vectors with engram migrate.
 
   -o, --output F      write to F (gzip-compressed when F ends in .gz); default is stdout
   --tables a,b        only these tables
-  --batch-size N      rows read per page (default 1000)
+  --batch-size N      rows read per page (default 5000)
   --json              with -o: print one JSON summary on stdout`,
   positionals: [1, 1],
   options: {

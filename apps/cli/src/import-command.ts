@@ -19,7 +19,7 @@ bytes. "-" reads standard input.
 
   --tables a,b        only these tables of the export
   --on-conflict P     rows the database already has: error (default), skip, or replace
-  --batch-size N      rows per transaction (default 1000)
+  --batch-size N      rows per transaction (default 5000)
   --json              print one JSON result and nothing else on stdout`,
   positionals: [2, 2],
   options: {

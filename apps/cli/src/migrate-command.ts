@@ -18,7 +18,7 @@ collections move with it (@engram/sqlite-vector on SQLite, pgvector on Postgres)
   --dry-run           count and check everything, write nothing; not even the target file is created
   --resume            continue a migration that stopped; the target's checkpoints say where
   --verify            compare every table (counts and checksums) and every vector afterwards
-  --batch-size N      rows per batch and per target transaction (default 1000)
+  --batch-size N      rows per batch and per target transaction (default 5000)
   --on-conflict P     rows the target already has: error (default), skip, or replace
   --json              print one JSON result and nothing else on stdout
 

@@ -11,13 +11,14 @@ import {
 import { readSchema } from './read-schema.js'
 import { TableChecksum } from './table-checksum.js'
 import { countRows, readPages } from './table-reader.js'
+import { DEFAULT_BATCH } from './table-writer.js'
 import { encodeValue } from './value-codec.js'
 
 /** Options for `exportDatabase`. */
 export interface ExportOptions {
   /** Tables to export. Default is every table except the vector engines' and the checkpoint table. */
   tables?: readonly string[]
-  /** Rows read per page (and per yielded chunk). Default is `1000`. */
+  /** Rows read per page (and per yielded chunk). Default is `5000`. */
   batchSize?: number
   /** Called after each page with the table's rows written so far and its total. */
   onProgress?: (done: number, total: number, table: string) => void
@@ -40,7 +41,7 @@ export async function* exportDatabase(
   db: StorageAdapter,
   options: ExportOptions = {},
 ): AsyncGenerator<string> {
-  const batchSize = options.batchSize ?? 1000
+  const batchSize = options.batchSize ?? DEFAULT_BATCH
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new StorageError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`)
   }

@@ -9,14 +9,14 @@ import { readSchema } from './read-schema.js'
 import { TableChecksum } from './table-checksum.js'
 import type { ColumnTypes } from './table-ddl.js'
 import { openTableTarget, type TableTarget } from './table-target.js'
-import type { ConflictPolicy } from './table-writer.js'
+import { type ConflictPolicy, DEFAULT_BATCH } from './table-writer.js'
 import { decodeValue } from './value-codec.js'
 
 /** Options for `importDatabase`. */
 export interface ImportOptions {
   /** A row whose key the target already has (and this import did not write): `'error'`, `'skip'` or `'replace'`. Default is `'error'`. */
   onConflict?: ConflictPolicy
-  /** Rows per target transaction. Default is `1000`. */
+  /** Rows per target transaction. Default is `5000`. */
   batchSize?: number
   /** Only these tables of the export. Default is all of them. */
   tables?: readonly string[]
@@ -56,7 +56,7 @@ export async function importDatabase(
   options: ImportOptions = {},
 ): Promise<ImportResult> {
   const started = performance.now()
-  const batchSize = options.batchSize ?? 1000
+  const batchSize = options.batchSize ?? DEFAULT_BATCH
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new StorageError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`)
   }

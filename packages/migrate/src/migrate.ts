@@ -18,7 +18,7 @@ import { hasVectorEngine, readSchema } from './read-schema.js'
 import { scanValues } from './scan-values.js'
 import type { ColumnTypes } from './table-ddl.js'
 import { countRows } from './table-reader.js'
-import type { ConflictPolicy } from './table-writer.js'
+import { type ConflictPolicy, DEFAULT_BATCH } from './table-writer.js'
 import { type SourceSum, unchangedSince, verifyCopy } from './verify-copy.js'
 
 /** Where a migration is, for `onProgress`. */
@@ -39,7 +39,7 @@ export interface MigrateOptions {
   tables?: readonly string[]
   /** Vector collections to copy. Default is every collection (and none when only `tables` is given). */
   collections?: readonly string[]
-  /** Rows (or records) per batch and per target transaction. Default is `1000`. */
+  /** Rows (or records) per batch and per target transaction. Default is `5000`. */
   batchSize?: number
   /** Called after each batch: rows done and the total of the table or collection, its name, and the phase. */
   onProgress?: (done: number, total: number, name: string, detail: ProgressDetail) => void
@@ -371,7 +371,7 @@ function checkOptions(options: MigrateOptions): Settings {
   if (typeof options !== 'object' || options === null) {
     throw new StorageError('INVALID_ARGUMENT', 'migrate() takes { from, to, …options }')
   }
-  const batchSize = options.batchSize ?? 1000
+  const batchSize = options.batchSize ?? DEFAULT_BATCH
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
     throw new StorageError(
       'INVALID_ARGUMENT',

@@ -24,7 +24,7 @@ export async function hybridSearch(
   const depth = Math.max(parts.settings.hybridCandidates, query.topK)
   const params: Record<string, SqlValue> = { ...prepared.params, k: query.rrfK, candidates: depth }
   if (ann) params.ef = parts.index.efSearch(query.topK)
-  const list = textListSql({ table, condition, depth: ':candidates', ...text }, params)
+  const list = textListSql({ table, condition, depth: ':candidates', scored: false, ...text }, params)
   const candidates = ann
     ? `(SELECT c.id, c.embedding FROM ${HNSW_SETTINGS} CROSS JOIN LATERAL (
           SELECT t.id, t.embedding FROM ${table} t

@@ -49,7 +49,7 @@ export async function searchCollection(
   if (query.mode === 'text') {
     const text = await parts.text.prepare(collection, query.text ?? '')
     if (text.lexemes.length === 0) return []
-    const list = textListSql({ table, condition, depth: ':top', ...text }, params)
+    const list = textListSql({ table, condition, depth: ':top', scored: true, ...text }, params)
     const rows = await collection.db.all(
       `SELECT ${columns}, m.score::float8 AS score
        FROM (${list}) m JOIN ${table} t ON t.tenant_id = :tenant AND t.id = m.id

@@ -39,6 +39,11 @@ export interface TextListSpec {
   readonly depth: string
   /** Whether the table has the repeated-words index, without which ranking by tiers is not exact. */
   readonly tiered: boolean
+  /**
+   * Whether `score` must be `ts_rank_cd` itself (text mode returns it). Hybrid needs only the order,
+   * so on the tiered path its `score` is the number of query-word positions, which orders the same.
+   */
+  readonly scored: boolean
 }
 
 /** Most `tsv @@ …` conditions a tiered list may hold (each a bound parameter and a bitmap index scan). */
@@ -64,7 +69,7 @@ const MAX_TIER_CLAUSES = 64
  *   list are the first by id among all matches: tier 2, the repeaters and the first `depth` matches
  *   by id hold it.
  * - The candidates are ordered by `n` (`d` from `ts_delete`, about a microsecond, or every position
- *   for a repeater) and `ts_rank_cd` scores only the `depth` kept.
+ *   for a repeater) and `ts_rank_cd` scores only the `depth` kept (none when `scored` is false).
  * A query with too many words for the clause budget ranks every match, as does a table without the
  * index.
  */
@@ -76,12 +81,14 @@ export function textListSql(spec: TextListSpec, params: Record<string, SqlValue>
   const distinctWords = 'length(t.tsv) - length(ts_delete(t.tsv, :terms::text[]))'
   const everyPosition =
     '(SELECT sum(cardinality(u.positions)) FROM unnest(t.tsv) AS u WHERE u.lexeme = ANY(:terms::text[]))'
+  const kept = (from: string) =>
+    `SELECT b.id, b.tsv, b.n FROM (
+       SELECT DISTINCT ON (a.id) a.id, a.tsv, a.n FROM (${from}) a ORDER BY a.id, a.n DESC
+     ) b ORDER BY b.n DESC, b.id LIMIT ${depth}`
   const ranked = (from: string) =>
-    `SELECT c.id, ts_rank_cd(c.tsv, ${anyWord}) AS score FROM (
-       SELECT b.id, b.tsv, b.n FROM (
-         SELECT DISTINCT ON (a.id) a.id, a.tsv, a.n FROM (${from}) a ORDER BY a.id, a.n DESC
-       ) b ORDER BY b.n DESC, b.id LIMIT ${depth}
-     ) c`
+    spec.scored
+      ? `SELECT c.id, ts_rank_cd(c.tsv, ${anyWord}) AS score FROM (${kept(from)}) c`
+      : `SELECT c.id, c.n AS score FROM (${kept(from)}) c`
   if (lexemes.length === 0) return `SELECT t.id, 0::real AS score FROM ${table} t WHERE FALSE`
   const levels = spec.tiered ? tierLevels(lexemes.length) : undefined
   if (levels === undefined) {

@@ -1,4 +1,4 @@
-import type { StorageAdapter, VectorRecord } from '@engram/core'
+import { reciprocalRankFusion, type StorageAdapter, type VectorRecord } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgVectorStore, createPostgresAdapter, type PgVectorStore } from '../src/index.js'
 import { admin, createRestrictedRole, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
@@ -100,6 +100,18 @@ describe('PgVectorStore text ranking by tiers', () => {
     for (const text of queries(12)) {
       const matches = await store.query('words', { text, mode: 'text', topK: 50, filter: { half: true } })
       expect([text, ranked(matches)]).toEqual([text, await rankEveryMatch(adapter, text, 50, true)])
+    }
+  })
+
+  it('fuses hybrid results from that list', async () => {
+    for (const text of queries(8)) {
+      const vector = [0.5, 0.2, 1]
+      // Below exactBelow the hybrid's vector list is every record, ranked exactly.
+      const vectorList = await store.query('words', { vector, mode: 'vector', topK: 3000 })
+      const textList = (await rankEveryMatch(adapter, text, 200)).map(([id, score]) => ({ id, score }))
+      const fused = reciprocalRankFusion([vectorList, textList], { limit: 10 })
+      const hybrid = await store.query('words', { vector, text, mode: 'hybrid', topK: 10 })
+      expect([text, hybrid.map((m) => m.id)]).toEqual([text, fused.map((f) => f.id)])
     }
   })
 

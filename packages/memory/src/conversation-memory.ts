@@ -197,7 +197,7 @@ export class ConversationMemory implements IMemoryAdapter {
     const storageId = turn.storageId === undefined ? newId() : checkKey(turn.storageId, 'turn.storageId')
     const row = turnRow(userId, conversationId, storageId, turn, turn.timestamp ?? Date.now(), false)
     const values = turnParams(row)
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     const conversation = [userId, conversationId, row.agent_id, row.created_at, row.created_at]
     try {
       if (this.storage.dialect === 'postgres') {
@@ -260,7 +260,7 @@ export class ConversationMemory implements IMemoryAdapter {
         }
         const roles = [...new Set(options.roles.map(checkRole))]
         if (roles.length === 0) {
-          await this.#opened()
+          if (!this.#migrated || this.#closed) await this.#opened()
           return []
         }
         where.push(`role IN (${marks(roles.length)})`)
@@ -269,7 +269,7 @@ export class ConversationMemory implements IMemoryAdapter {
       params.push(limit, offset)
       sql = readTurns(where.join(' AND '), order)
     }
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     const rows = await this.storage.all(sql, params)
     return rows.map(toStoredTurn)
   }
@@ -284,7 +284,7 @@ export class ConversationMemory implements IMemoryAdapter {
       options.agentId === undefined
         ? [userId, limit, offset]
         : [userId, checkKey(options.agentId, 'agentId'), limit, offset]
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     const rows = await this.storage.all(options.agentId === undefined ? LIST : LIST_BY_AGENT, params)
     return rows.map(toConversation)
   }
@@ -293,7 +293,7 @@ export class ConversationMemory implements IMemoryAdapter {
   async getConversation(userId: string, conversationId: string): Promise<Conversation | undefined> {
     checkUserId(userId)
     checkKey(conversationId, 'conversationId')
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     const row = await this.storage.get(GET_CONVERSATION, [userId, conversationId])
     return row === undefined ? undefined : toConversation(row)
   }
@@ -333,7 +333,7 @@ export class ConversationMemory implements IMemoryAdapter {
       columns.length === 0
         ? 'DO NOTHING'
         : `DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     await this.storage.run(
       `INSERT INTO ${CONVERSATIONS_TABLE} (user_id, conversation_id, created_at, last_activity${columns.map((c) => `, ${c}`).join('')})
        VALUES (${marks(4 + columns.length)})
@@ -364,7 +364,7 @@ export class ConversationMemory implements IMemoryAdapter {
       sql += ` AND seq NOT IN (SELECT seq FROM ${TURNS_TABLE} WHERE user_id = :user AND conversation_id = :conversation
         ORDER BY created_at DESC, seq DESC LIMIT :keep + 0)`
     }
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     return (await this.storage.run(sql, params)).changes
   }
 
@@ -372,7 +372,7 @@ export class ConversationMemory implements IMemoryAdapter {
   async deleteConversation(userId: string, conversationId: string): Promise<boolean> {
     checkUserId(userId)
     checkKey(conversationId, 'conversationId')
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     const existed = await this.storage.transaction(async (tx) => {
       // Explicit, because a SQLite connection may run with foreign keys (and so the cascade) off.
       const turns = await tx.run(`DELETE FROM ${TURNS_TABLE} WHERE user_id = ? AND conversation_id = ?`, [
@@ -400,7 +400,7 @@ export class ConversationMemory implements IMemoryAdapter {
     turns?: readonly ImportedTurn[]
   }): Promise<ImportCounts> {
     const checked = checkImport(batch)
-    await this.#opened()
+    if (!this.#migrated || this.#closed) await this.#opened()
     return this.storage.transaction((tx) => writeImport(tx, checked))
   }
 
@@ -412,8 +412,9 @@ export class ConversationMemory implements IMemoryAdapter {
   }
 
   /**
-   * Fails when closed; before the first migration has finished, returns it to wait for. After
-   * that it returns nothing, so a call waits on no promise but its own query.
+   * Fails when closed, and before the first migration has finished returns it to wait for. Calls
+   * come here only while one of the two holds, so afterwards they await nothing but their query
+   * (an `await` of nothing still costs a turn of the microtask queue, measurable on a 3 µs read).
    */
   #opened(): Promise<MigrationReport> | undefined {
     if (this.#closed) throw closedError()

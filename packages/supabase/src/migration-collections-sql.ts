@@ -5,7 +5,7 @@ import type { MigrationNames } from './migration-names.js'
  * finds the function from any subset of arguments (a missing one is never a PGRST202) and a
  * later migration can add parameters without breaking older clients.
  */
-export function collectionsSql({ api, data }: MigrationNames): string {
+export function collectionsSql({ api, data, dataName }: MigrationNames): string {
   return `
 CREATE OR REPLACE FUNCTION ${api}.engram_version() RETURNS integer
 LANGUAGE sql STABLE SET search_path = '' AS $fn$
@@ -110,16 +110,40 @@ BEGIN
 END
 $fn$;
 
--- Builds the collection's HNSW index now (after a bulk load by signed-in users, for example).
-CREATE OR REPLACE FUNCTION ${api}.engram_build_index(collection text DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = '' AS $fn$
+-- Builds the collection's HNSW index once it holds min_records (default: now). Without the
+-- privilege it is UNSUPPORTED, or with if_allowed just false. Returns whether the index exists.
+-- The statement_timeout is the function's own, which PostgREST applies to the whole call.
+CREATE OR REPLACE FUNCTION ${api}.engram_build_index(
+  collection text DEFAULT NULL,
+  min_records integer DEFAULT 0,
+  if_allowed boolean DEFAULT false
+) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = '' SET statement_timeout = '10min' AS $fn$
+DECLARE
+  coll ${data}.collections := ${data}.find_collection(collection);
+  stored bigint;
 BEGIN
-  PERFORM ${data}.find_collection(collection);
+  IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', '${dataName}', 'records_' || coll.id || '_hnsw')) IS NOT NULL THEN
+    RETURN true;
+  END IF;
+  IF coll.dimension > 2000 THEN
+    RETURN false;
+  END IF;
   IF NOT pg_catalog.has_function_privilege('${data}.build_index(text)', 'EXECUTE') THEN
+    IF if_allowed THEN
+      RETURN false;
+    END IF;
     RAISE EXCEPTION USING ERRCODE = '42501', DETAIL = 'engram:UNSUPPORTED',
       MESSAGE = 'Only the service role builds indexes: call buildIndex from a server with the service role key';
   END IF;
-  RETURN ${data}.build_index(collection);
+  -- Counting stops at the threshold, so the check costs at most min_records index entries.
+  EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT 1 FROM %s t LIMIT %s) s',
+    ${data}.records_table(coll.id), greatest(coalesce(min_records, 0), 0)) INTO stored;
+  IF stored < coalesce(min_records, 0) THEN
+    RETURN false;
+  END IF;
+  PERFORM ${data}.build_index(collection);
+  RETURN true;
 END
 $fn$;
 `

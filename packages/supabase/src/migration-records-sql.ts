@@ -12,7 +12,7 @@ const RECORD_JSON = `pg_catalog.json_build_object(''id'', r.id, ''vector'', r.em
  * users: every statement runs as the caller, so a user's `SELECT`, `DELETE` and `count(*)`
  * only ever see rows whose `owner_id` is their `auth.uid()`.
  */
-export function recordsSql({ api, data, dataName }: MigrationNames): string {
+export function recordsSql({ api, data }: MigrationNames): string {
   const invalid = (message: string) =>
     `RAISE EXCEPTION USING ERRCODE = '22023', DETAIL = 'engram:INVALID_ARGUMENT', MESSAGE = ${message}`
   const checkIds = (argument: string) => `IF pg_catalog.jsonb_typeof(${argument}) IS DISTINCT FROM 'array'
@@ -20,14 +20,11 @@ export function recordsSql({ api, data, dataName }: MigrationNames): string {
     ${invalid(`'engram: ids must be an array of strings'`)};
   END IF;`
   return `
--- index_after: once the collection holds this many records, a caller who may (the service role)
--- builds its HNSW index at the end of this call. NULL never builds (the earlier parts of a batch).
 -- records is json, not jsonb: vectors go straight from their text to pgvector, never through numeric.
 CREATE OR REPLACE FUNCTION ${api}.engram_upsert(
   collection text DEFAULT NULL,
   records json DEFAULT '[]',
-  owner uuid DEFAULT NULL,
-  index_after integer DEFAULT NULL
+  owner uuid DEFAULT NULL
 ) RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $fn$
 DECLARE
@@ -39,7 +36,6 @@ DECLARE
   bad_n bigint;
   bad_problem text;
   bad_size integer;
-  stored bigint;
   wanted integer;
   written integer;
   reason text;
@@ -99,16 +95,6 @@ BEGIN
   IF written < wanted THEN
     RAISE EXCEPTION USING ERRCODE = '23505', DETAIL = 'engram:UNIQUE_VIOLATION',
       MESSAGE = pg_catalog.format('Some record ids in this batch belong to another user of collection "%s", so nothing was written; ids are unique per collection across users, so use others (random UUIDs never collide)', collection);
-  END IF;
-  IF index_after IS NOT NULL AND coll.dimension <= 2000
-    AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', '${dataName}', 'records_' || coll.id || '_hnsw')) IS NULL
-    AND pg_catalog.has_function_privilege('${data}.build_index(text)', 'EXECUTE') THEN
-    -- Counting stops at the threshold, so the check costs at most index_after index entries.
-    EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT 1 FROM %s t LIMIT %s) s', ${data}.records_table(coll.id), greatest(index_after, 0))
-    INTO stored;
-    IF stored >= index_after THEN
-      PERFORM ${data}.build_index(collection);
-    END IF;
   END IF;
   RETURN written;
 END

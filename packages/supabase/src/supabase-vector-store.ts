@@ -59,9 +59,9 @@ export interface SupabaseVectorStoreConfig {
 export interface SupabaseVectorStore extends VectorStore {
   /**
    * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race;
-   * service role only, `UNSUPPORTED` for a user). The service role's own upserts build it at the
-   * end of the call that brings the collection to `exactBelow` records; call this after users
-   * (whose upserts never build) have loaded a collection. Until it exists, search is exact.
+   * service role only, `UNSUPPORTED` for a user). A service-role store builds it by itself after
+   * the upsert that brings the collection to `exactBelow` records; call this after users (whose
+   * upserts never build it) have loaded a collection. Until it exists, search is exact.
    *
    * @example
    * await store.buildIndex('docs')
@@ -74,6 +74,8 @@ type SupabaseCollection = StoredCollection
 
 /** pgvector's `vector` columns hold up to 16,000 dimensions (HNSW indexes up to 2,000; larger ones are searched exactly). */
 const MAX_DIMENSION = 16_000
+/** The largest dimension pgvector's HNSW index takes on a `vector` column. */
+const MAX_INDEXED_DIMENSION = 2_000
 /** Upsert requests are cut at about this many bytes of JSON, well inside API gateway limits and statement timeouts. */
 const REQUEST_BYTES = 1_000_000
 /** Ids per get or delete request. */
@@ -192,6 +194,8 @@ class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implem
   readonly #hybridCandidates: number
   /** Collections seen, so an operation is one call; a stale entry is dropped and the call retried. */
   readonly #known = new Map<string, SupabaseCollection>()
+  /** Collections known to have their HNSW index, so upserts stop asking. */
+  readonly #indexed = new Set<string>()
 
   constructor(config: SupabaseVectorStoreConfig) {
     super()
@@ -236,7 +240,7 @@ class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implem
       )
     }
     this.#owner = tenant === '' ? undefined : tenant.toLowerCase()
-    this.#exactBelow = integer(config.exactBelow, 10_000, 'exactBelow', 0, Number.MAX_SAFE_INTEGER)
+    this.#exactBelow = integer(config.exactBelow, 10_000, 'exactBelow', 0, 2_147_483_647)
     this.#m = integer(config.m, HNSW_DEFAULTS.m, 'm', 2, 100)
     this.#efConstruction = integer(
       config.efConstruction,
@@ -328,6 +332,7 @@ class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implem
 
   protected async removeCollection(name: string): Promise<void> {
     this.#known.delete(name)
+    this.#indexed.delete(name)
     await this.#call<null>('engram_drop_collection', { collection: name })
   }
 
@@ -336,20 +341,19 @@ class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implem
   }
 
   async buildIndex(collection: string): Promise<void> {
-    await this.onCollection(collection, (found) =>
-      this.#call<boolean>('engram_build_index', { collection: found.name }, false),
-    )
+    await this.onCollection(collection, async (found) => {
+      if (await this.#call<boolean>('engram_build_index', { collection: found.name }, false)) {
+        this.#indexed.add(found.name)
+      }
+    })
   }
 
   protected async upsertRecords(collection: SupabaseCollection, records: ValidRecord[]): Promise<void> {
     let batch: RecordJson[] = []
     let bytes = 0
-    // Only the last request may build the HNSW index, so a bulk load never maintains it row by row.
-    const send = async (last: boolean) => {
+    const send = async () => {
       if (batch.length === 0) return
-      const args: Record<string, unknown> = { collection: collection.name, records: batch }
-      if (last) args.index_after = this.#exactBelow
-      await this.#call<number>('engram_upsert', args)
+      await this.#call<number>('engram_upsert', { collection: collection.name, records: batch })
       batch = []
       bytes = 0
     }
@@ -358,11 +362,17 @@ class SupabaseVectorStoreImpl extends VectorStoreBase<SupabaseCollection> implem
       if (record.metadata !== undefined) row.metadata = record.metadata
       if (record.text !== undefined) row.text = record.text
       const size = JSON.stringify(row).length
-      if (bytes + size > REQUEST_BYTES) await send(false)
+      if (bytes + size > REQUEST_BYTES) await send()
       batch.push(row)
       bytes += size
     }
-    await send(true)
+    await send()
+    // After the load, not during it: an index kept up to date row by row makes bulk loads many
+    // times slower. A call of its own, because the build may take longer than an upsert may.
+    if (collection.dimension <= MAX_INDEXED_DIMENSION && !this.#indexed.has(collection.name)) {
+      const args = { collection: collection.name, min_records: this.#exactBelow, if_allowed: true }
+      if (await this.#call<boolean>('engram_build_index', args, false)) this.#indexed.add(collection.name)
+    }
   }
 
   protected async searchRecords(collection: SupabaseCollection, query: StoreQuery): Promise<VectorMatch[]> {

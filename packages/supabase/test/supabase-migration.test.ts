@@ -109,7 +109,10 @@ describe('applySupabaseMigration', () => {
     const names = schemas()
     await applySupabaseMigration(db, names)
     for (const fn of [...(await functions(names.schema)), ...(await functions(names.dataSchema))]) {
-      expect(fn.config, fn.name).toEqual(['search_path=""'])
+      // engram_build_index also carries its own statement_timeout, which PostgREST applies to the call.
+      const config =
+        fn.name === 'engram_build_index' ? ['search_path=""', 'statement_timeout=10min'] : ['search_path=""']
+      expect(fn.config, fn.name).toEqual(config)
       expect(fn.definer, fn.name).toBe(
         ['build_index', 'create_collection', 'drop_collection'].includes(fn.name),
       )

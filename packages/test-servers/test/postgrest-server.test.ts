@@ -51,6 +51,7 @@ CREATE FUNCTION ${api}.twin(a text) RETURNS text LANGUAGE sql STABLE AS $$ SELEC
 CREATE FUNCTION ${api}.members_only() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'welcome' $$;
 REVOKE ALL ON FUNCTION ${api}.members_only() FROM PUBLIC, anon;
 GRANT EXECUTE ON FUNCTION ${api}.members_only() TO authenticated;
+CREATE FUNCTION ${api}.slow() RETURNS void LANGUAGE sql VOLATILE SET statement_timeout = '100ms' AS $$ SELECT pg_sleep(2) $$;
 CREATE FUNCTION ${hidden}.whoami() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'hidden' $$;
 `
 
@@ -305,6 +306,16 @@ describe('running the call', () => {
     expect(user.body).toBe('welcome')
     const other = await call('members_only', {}, { token: server.signJwt({ role: 'service_role' }) })
     expect(other.status).toBe(403)
+  })
+
+  it("applies the function's own statement_timeout to the whole call, as PostgREST hoists it", async () => {
+    // Set on the function alone, the timeout would start after the statement did and never fire.
+    const reply = await call('slow')
+    expect(reply.status).toBe(500)
+    expect(reply.body).toMatchObject({
+      code: '57014',
+      message: 'canceling statement due to statement timeout',
+    })
   })
 
   it('rolls the whole call back when the function fails', async () => {

@@ -22,7 +22,16 @@ export interface Routine {
   readonly set: boolean
   /** Volatile functions run in a read-write transaction, the others read-only. */
   readonly volatile: boolean
+  /** The function's own settings PostgREST applies to the whole transaction (its `db-hoisted-tx-settings`). */
+  readonly settings: ReadonlyArray<readonly [name: string, value: string]>
 }
+
+/** PostgREST's default `db-hoisted-tx-settings`: a function's own values of these apply to the whole call. */
+export const HOISTED_SETTINGS = [
+  'statement_timeout',
+  'plan_filter.statement_cost_limit',
+  'default_transaction_isolation',
+]
 
 const ROUTINES_SQL = `
 SELECT p.proname AS name,
@@ -34,7 +43,8 @@ SELECT p.proname AS name,
   p.proretset AS set,
   p.provolatile AS volatility,
   p.prorettype = 'pg_catalog.void'::regtype AS void,
-  (rt.typtype = 'c' OR p.prorettype = 'pg_catalog.record'::regtype) AS composite
+  (rt.typtype = 'c' OR p.prorettype = 'pg_catalog.record'::regtype) AS composite,
+  coalesce(p.proconfig, '{}') AS config
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
@@ -51,6 +61,7 @@ interface RoutineRow {
   volatility: string
   void: boolean
   composite: boolean
+  config: string[]
 }
 
 /** The functions of `schema` (named `name`, or all of them), read from the catalog on each call. */
@@ -70,6 +81,11 @@ export async function loadRoutines(db: pg.Pool, schema: string, name?: string): 
       returns: row.void ? 'void' : row.composite ? 'composite' : 'scalar',
       set: row.set,
       volatile: row.volatility === 'v',
+      settings: row.config.flatMap((setting) => {
+        const at = setting.indexOf('=')
+        const name = setting.slice(0, at)
+        return HOISTED_SETTINGS.includes(name) ? [[name, setting.slice(at + 1)] as const] : []
+      }),
     }
   })
 }

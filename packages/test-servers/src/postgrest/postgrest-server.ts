@@ -56,7 +56,8 @@ const HOUR = 3600
  * PostgREST part verifies the bearer JWT (HS256), picks the function by name and argument keys
  * (PGRST202 and its hint when none fits), then runs one transaction: read-only for STABLE and
  * IMMUTABLE functions, `set_config` of `search_path`, `role`, `request.jwt.claims` (with `role`
- * added), `request.method`, `request.path` and `request.headers`, each local to it, and the call
+ * added), `request.method`, `request.path`, `request.headers` and the function's own
+ * `statement_timeout` (PostgREST's hoisted settings), each local to it, and the call
  * with the JSON arguments passed by name. PostgreSQL enforces grants and row-level security for
  * the JWT's role. Errors come back as PostgREST's `{ code, message, details, hint }` with its
  * status codes. Only functions are served: table routes answer 501.
@@ -315,7 +316,12 @@ async function run(
   let broken: unknown
   try {
     const readOnly = !request.post || !routine.volatile
-    await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED ${readOnly ? 'READ ONLY' : 'READ WRITE'}`)
+    const isolation = routine.settings.find(([name]) => name === 'default_transaction_isolation')?.[1]
+    const level = isolation === undefined ? 'READ COMMITTED' : isolation.replace(/^'|'$/g, '').toUpperCase()
+    if (!['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE', 'READ UNCOMMITTED'].includes(level)) {
+      throw new Error(`unknown isolation level ${isolation}`)
+    }
+    await client.query(`BEGIN ISOLATION LEVEL ${level} ${readOnly ? 'READ ONLY' : 'READ WRITE'}`)
     const searchPath = [routine.schema, ...context.extra]
       .map((s) => `"${s.replaceAll('"', '""')}"`)
       .join(', ')
@@ -339,6 +345,10 @@ async function run(
         JSON.stringify(headers),
       ],
     )
+    // The function's own statement_timeout (and the other hoisted settings) cover the call itself.
+    for (const [name, value] of routine.settings) {
+      await client.query('SELECT set_config($1, $2, true)', [name, value])
+    }
     const { sql, parameters } = callSql(routine, request.keys, request.post ? 'json' : 'query')
     const values =
       parameters === 'body' ? [request.text] : parameters.map((name) => String(request.args[name]))

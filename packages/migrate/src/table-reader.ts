@@ -74,24 +74,29 @@ export async function* readPages(
   const order = ` ORDER BY ${keyExpr.join(', ')} LIMIT ?`
   const first = `${base}${order}`
   const next = `${base} WHERE ${compare(keyExpr.map(() => '?').join(', '))}${order}`
-  let after: readonly SqlValue[] | null = options.after ?? null
+  const aliases = names.map((_, i) => `c${i}`)
+  const fetch = (after: readonly SqlValue[] | null) =>
+    db.all<Record<string, unknown>>(after === null ? first : next, [...(after ?? []), options.batchSize])
+  let pending = fetch(options.after ?? null)
   for (;;) {
-    const rows = await db.all<Record<string, unknown>>(after === null ? first : next, [
-      ...(after ?? []),
-      options.batchSize,
-    ])
+    const rows = await pending
     if (rows.length === 0) return
+    const key = keyFromRow(rows[rows.length - 1] as Record<string, unknown>)
+    const more = rows.length === options.batchSize
+    // The next page is asked for before this one is handed over, so a server reads it while the caller works.
+    if (more) {
+      pending = fetch(key)
+      pending.catch(() => undefined)
+    }
     const values = new Array<SqlValue[]>(rows.length)
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r] as Record<string, unknown>
-      const out = new Array<SqlValue>(names.length)
-      for (let i = 0; i < names.length; i++) out[i] = row[`c${i}`] as SqlValue
+      const out = new Array<SqlValue>(aliases.length)
+      for (let i = 0; i < aliases.length; i++) out[i] = row[aliases[i] as string] as SqlValue
       values[r] = out
     }
-    const key = keyFromRow(rows[rows.length - 1] as Record<string, unknown>)
-    after = key
     yield { rows: values, key }
-    if (rows.length < options.batchSize) return
+    if (!more) return
   }
 }
 

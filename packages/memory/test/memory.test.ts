@@ -159,6 +159,23 @@ for (const setup of setups) {
       expect(await memory.vectors.count(memory.collection)).toBe(2)
     })
 
+    it('stores concurrent remembers and forgets whole, each trace with exactly its vector', async () => {
+      const memory = await setup.make()
+      const traces = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => memory.remember(`concurrent note ${i}`, { scope: 'load' })),
+      )
+      await Promise.all(traces.filter((_, i) => i % 3 === 0).map((trace) => memory.forget(trace.id)))
+      const kept = traces.filter((_, i) => i % 3 !== 0).map((trace) => trace.id)
+      const vectors = (
+        await memory.vectors.get(
+          memory.collection,
+          traces.map((t) => t.id),
+        )
+      ).map((r) => r.id)
+      expect(vectors.sort()).toEqual([...kept].sort())
+      expect(await memory.count('load')).toBe(kept.length)
+    })
+
     it('rejects bad input with a clear error and stores nothing', async () => {
       const memory = await setup.make()
       await expectStorageError(memory.remember('   '), 'INVALID_ARGUMENT')

@@ -13,7 +13,7 @@ import { waitFor } from '../src/wait-for.js'
 // the process survives (an unhandled 'error' event would fail this file), the caller gets
 // CONNECTION_FAILED, nothing is half-stored, and the same adapter keeps working.
 const FILE = 'pg-faults'
-const ROUNDS = scaled(8)
+const ROUNDS = scaled(15)
 const seed = runSeed()
 const random = seededRandom(seed)
 const app = freshName('engram_faults')

@@ -7,7 +7,9 @@ export const TRUTH_FOLDER = join(tmpdir(), 'engram-bench-truth')
 
 /** A cached ground truth: the exact top-k ids per query, and the file it lives in. */
 export interface GroundTruth {
+  /** The exact top-k ids per query. */
   truth: string[][]
+  /** The cache file it lives in (what a child process reads). */
   file: string
   /** Whether it was read from the cache rather than computed now. */
   cached: boolean

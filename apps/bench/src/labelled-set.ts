@@ -37,12 +37,15 @@ export const SMOKE_LABELLED_SET: LabelledSetConfig = {
 export interface LabelledRecord {
   /** `q<index>`. */
   id: string
+  /** Index of its topic. */
   topic: number
   /** The shared word (one of the facet words) this record carries. */
   facet: string
   /** A token that appears in this record's text and nowhere else. */
   code: string
+  /** What the stores index for text search. */
   text: string
+  /** Its topic's centre plus noise. */
   vector: Float32Array
 }
 
@@ -54,8 +57,11 @@ export const QUERY_KINDS: readonly QueryKind[] = ['paraphrase', 'exact-term', 'm
 
 /** A query with the ids of the records that answer it. */
 export interface LabelledQuery {
+  /** Which of the three kinds it is. */
   kind: QueryKind
+  /** What text and hybrid search are given. */
   text: string
+  /** What vector and hybrid search are given. */
   vector: Float32Array
   /** Ids of the relevant records. */
   relevant: readonly string[]
@@ -63,8 +69,11 @@ export interface LabelledQuery {
 
 /** A generated labelled set. */
 export interface LabelledSet {
+  /** The sizes and seed it was built with. */
   config: Required<LabelledSetConfig>
+  /** Every record, topic by topic. */
   records: LabelledRecord[]
+  /** Every query: the paraphrases, then the exact-term queries, then the mixed ones. */
   queries: LabelledQuery[]
 }
 

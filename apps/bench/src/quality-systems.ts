@@ -17,6 +17,7 @@ export type SearchMode = 'vector' | 'text' | 'hybrid'
 export interface QualitySystem {
   /** The row's name. */
   system: string
+  /** Raw reference, engram, or an alternative. */
   role: Role
   /** The modes it is asked in (a row in each of those tables). */
   modes: readonly SearchMode[]
@@ -37,7 +38,9 @@ export interface OpenedSystem {
 
 /** Where the systems run: a scratch folder and the PostgreSQL the SQL rows use. */
 export interface QualityContext {
+  /** A scratch folder for SQLite files, removed after the suite. */
   folder: string
+  /** The PostgreSQL with pgvector the SQL and Supabase rows use. */
   pgUrl: string
   /** A suffix no other run uses, for schema names. */
   runId: string

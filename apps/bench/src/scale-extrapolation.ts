@@ -4,8 +4,11 @@ import { type ScaleTier, TIER_LABELS } from './scale-tiers.js'
 
 /** One measured point of a tier: its size, what it measured and its process's peak RSS. */
 export interface MeasuredPoint {
+  /** Records. */
   count: number
+  /** What the point measured. */
   result: ScalePointResult
+  /** Its process's peak RSS (VmHWM), in bytes. */
   maxRss: number
 }
 
@@ -116,6 +119,7 @@ export function extrapolationTable(
       l ? `${format(project(l, n))} (α ${l.exponent.toFixed(2)})` : '-'
     const crossing = (l: PowerLaw | undefined, limit: number) => {
       if (!l) return '-'
+      if (l.at >= limit) return `already at ${count(l.from).replace('~', '')} (measured)`
       const n = sizeAt(l, limit)
       return n === undefined ? 'never (flat)' : count(n)
     }

@@ -20,15 +20,21 @@ const COLLECTION = 'docs'
 
 /** What the parent sends a scale-point child: a tier, a size and where things go. */
 export interface ScalePointPayload {
+  /** The tier to measure. */
   tier: ScaleTier
+  /** Records to load. */
   count: number
+  /** Numbers per vector. */
   dimension: number
   /** Held-out queries (the ground truth has one list per query). */
   queries: number
+  /** Smoke sizes: every held-out query once, figures that mean nothing. */
   smoke: boolean
+  /** The cached ground truth (`ground-truth.ts`). */
   truthFile: string
   /** A scratch folder for this point's files. */
   folder: string
+  /** The PostgreSQL with pgvector the pgvector tier uses. */
   pgUrl: string
   /** Unique per point, for PostgreSQL schema and application names. */
   runId: string
@@ -36,6 +42,7 @@ export interface ScalePointPayload {
 
 /** One tier at one size, as measured. */
 export interface ScalePointResult {
+  /** Wall time of the ingest, in milliseconds. */
   ingestMs: number
   /** From the end of the ingest until the index answered from the graph and had every record; absent without an index. */
   buildMs?: number
@@ -43,7 +50,9 @@ export interface ScalePointResult {
   builtDuringIngest?: boolean
   /** The first query after the ingest (and build), apart from the percentiles. */
   firstQueryMs: number
+  /** Latency of the timed queries. */
   query: Stats
+  /** recall@10 against the ground truth. */
   recall: number
   /** Queries the recall was measured over. */
   recallQueries: number
@@ -153,10 +162,13 @@ async function askQueries(
 
 /** A tier opened on its store: how to build its index, measure its disk, and close it. */
 interface OpenTier {
+  /** The tier's store. */
   store: VectorStore
   /** Builds (or waits for) the index; `built` is false for a tier without one. */
   build(probe: Float32Array): Promise<{ built: boolean; already: boolean }>
+  /** Bytes on disk by part. */
   disk(): Promise<Record<string, number>>
+  /** The server backends' peak RSS, for a tier with a server. */
   serverPeakRss?: () => Promise<number | undefined>
   close(): Promise<void>
 }

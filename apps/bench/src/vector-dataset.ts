@@ -35,10 +35,13 @@ export interface VectorDataset {
  * file, and where the ground truth was written. Small enough to send to a child process.
  */
 export interface VectorDatasetSpec {
+  /** Records (fewer when an embeddings file has fewer). */
   count: number
+  /** Numbers per vector. */
   dimension: number
   /** Held-out queries (200 at full size). */
   recallQueries: number
+  /** Smoke sizes: fewer timed queries. */
   smoke: boolean
   /** Real vectors instead of generated ones. */
   embeddings?: EmbeddingsSource

@@ -8,15 +8,19 @@ export type VectorTable = 'exact' | 'ann' | 'postgres'
 
 /** Where one row of a group goes: its table, its place there, and the name its error row gets if the process dies. */
 export interface VectorRowSlot {
+  /** The table the row goes to. */
   table: VectorTable
   /** Position in its table (rows run in group order, but print in this one). */
   position: number
+  /** The row's name when its process died before it answered. */
   system: string
+  /** The row's role. */
   role: ResultRow['role']
 }
 
 /** One process's worth of the vector suite: the rows it produces and where each goes. */
 interface VectorRowGroup {
+  /** Its rows, in the order the group returns them. */
   slots: readonly VectorRowSlot[]
   /** Loads the group's module; the process's baseline is measured after it, with the data set. */
   load: () => Promise<(ds: VectorDataset, pgUrl: string) => Promise<ResultRow[]>>
@@ -111,13 +115,17 @@ export const VECTOR_ROW_GROUPS: Readonly<Record<string, VectorRowGroup>> = {
 
 /** What the parent sends a vector-row child. */
 export interface VectorRowPayload {
+  /** A key of `VECTOR_ROW_GROUPS`. */
   group: string
+  /** The data set, by seed and size. */
   spec: VectorDatasetSpec
+  /** The PostgreSQL for the PostgreSQL rows. */
   pgUrl: string
 }
 
 /** What a vector-row child answers. */
 export interface VectorRowResult {
+  /** The group's rows, in slot order. */
   rows: ResultRow[]
   /** The child's RSS once its libraries were loaded and the data set built, before the row ran: the harness's share of every peak. */
   baselineRss: number

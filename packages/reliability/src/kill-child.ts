@@ -57,6 +57,7 @@ export function runUntilKilled(
   const child: ChildProcess = fork(worker, [...args], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   const acks: unknown[] = []
   let stderr = ''
+  let failed = false
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000)
@@ -69,6 +70,7 @@ export function runUntilKilled(
     }
     child.on('message', (message: WorkerMessage) => {
       if (message.failed !== undefined) {
+        failed = true
         stderr += `\n${message.failed}`
         child.kill('SIGKILL')
         return
@@ -83,7 +85,7 @@ export function runUntilKilled(
     child.once('exit', (code, signal) => {
       clearTimeout(silence)
       const ended = { acks, signal, code, stderr }
-      if (signal === 'SIGKILL' && acks.length >= killAfter) resolve(ended)
+      if (signal === 'SIGKILL' && acks.length >= killAfter && !failed) resolve(ended)
       else
         reject(
           new Error(

@@ -57,6 +57,12 @@ export interface ConnectionAdapterConfig {
    */
   onCommit?: () => MaybePromise<void>
   /**
+   * Whether the connection's `get` and `all` already return rows in the contract's shape
+   * (integers within ±(2^53-1) as numbers, blobs as plain `Uint8Array`), so the engine does not
+   * walk every row again. Rows from `iterate` are always normalised. Default is `false`.
+   */
+  rowsNormalized?: boolean
+  /**
    * Runs once `close()` has waited for every earlier call, before the connection or pool
    * closes. If it throws, the adapter stays open and `close()` rejects with its error, so a
    * driver with unsaved work loses nothing.
@@ -154,11 +160,16 @@ class ConnectionAdapter implements StorageAdapter {
   readonly #scope: Scope
   /** The commit hook, on the top-level adapter only (inside a transaction nothing is committed yet). */
   readonly #onCommit: (() => MaybePromise<void>) | undefined
+  readonly #get: Operation<Row | undefined>
+  readonly #all: Operation<Row[]>
 
   constructor(shared: Shared, scope: Scope) {
     this.#shared = shared
     this.#scope = scope
     this.#onCommit = scope.depth === 0 ? shared.config.onCommit : undefined
+    const ready = shared.config.rowsNormalized === true
+    this.#get = ready ? GET_READY : GET
+    this.#all = ready ? ALL_READY : ALL
     if (scope.depth === 0 && scope.lease !== undefined) {
       exclusiveRunners.set(this, (work) => this.#exclusive(work))
     }
@@ -168,6 +179,7 @@ class ConnectionAdapter implements StorageAdapter {
   }
 
   exec(sql: string): Promise<void> {
+    if (!this.#usable()) return Promise.reject(this.#unusable())
     if (typeof sql !== 'string') return Promise.reject(badSql())
     return this.#call(sql, EXEC, [])
   }
@@ -177,16 +189,16 @@ class ConnectionAdapter implements StorageAdapter {
   }
 
   get<T = Row>(sql: string, params?: SqlParams): Promise<T | undefined> {
-    return this.#statement(sql, params, GET) as Promise<T | undefined>
+    return this.#statement(sql, params, this.#get) as Promise<T | undefined>
   }
 
   all<T = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    return this.#statement(sql, params, ALL) as Promise<T[]>
+    return this.#statement(sql, params, this.#all) as Promise<T[]>
   }
 
   async *iterate<T = Row>(sql: string, params?: SqlParams): AsyncIterable<T> {
     const { text, values } = this.#prepare(sql, params)
-    const { lease, done } = await this.#hold()
+    const lease = this.#tryHold() ?? (await this.#hold())
     let cursor: Iterator<Row> | AsyncIterator<Row> | undefined
     try {
       try {
@@ -213,27 +225,35 @@ class ConnectionAdapter implements StorageAdapter {
         await this.#closeCursor(lease, cursor, sql)
         if (lease.failure === undefined) await this.#onCommit?.()
       } finally {
-        done()
+        this.#unhold(lease)
       }
     }
   }
 
+  /**
+   * Runs `fn` in a transaction (a savepoint when nested). On a synchronous driver whose lock is
+   * free, opening and ending it cost no promise of their own: the only awaits are the
+   * callback's and, for snapshot drivers, the commit hook.
+   */
   async transaction<T>(fn: (tx: StorageAdapter) => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') throw new StorageError('INVALID_ARGUMENT', 'transaction() needs a callback')
-    const { lease, done } = await this.#hold()
+    const lease = this.#tryHold() ?? (await this.#hold())
     const { beginSql = 'BEGIN', commit, asyncContext } = this.#shared.config
     const depth = this.#scope.depth
-    const savepoint = `engram_sp_${depth}`
+    const savepoint = depth === 0 ? '' : `engram_sp_${depth}`
     const inner: Scope = { mutex: new Mutex(), depth: depth + 1, parent: this.#scope, lease, active: true }
     try {
-      await this.#control(lease, depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`)
+      const begun = this.#control(lease, depth === 0 ? beginSql : `SAVEPOINT ${savepoint}`)
+      if (begun !== undefined) await begun
       let result: T
       try {
         const tx = new ConnectionAdapter(this.#shared, inner)
         result = await (asyncContext ? asyncContext.run(inner, () => fn(tx)) : fn(tx))
-        await finish(inner)
+        const finished = finish(inner)
+        if (finished !== undefined) await finished
       } catch (error) {
-        await finish(inner)
+        const finished = finish(inner)
+        if (finished !== undefined) await finished
         // Two calls, not one script: some drivers (Capacitor on Android) run only a script's first statement.
         if (depth === 0) await this.#quietly(lease, 'ROLLBACK')
         else {
@@ -243,18 +263,22 @@ class ConnectionAdapter implements StorageAdapter {
         throw error
       }
       try {
-        if (depth > 0) await this.#control(lease, `RELEASE SAVEPOINT ${savepoint}`)
-        else if (commit === undefined) await this.#control(lease, 'COMMIT')
-        else await this.#guard(lease, 'COMMIT', () => commit(lease.connection))
+        const ended =
+          depth > 0
+            ? this.#control(lease, `RELEASE SAVEPOINT ${savepoint}`)
+            : commit === undefined
+              ? this.#control(lease, 'COMMIT')
+              : this.#guard(lease, 'COMMIT', () => commit(lease.connection))
+        if (ended !== undefined) await ended
       } catch (error) {
         if (depth === 0) await this.#quietly(lease, 'ROLLBACK')
         throw error
       }
-      await this.#onCommit?.()
+      if (this.#onCommit) await this.#onCommit()
       return result
     } finally {
       inner.active = false
-      done()
+      this.#unhold(lease)
     }
   }
 
@@ -299,8 +323,8 @@ class ConnectionAdapter implements StorageAdapter {
   #statement<R>(sql: string, params: SqlParams | undefined, op: Operation<R>): Promise<R> {
     let compiled: CompiledSql
     let values: unknown[]
+    if (!this.#usable()) return Promise.reject(this.#unusable())
     try {
-      this.#checkOpen()
       if (typeof sql !== 'string') throw badSql()
       compiled = compileSql(sql, this.dialect)
       values = bindParams(compiled, params, this.dialect)
@@ -311,12 +335,12 @@ class ConnectionAdapter implements StorageAdapter {
   }
 
   /**
-   * Runs one operation under this scope's lock. When the lock is free and the driver answers
-   * synchronously (better-sqlite3, sql.js), the whole call costs one resolved promise.
+   * Runs one operation under this scope's lock; the caller has checked the adapter is usable.
+   * When the lock is free and the driver answers synchronously (better-sqlite3, sql.js), the
+   * whole call costs one resolved promise.
    */
   #call<R>(text: string, op: Operation<R>, values: unknown[], sql = text): Promise<R> {
     const scope = this.#scope
-    if (!this.#usable()) return Promise.reject(this.#unusable())
     const lease = scope.lease
     if (lease === undefined) return this.#pooled(text, op, values, sql)
     const mutex = scope.mutex
@@ -369,7 +393,7 @@ class ConnectionAdapter implements StorageAdapter {
 
   /** A root-level call of a pooled adapter: one connection from the pool, for this statement only. */
   async #pooled<R>(text: string, op: Operation<R>, values: unknown[], sql: string): Promise<R> {
-    const done = this.#enter()
+    this.#enter()
     try {
       const lease = await this.#checkOut()
       try {
@@ -380,35 +404,48 @@ class ConnectionAdapter implements StorageAdapter {
         this.#checkIn(lease)
       }
     } finally {
-      done()
+      this.#leave()
     }
   }
 
   /**
-   * Takes the connection a cursor or transaction runs on: this scope's own under its lock, or,
-   * at the root of a pooled adapter, one from the pool. `done` gives it back.
+   * Takes the connection a cursor or transaction runs on without waiting: this scope's own
+   * when its lock is free. `undefined` means `#hold` must wait (or check one out of the pool).
    */
-  async #hold(): Promise<{ lease: Lease; done: () => void }> {
+  #tryHold(): Lease | undefined {
+    const lease = this.#scope.lease
+    if (lease === undefined || !this.#usable()) return undefined
+    return this.#scope.mutex.tryAcquire() ? lease : undefined
+  }
+
+  /**
+   * Takes the connection a cursor or transaction runs on: this scope's own under its lock, or,
+   * at the root of a pooled adapter, one from the pool. `#unhold` gives it back.
+   */
+  async #hold(): Promise<Lease> {
     const lease = this.#scope.lease
     if (lease !== undefined) {
-      await this.#acquire()
-      return { lease, done: () => this.#scope.mutex.release() }
+      const waiting = this.#acquire()
+      if (waiting !== undefined) await waiting
+      return lease
     }
-    const leave = this.#enter()
-    let checkedOut: Lease
+    this.#enter()
     try {
-      checkedOut = await this.#checkOut()
+      return await this.#checkOut()
     } catch (error) {
-      leave()
+      this.#leave()
       throw error
     }
-    return {
-      lease: checkedOut,
-      done: () => {
-        this.#checkIn(checkedOut)
-        leave()
-      },
+  }
+
+  /** Gives back what `#tryHold` or `#hold` took. */
+  #unhold(lease: Lease): void {
+    if (this.#scope.lease !== undefined) {
+      this.#scope.mutex.release()
+      return
     }
+    this.#checkIn(lease)
+    this.#leave()
   }
 
   async #checkOut(): Promise<Lease> {
@@ -426,14 +463,15 @@ class ConnectionAdapter implements StorageAdapter {
     ;(this.#shared.pool as SqlConnectionPool).release(lease.connection, lease.failure)
   }
 
-  /** Counts a root-level pooled call as running, so `close()` waits for it; returns the matching release. */
-  #enter(): () => void {
+  /** Counts a root-level pooled call as running, so `close()` waits for it; `#leave` ends it. */
+  #enter(): void {
     this.#checkOpen()
+    this.#shared.running++
+  }
+
+  #leave(): void {
     const shared = this.#shared
-    shared.running++
-    return () => {
-      if (--shared.running === 0) shared.idle?.()
-    }
+    if (--shared.running === 0) shared.idle?.()
   }
 
   async #exclusive<T>(work: () => MaybePromise<T>): Promise<T> {
@@ -445,19 +483,23 @@ class ConnectionAdapter implements StorageAdapter {
     }
   }
 
-  /** Takes this scope's lock, then checks the adapter and the scope are still usable. */
-  async #acquire(): Promise<void> {
+  /**
+   * Takes this scope's lock, then checks the adapter and the scope are still usable. Returns
+   * `undefined` when the lock was free (taken at once), else a promise to wait for.
+   */
+  #acquire(): Promise<void> | undefined {
     this.#checkOpen()
     const mutex = this.#scope.mutex
-    if (mutex.tryAcquire()) return
+    if (mutex.tryAcquire()) return undefined
     this.#checkNotSelfWaiting()
-    await mutex.acquire()
-    try {
-      this.#checkOpen(true)
-    } catch (error) {
-      mutex.release()
-      throw error
-    }
+    return mutex.acquire().then(() => {
+      try {
+        this.#checkOpen(true)
+      } catch (error) {
+        mutex.release()
+        throw error
+      }
+    })
   }
 
   /**
@@ -500,17 +542,32 @@ class ConnectionAdapter implements StorageAdapter {
     )
   }
 
-  /** Runs a transaction-control statement on the lease's connection. */
-  #control(lease: Lease, sql: string): Promise<void> {
-    return this.#guard(lease, sql, () => lease.connection.exec(sql))
-  }
-
-  async #guard(lease: Lease, sql: string, call: () => MaybePromise<void>): Promise<void> {
+  /** Runs a transaction-control statement on the lease's connection; `undefined` when it finished synchronously. */
+  #control(lease: Lease, sql: string): Promise<void> | undefined {
+    let result: MaybePromise<void>
     try {
-      await call()
+      result = lease.connection.exec(sql)
     } catch (error) {
       throw this.#fail(lease, error, sql)
     }
+    return result instanceof Promise ? this.#mapFailure(lease, result, sql) : undefined
+  }
+
+  /** Runs `call`, mapping its error; returns a promise only when the driver answered with one. */
+  #guard(lease: Lease, sql: string, call: () => MaybePromise<void>): Promise<void> | undefined {
+    let result: MaybePromise<void>
+    try {
+      result = call()
+    } catch (error) {
+      throw this.#fail(lease, error, sql)
+    }
+    return result instanceof Promise ? this.#mapFailure(lease, result, sql) : undefined
+  }
+
+  #mapFailure(lease: Lease, pending: Promise<void>, sql: string): Promise<void> {
+    return pending.then(undefined, (error: unknown) => {
+      throw this.#fail(lease, error, sql)
+    })
   }
 
   /**
@@ -584,12 +641,30 @@ const ALL: Operation<Row[]> = {
     return rows
   },
 }
+/** `get` and `all` for drivers whose rows already follow the value rules (`rowsNormalized`). */
+const GET_READY: Operation<Row | undefined> = {
+  call: (connection, text, values) => connection.get(text, values),
+  finish: (row) => row as Row | undefined,
+}
+const ALL_READY: Operation<Row[]> = {
+  call: (connection, text, values) => connection.all(text, values),
+  finish: (rows) => rows as Row[],
+}
 
-/** Waits for calls still running in a finished callback's scope, then turns the scope off. */
-async function finish(scope: Scope): Promise<void> {
-  await scope.mutex.acquire()
-  scope.active = false
-  scope.mutex.release()
+/**
+ * Turns a finished callback's scope off once the calls still running in it are done: at once
+ * when none is (the usual case), else after waiting for them (the returned promise).
+ */
+function finish(scope: Scope): Promise<void> | undefined {
+  if (scope.mutex.tryAcquire()) {
+    scope.active = false
+    scope.mutex.release()
+    return undefined
+  }
+  return scope.mutex.acquire().then(() => {
+    scope.active = false
+    scope.mutex.release()
+  })
 }
 
 function badSql(): StorageError {

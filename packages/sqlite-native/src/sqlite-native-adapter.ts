@@ -13,6 +13,7 @@ import {
 import Database from 'better-sqlite3'
 import { type FileWriteLock, fileWriteLock } from './file-write-lock.js'
 import { nativeModuleError } from './native-module-error.js'
+import { type RowChecker, rowChecker, settleRow } from './settle-row.js'
 
 /** Options for `createSqliteNativeAdapter`. */
 export interface SqliteNativeConfig {
@@ -50,22 +51,14 @@ export interface SqliteNativeConfig {
   statementCacheSize?: number
 }
 
-/** A prepared statement, whether it returns integers exactly (as bigint) or as numbers, and whether it writes. */
-type Statement = Database.Statement<unknown[], Row> & { safe?: boolean; writes?: boolean }
+/**
+ * A prepared statement, whether it returns integers exactly (as bigint) or as numbers, whether
+ * it writes, and, for a read-only query, the checker for its rows.
+ */
+type Statement = Database.Statement<unknown[], Row> & { safe?: boolean; writes?: boolean; check?: RowChecker }
 
 /** What `run()` reports. */
 type RunOutcome = { changes: number; lastInsertRowid: number | bigint }
-
-/** Whether a row holds a number beyond ±(2^53-1), which may be an integer that was rounded. */
-function hasInexactNumber(row: Row): boolean {
-  for (const key in row) {
-    const value = row[key]
-    if (typeof value === 'number' && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER)) {
-      return true
-    }
-  }
-  return false
-}
 
 /** Opens a SQLite database with better-sqlite3 and returns it as a `StorageAdapter`. */
 export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAdapter {
@@ -141,6 +134,8 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
     ),
     errorCode: sqliteErrorCode,
     beginSql: 'BEGIN IMMEDIATE',
+    // The connection settles each row while it checks it for rounded integers: one pass, not two.
+    rowsNormalized: true,
     // Lets core turn "called the outer adapter inside its own transaction" into an error instead of a hang.
     ...((config.guardTransactions ?? isDevelopment()) ? { asyncContext: new AsyncLocalStorage() } : {}),
   })
@@ -172,6 +167,9 @@ class BetterSqliteConnection implements SqlConnection {
   readonly #busyTimeout: number
   /** Whether this connection holds its file's write lock (from a write until its transaction ends). */
   #holds = false
+  /** The statement used last and its SQL. */
+  #lastSql: string | undefined
+  #last: Statement | undefined
 
   constructor(
     db: Database.Database,
@@ -186,57 +184,82 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   exec(sql: string): void | Promise<void> {
-    return this.#write(() => {
-      this.#db.exec(sql)
-    })
+    if (!this.#mayWrite()) return this.#lockThen(() => this.#exec(sql))
+    return this.#exec(sql)
   }
 
   run(sql: string, params: unknown[]): RunOutcome | Promise<RunOutcome> {
     const statement = this.#statement(sql)
     if (!statement.writes) return this.#run(statement, params)
-    return this.#write(() => this.#run(statement, params))
+    if (!this.#mayWrite()) return this.#lockThen(() => this.#run(statement, params))
+    try {
+      return this.#run(statement, params)
+    } finally {
+      this.#wrote()
+    }
   }
 
   get(sql: string, params: unknown[]): Row | undefined | Promise<Row | undefined> {
     const statement = this.#statement(sql)
     if (!statement.writes) return this.#get(statement, sql, params)
-    return this.#write(() => this.#get(statement, sql, params))
+    if (!this.#mayWrite()) return this.#lockThen(() => this.#get(statement, sql, params))
+    try {
+      return this.#get(statement, sql, params)
+    } finally {
+      this.#wrote()
+    }
   }
 
   all(sql: string, params: unknown[]): Row[] | Promise<Row[]> {
     const statement = this.#statement(sql)
     if (!statement.writes) return this.#all(statement, sql, params)
-    return this.#write(() => this.#all(statement, sql, params))
+    if (!this.#mayWrite()) return this.#lockThen(() => this.#all(statement, sql, params))
+    try {
+      return this.#all(statement, sql, params)
+    } finally {
+      this.#wrote()
+    }
+  }
+
+  #exec(sql: string): void {
+    try {
+      this.#db.exec(sql)
+    } finally {
+      this.#wrote()
+    }
   }
 
   #run(statement: Statement, params: unknown[]): RunOutcome {
     const info = bind(statement, 'run', params) as Database.RunResult
     const rowid = info.lastInsertRowid
-    // Writers return plain numbers (cheaper); only a rowid beyond 2^53 is read again exactly.
-    const exact =
-      typeof rowid === 'bigint'
-        ? fromDriverInteger(rowid)
-        : Number.isSafeInteger(rowid)
-          ? rowid
-          : this.#lastRowid()
+    // Writers return plain numbers (cheaper), and better-sqlite3's own result is handed on as
+    // it is; only a rowid beyond 2^53 is read again exactly.
+    if (typeof rowid === 'number' && Number.isSafeInteger(rowid)) return info
+    const exact = typeof rowid === 'bigint' ? fromDriverInteger(rowid) : this.#lastRowid()
     return { changes: info.changes, lastInsertRowid: exact }
   }
 
   #get(statement: Statement, sql: string, params: unknown[]): Row | undefined {
     const row = bind(statement, 'get', params) as Row | undefined
+    if (row === undefined) return row
+    const check = statement.check
+    if (check === undefined ? settleRow(row, true) : check(row)) return row
     // A read-only query is cheap to repeat; it runs again with exact integers only when needed.
-    if (row !== undefined && !statement.safe && hasInexactNumber(row)) {
-      return bind(this.#prepare(sql, true), 'get', params) as Row | undefined
-    }
-    return row
+    const exact = bind(this.#prepare(sql, true), 'get', params) as Row | undefined
+    if (exact !== undefined) settleRow(exact, true)
+    return exact
   }
 
   #all(statement: Statement, sql: string, params: unknown[]): Row[] {
     const rows = bind(statement, 'all', params) as Row[]
-    if (!statement.safe && rows.some(hasInexactNumber)) {
-      return bind(this.#prepare(sql, true), 'all', params) as Row[]
-    }
-    return rows
+    const check = statement.check
+    let i = 0
+    if (check === undefined) for (; i < rows.length; i++) settleRow(rows[i] as Row, true)
+    else while (i < rows.length && check(rows[i] as Row)) i++
+    if (i === rows.length) return rows
+    const exact = bind(this.#prepare(sql, true), 'all', params) as Row[]
+    for (const row of exact) settleRow(row, true)
+    return exact
   }
 
   iterate(sql: string, params: unknown[]): Iterator<Row> {
@@ -247,6 +270,8 @@ class BetterSqliteConnection implements SqlConnection {
 
   close(): void {
     this.#cache.clear()
+    this.#lastSql = undefined
+    this.#last = undefined
     try {
       this.#db.close()
     } finally {
@@ -259,43 +284,48 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   /**
-   * Runs a write under the file's write lock: taken at once when free (the call stays
-   * synchronous), waited for asynchronously when another adapter of this process holds it, and
-   * kept until the transaction the write belongs to ends.
+   * Takes the file's write lock for a write when it is free (the call stays synchronous) or
+   * already held; `false` means another adapter of this process holds it (see `#lockThen`).
+   * The lock is kept until the transaction the write belongs to ends (`#wrote`).
    */
-  #write<T>(work: () => T): T | Promise<T> {
+  #mayWrite(): boolean {
     const file = this.#file
-    if (file === undefined || this.#holds) return this.#holding(work)
-    if (file.lock.tryAcquire()) {
-      this.#holds = true
-      return this.#holding(work)
-    }
-    return file.lock.acquire(this.#busyTimeout).then((granted) => {
-      if (!granted) {
-        throw Object.assign(
-          new Error(
-            `database is locked: another adapter in this process kept its write transaction open for more than busyTimeout (${this.#busyTimeout} ms)`,
-          ),
-          { code: 'SQLITE_BUSY' },
-        )
-      }
-      this.#holds = true
-      return this.#holding(work)
-    })
+    if (file === undefined || this.#holds) return true
+    if (!file.lock.tryAcquire()) return false
+    this.#holds = true
+    return true
   }
 
-  #holding<T>(work: () => T): T {
+  /** Waits asynchronously for the write lock another adapter of this process holds, then writes. */
+  async #lockThen<T>(write: () => T): Promise<T> {
+    const granted = await (this.#file as { lock: FileWriteLock }).lock.acquire(this.#busyTimeout)
+    if (!granted) {
+      throw Object.assign(
+        new Error(
+          `database is locked: another adapter in this process kept its write transaction open for more than busyTimeout (${this.#busyTimeout} ms)`,
+        ),
+        { code: 'SQLITE_BUSY' },
+      )
+    }
+    this.#holds = true
     try {
-      return work()
+      return write()
     } finally {
-      if (this.#holds && !this.#db.inTransaction) {
-        this.#holds = false
-        this.#file?.lock.release()
-      }
+      this.#wrote()
+    }
+  }
+
+  /** Gives the write lock back once a write leaves no transaction open. */
+  #wrote(): void {
+    if (this.#holds && !this.#db.inTransaction) {
+      this.#holds = false
+      this.#file?.lock.release()
     }
   }
 
   #statement(sql: string): Statement {
+    // A loop runs one statement many times over: the same string needs no lookup at all.
+    if (sql === this.#lastSql) return this.#last as Statement
     let statement = this.#cache.get(sql)
     if (statement === undefined) {
       statement = this.#prepare(sql)
@@ -305,6 +335,8 @@ class BetterSqliteConnection implements SqlConnection {
         this.#cache.set(sql, statement)
       }
     }
+    this.#lastSql = sql
+    this.#last = statement
     return statement
   }
 
@@ -318,7 +350,8 @@ class BetterSqliteConnection implements SqlConnection {
     const statement = this.#db.prepare<unknown[], Row>(sql)
     const safe = statement.reader && (exact || !statement.readonly)
     if (safe) statement.safeIntegers(true)
-    return Object.assign(statement, { safe, writes: !statement.readonly })
+    const check = statement.reader && !safe ? rowChecker(statement.columns().map((c) => c.name)) : undefined
+    return Object.assign(statement, { safe, writes: !statement.readonly, check })
   }
 
   #lastRowid(): bigint {

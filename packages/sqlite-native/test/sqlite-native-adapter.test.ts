@@ -221,3 +221,39 @@ describe('integers beyond 2^53', () => {
     expect(await db.all('SELECT count(*) AS n FROM r')).toEqual([{ n: 1 }])
   })
 })
+
+describe('rows in the contract shape', () => {
+  it('reads columns whose names hold quotes, backslashes, spaces and non-ASCII characters', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const names = ['it"s', "o'clock", 'back\\slash', 'two words', 'ünï', 'a`b', '']
+    const columns = names.map((name, i) => `${i + 1} AS "${name.replaceAll('"', '""')}"`).join(', ')
+    const expected = Object.fromEntries(names.map((name, i) => [name, i + 1]))
+    expect(await db.get(`SELECT ${columns}`)).toEqual(expected)
+    expect(await db.all(`SELECT ${columns} UNION ALL SELECT ${columns}`)).toEqual([expected, expected])
+  })
+
+  it('returns blobs as plain Uint8Array from get() and all(), also in a query that re-reads a big integer', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    await db.exec('CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB, n INTEGER)')
+    await db.run('INSERT INTO b VALUES (1, ?, 1), (2, ?, ?)', [
+      new Uint8Array([1, 2, 3]),
+      new Uint8Array([4]),
+      2n ** 60n,
+    ])
+    const one = await db.get<{ data: Uint8Array }>('SELECT data FROM b WHERE id = 1')
+    expect(one?.data.constructor).toBe(Uint8Array)
+    expect([...(one?.data ?? [])]).toEqual([1, 2, 3])
+    const rows = await db.all<{ data: Uint8Array; n: number | bigint }>('SELECT data, n FROM b ORDER BY id')
+    expect(rows.map((row) => row.data.constructor)).toEqual([Uint8Array, Uint8Array])
+    expect(rows.map((row) => [...row.data])).toEqual([[1, 2, 3], [4]])
+    expect(rows.map((row) => row.n)).toEqual([1, 2n ** 60n])
+  })
+
+  it('gives the same columns the same checks in different statements, and different columns their own', async () => {
+    const db = track(createSqliteNativeAdapter({ filename: ':memory:' }))
+    const big = 2n ** 55n
+    expect(await db.get('SELECT ? AS a, 1 AS b', [big])).toEqual({ a: big, b: 1 })
+    expect(await db.get('SELECT 1 AS a, ? AS b', [big])).toEqual({ a: 1, b: big })
+    expect(await db.get('SELECT ? AS b, 2 AS c', [big])).toEqual({ b: big, c: 2 })
+  })
+})

@@ -166,6 +166,33 @@ export function parameterTests(ctx: StorageContext, exactLargeIntegers: boolean)
     expect(await ctx.db.get(`SELECT s FROM ${t}`)).toEqual({ s: text })
   })
 
+  it('rejects a string with a lone surrogate with INVALID_ARGUMENT and writes nothing, where it would come back changed', async () => {
+    const t = await ctx.table(`id ${ctx.sql.int}, s TEXT`)
+    for (const bad of ['T\uD800', 'x\uDC00y']) {
+      await expectStorageError(ctx.db.run(`INSERT INTO ${t} VALUES (1, ?)`, [bad]), 'INVALID_ARGUMENT')
+      await expectStorageError(ctx.db.run(`INSERT INTO ${t} VALUES (1, :s)`, { s: bad }), 'INVALID_ARGUMENT')
+    }
+    expect(await ctx.db.get(`SELECT COUNT(*) AS n FROM ${t}`)).toEqual({ n: 0 })
+    // U+FFFD itself, and a surrogate pair, are ordinary text.
+    await ctx.db.run(`INSERT INTO ${t} VALUES (1, ?), (2, ?)`, ['T\uFFFD', 'T\u{1F600}'])
+    expect(await ctx.db.all(`SELECT s FROM ${t} ORDER BY id`)).toEqual([
+      { s: 'T\uFFFD' },
+      { s: 'T\u{1F600}' },
+    ])
+  })
+
+  it('stores NUL in text on SQLite and refuses it with INVALID_ARGUMENT on Postgres', async () => {
+    const t = await ctx.table(`id ${ctx.sql.int}, s TEXT`)
+    const insert = ctx.db.run(`INSERT INTO ${t} VALUES (1, ?)`, ['a\u0000b'])
+    if (ctx.db.dialect === 'postgres') {
+      await expectStorageError(insert, 'INVALID_ARGUMENT')
+      expect(await ctx.db.get(`SELECT COUNT(*) AS n FROM ${t}`)).toEqual({ n: 0 })
+    } else {
+      await insert
+      expect(await ctx.db.get(`SELECT s FROM ${t}`)).toEqual({ s: 'a\u0000b' })
+    }
+  })
+
   it('stores an injection attempt in a value verbatim', async () => {
     const t = await ctx.abc()
     const evil = `x'); DROP TABLE ${t}; --`

@@ -1,4 +1,4 @@
-import { toDriverValue } from './driver-value.js'
+import { isBindableString, toDriverValue } from './driver-value.js'
 import type { SqlDialect, SqlParams } from './storage-adapter.js'
 import { StorageError } from './storage-error.js'
 
@@ -81,19 +81,18 @@ export function bindParams(
   }
   // Most parameters are strings and numbers that bind as they are: then the caller's array is used as is.
   let i = 0
-  while (i < values.length && isPlain(values[i])) i++
+  while (i < values.length && isPlain(values[i], dialect)) i++
   if (i === values.length) return values as unknown[]
   const out = values.slice()
   for (; i < out.length; i++) out[i] = toDriverValue(out[i], dialect, i + 1)
   return out
 }
 
-/** A value every driver binds unchanged: a string, a non-NaN number, a bigint or null. */
-function isPlain(value: unknown): boolean {
+/** A value every driver binds unchanged: a bindable string, a non-NaN number, a bigint or null. */
+function isPlain(value: unknown, dialect: SqlDialect): boolean {
   const type = typeof value
-  return (
-    type === 'string' || (type === 'number' && !Number.isNaN(value)) || type === 'bigint' || value === null
-  )
+  if (type === 'string') return isBindableString(value as string, dialect)
+  return (type === 'number' && !Number.isNaN(value)) || type === 'bigint' || value === null
 }
 
 function bindNamed(compiled: CompiledSql, params: SqlParams | undefined, dialect: SqlDialect): unknown[] {

@@ -1,6 +1,34 @@
 import type { Row, SqlDialect } from './storage-adapter.js'
 import { StorageError } from './storage-error.js'
 
+// In a `u` regex a surrogate pair is one code point above U+FFFF, so this matches only a lone half.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
+/**
+ * Whether a string can be bound exactly: UTF-8 (what every driver sends) cannot encode a lone
+ * UTF-16 surrogate, which drivers would silently replace with U+FFFD, and PostgreSQL's text
+ * cannot hold NUL.
+ */
+export function isBindableString(value: string, dialect: SqlDialect): boolean {
+  return !LONE_SURROGATE.test(value) && (dialect === 'sqlite' || !value.includes('\u0000'))
+}
+
+function checkString(value: string, dialect: SqlDialect, where: number | string): string {
+  if (LONE_SURROGATE.test(value)) {
+    throw paramError(
+      where,
+      'holds a lone UTF-16 surrogate, which cannot be stored as UTF-8 (it would come back as U+FFFD)',
+    )
+  }
+  if (dialect === 'postgres' && value.includes('\u0000')) {
+    throw paramError(
+      where,
+      'holds a NUL character, which PostgreSQL text cannot store; use bytea for binary data',
+    )
+  }
+  return value
+}
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 
@@ -12,6 +40,7 @@ const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 export function toDriverValue(value: unknown, dialect: SqlDialect, where: number | string): unknown {
   switch (typeof value) {
     case 'string':
+      return checkString(value, dialect, where)
     case 'bigint':
       return value
     case 'number':
@@ -27,7 +56,10 @@ export function toDriverValue(value: unknown, dialect: SqlDialect, where: number
         if (Number.isNaN(value.getTime())) throw paramError(where, 'is an invalid Date')
         return value.toISOString()
       }
-      if (Array.isArray(value) && dialect === 'postgres') return value
+      if (Array.isArray(value) && dialect === 'postgres') {
+        for (const item of value) if (typeof item === 'string') checkString(item, dialect, where)
+        return value
+      }
       throw paramError(
         where,
         Array.isArray(value)

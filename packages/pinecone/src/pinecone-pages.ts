@@ -69,7 +69,7 @@ export async function fetchRecords(
       emptyIfMissing(source.index.fetch({ ids: chunk, namespace }), { records: {}, namespace }),
     )
     for (const id of chunk) {
-      const record = response.records[id]
+      const record = Object.hasOwn(response.records, id) ? response.records[id] : undefined
       if (record) found.push(record)
     }
   }

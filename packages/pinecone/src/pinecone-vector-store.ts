@@ -397,7 +397,8 @@ class PineconeVectorStore extends VectorStoreBase<PineconeCollection> {
         namespace: this.#names().registry,
       }),
     )
-    const record = response.records[name]
+    // Own keys only: a collection named `constructor` must not find Object.prototype's.
+    const record = Object.hasOwn(response.records, name) ? response.records[name] : undefined
     if (!record) return undefined
     const metadata: RecordMetadata = record.metadata ?? {}
     const { dimension, metric } = metadata

@@ -166,7 +166,8 @@ export class PineconeTestIndex {
       if (id.includes(' ')) invalid(`Fetch does not accept ids containing spaces: ${JSON.stringify(id)}`)
     }
     const records = this.#namespaces.get(this.#namespaceName(namespaceName))
-    const vectors: Record<string, Vector> = {}
+    // No prototype: a record id such as `__proto__` is an ordinary key here.
+    const vectors: Record<string, Vector> = Object.create(null)
     for (const id of ids) {
       const record = records?.get(id)
       if (record) vectors[id] = toVector(record)
@@ -186,7 +187,7 @@ export class PineconeTestIndex {
       (record) => (after === undefined || record.id > after) && predicate(record.metadata ?? {}),
     )
     const page = matching.slice(0, limit)
-    const vectors: Record<string, Vector> = {}
+    const vectors: Record<string, Vector> = Object.create(null)
     for (const record of page) vectors[record.id] = toVector(record)
     const response: FetchByMetadataResponse = {
       vectors,
@@ -251,7 +252,7 @@ export class PineconeTestIndex {
       invalid('Serverless indexes do not support describing index stats with metadata filtering')
     }
     const predicate = compileFilter(filter)
-    const namespaces: Record<string, { vectorCount: number }> = {}
+    const namespaces: Record<string, { vectorCount: number }> = Object.create(null)
     let total = 0
     for (const [name, records] of this.#namespaces) {
       let vectorCount = 0

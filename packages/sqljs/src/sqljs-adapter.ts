@@ -1,4 +1,5 @@
 import {
+  checkWellFormed,
   createConnectionAdapter,
   isStorageError,
   type Row,
@@ -130,6 +131,8 @@ function checkConfig(config: SqlJsConfig): { file?: string } {
   if (filename !== undefined && typeof filename !== 'string') {
     throw new StorageError('INVALID_ARGUMENT', 'filename must be a path string or ":memory:"')
   }
+  // A NUL would cut the path short and a lone surrogate would be re-encoded: another file than the one named.
+  if (filename !== undefined) checkWellFormed(filename, 'filename')
   const file = filename === undefined || filename === '' || filename === ':memory:' ? undefined : filename
   if (persist !== undefined && typeof persist !== 'function') {
     throw new StorageError(

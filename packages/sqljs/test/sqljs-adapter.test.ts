@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDatabase, registerDriver, StorageError } from '@engram/core'
@@ -70,6 +70,20 @@ describe('capabilities', () => {
 })
 
 describe('opening', () => {
+  it('refuses a file name with NUL or a lone surrogate before creating anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-sqljs-names-'))
+    try {
+      for (const name of ['cut\u0000here.sqlite', 'half\uD800.sqlite']) {
+        await expect(createSqlJsAdapter({ filename: join(dir, name) })).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+        })
+      }
+      expect(readdirSync(dir)).toEqual([])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('is what createDatabase opens for type sqljs', async () => {
     registerDriver(driver)
     const filename = join(folder, 'registry.sqlite')

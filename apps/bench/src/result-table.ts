@@ -31,6 +31,8 @@ export interface ResultTable {
   extraColumns?: string[]
   /** Lines printed under the table. */
   notes?: string[]
+  /** Print the two ratio columns; off for tables whose rows are tiers, not rivals. Default is `true`. */
+  ratios?: boolean
 }
 
 const collected: ResultTable[] = []
@@ -101,8 +103,7 @@ export function printResultTable(table: ResultTable): void {
     'peak RSS (growth)',
     'heap growth',
     ...extra,
-    'time vs raw',
-    'engram time vs this',
+    ...(table.ratios === false ? [] : ['time vs raw', 'engram time vs this']),
   ]
   console.log(`\n#### ${table.title}\n`)
   console.log(`| ${headers.join(' | ')} |`)
@@ -111,7 +112,7 @@ export function printResultTable(table: ResultTable): void {
     const extras = extra.map((h) => row.extra?.[h] ?? '-')
     if (row.error) {
       console.log(
-        `| ${row.system} | could not run: ${row.error} | | | | | ${extras.map(() => '').join(' | ')} | | |`,
+        `| ${row.system} | could not run: ${row.error} | | | | | ${extras.map(() => '').join(' | ')}${table.ratios === false ? '' : ' | | '} |`,
       )
       continue
     }
@@ -133,7 +134,8 @@ export function printResultTable(table: ResultTable): void {
         : '-'
     const vsThis =
       s && engram?.stats ? (row === engram ? 'engram' : ratio(engram.stats.medianMs, s.medianMs)) : '-'
-    console.log(`| ${[row.system, ...cells, ...extras, vsRaw, vsThis].join(' | ')} |`)
+    const ratios = table.ratios === false ? [] : [vsRaw, vsThis]
+    console.log(`| ${[row.system, ...cells, ...extras, ...ratios].join(' | ')} |`)
   }
   for (const note of table.notes ?? []) console.log(`\n${note}`)
 }

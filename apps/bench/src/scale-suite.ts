@@ -141,6 +141,7 @@ export async function scaleSuite(options: ScaleSuiteOptions): Promise<void> {
         unit: 'queries',
         rows,
         extraColumns: SCALE_COLUMNS,
+        ratios: false,
         notes: [
           `One process per tier, streaming the data in (it never holds the whole set), so every memory figure is the tier's own plus Node and the ${queries} queries. "index build" runs from the end of the ingest until the index answers and holds every record (pgvector: buildIndex and ANALYZE). Query latency: one query at a time after a warm-up; up to 1,000 queries (60 s) on indexed tiers, up to ${queries} (120 s, at least 20) on the exact tier; recall@10 over the first pass of the held-out queries.`,
           'PostgreSQL runs on the same 2 cores; its memory is the server backends\' peak (VmHWM, shared buffers they touched included), not in "process peak RSS".',

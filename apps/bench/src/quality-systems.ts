@@ -8,7 +8,6 @@ import { exactTopK } from './exact-top-k.js'
 import type { LabelledQuery, LabelledSet } from './labelled-set.js'
 import { lookupEmbedder } from './labelled-set.js'
 import type { Role } from './result-table.js'
-import { importWorkspacePackage } from './workspace-package.js'
 
 /** A search mode of the quality tables. */
 export type SearchMode = 'vector' | 'text' | 'hybrid'
@@ -50,42 +49,6 @@ const TOP_K = 10
 const COLLECTION = 'quality'
 const BATCH = 500
 const ALL_MODES: readonly SearchMode[] = ['vector', 'text', 'hybrid']
-
-/** The part of the remote stores' and test servers' packages the suite uses (they are not bench dependencies). */
-interface QdrantPackage {
-  createQdrantVectorStore(config: { url: string; retryDelayMs?: number }): VectorStore
-}
-interface QdrantServers {
-  startQdrantTestServer(): Promise<{ url: string; close(): Promise<void> }>
-}
-interface PineconePackage {
-  createPineconeVectorStore(config: {
-    apiKey: string
-    controllerHostUrl: string
-    indexName: string
-    maxRetries?: number
-  }): VectorStore
-}
-interface PineconeServers {
-  startPineconeTestServer(options: {
-    indexes: Array<{ name: string; dimension: number; metric: 'cosine' }>
-  }): Promise<{ url: string; apiKey: string; close(): Promise<void> }>
-}
-interface SupabasePackage {
-  createSupabaseVectorStore(config: { url: string; key: string; schema: string }): VectorStore
-  createSupabaseAdapter(config: { connectionString: string; tls: false }): StorageAdapter
-  applySupabaseMigration(
-    adapter: StorageAdapter,
-    schemas: { schema: string; dataSchema: string },
-  ): Promise<unknown>
-}
-interface PostgrestServers {
-  installSupabasePlatform(connectionString: string): Promise<void>
-  startPostgrestServer(options: {
-    connectionString: string
-    schemas: string[]
-  }): Promise<{ url: string; serviceRoleKey: string; close(): Promise<void> }>
-}
 
 /** Loads the set into a store, in batches, with text and the topic as metadata. */
 async function load(store: VectorStore, set: LabelledSet): Promise<void> {
@@ -215,8 +178,8 @@ export function qualitySystems(ctx: QualityContext): QualitySystem[] {
       role: 'engram',
       modes: ALL_MODES,
       open: async (set) => {
-        const { createQdrantVectorStore } = await importWorkspacePackage<QdrantPackage>('qdrant')
-        const servers = await importWorkspacePackage<QdrantServers>('test-servers', './qdrant')
+        const { createQdrantVectorStore } = await import('@engram/qdrant')
+        const servers = await import('@engram/test-servers/qdrant')
         const server = await servers.startQdrantTestServer()
         const store = createQdrantVectorStore({ url: server.url, retryDelayMs: 1 })
         const close = async () => {
@@ -235,8 +198,8 @@ export function qualitySystems(ctx: QualityContext): QualitySystem[] {
       role: 'engram',
       modes: ALL_MODES,
       open: async (set) => {
-        const { createPineconeVectorStore } = await importWorkspacePackage<PineconePackage>('pinecone')
-        const servers = await importWorkspacePackage<PineconeServers>('test-servers', './pinecone')
+        const { createPineconeVectorStore } = await import('@engram/pinecone')
+        const servers = await import('@engram/test-servers/pinecone')
         const server = await servers.startPineconeTestServer({
           indexes: [{ name: 'quality', dimension: set.config.dimension, metric: 'cosine' }],
         })
@@ -334,8 +297,8 @@ function agentosSafe(vector: Float32Array): number[] {
 }
 
 async function openSupabase(set: LabelledSet, ctx: QualityContext): Promise<OpenedSystem> {
-  const supabase = await importWorkspacePackage<SupabasePackage>('supabase')
-  const servers = await importWorkspacePackage<PostgrestServers>('test-servers', './postgrest')
+  const supabase = await import('@engram/supabase')
+  const servers = await import('@engram/test-servers/postgrest')
   const schema = `engram_bench_qapi_${ctx.runId}`
   const dataSchema = `engram_bench_qdata_${ctx.runId}`
   await servers.installSupabasePlatform(ctx.pgUrl)

@@ -1,11 +1,4 @@
-import {
-  createDatabase,
-  type DatabaseOptions,
-  isStorageError,
-  type SqlValue,
-  type StorageAdapter,
-  StorageError,
-} from '@engram/core'
+import { isStorageError, type SqlValue, type StorageAdapter, StorageError } from '@engram/core'
 import {
   checkImport,
   type ImportCounts,
@@ -44,10 +37,11 @@ import {
   isPlainObject,
 } from './memory-input.js'
 import { type MigrationReport, migrateSchema } from './migrate-schema.js'
+import { openStorage, type StorageTarget } from './open-storage.js'
 
 /** Options for `new ConversationMemory(adapter, config)`. */
 export interface ConversationMemoryConfig {
-  /** Close the adapter when the memory is closed. Default is `false` (`ConversationMemory.open` sets it). */
+  /** Close the adapter when the memory is closed. Default is `false` (`ConversationMemory.open` sets it when it opened the database). */
   closeAdapter?: boolean
   /**
    * Runs after `deleteConversation` commits, whether or not the conversation existed, so
@@ -141,12 +135,16 @@ export class ConversationMemory implements IMemoryAdapter {
   }
 
   /**
-   * Opens a database with `createDatabase` (a path, a `postgres://` URL or its options),
-   * migrates it, and returns a memory that closes the database when it is closed.
+   * Opens conversation memory on a database URL or file path (`'postgres://…'`, `'./data/chat.db'`)
+   * or `createDatabase` options, which it opens and closes on `close()`, or on an open
+   * `StorageAdapter`, which stays yours to close. It migrates the tables before it returns.
+   *
+   * @example
+   * const history = await ConversationMemory.open(process.env.DATABASE_URL ?? './data/chat.db')
    */
-  static async open(target: string | DatabaseOptions): Promise<ConversationMemory> {
-    const storage = await createDatabase(target)
-    const memory = new ConversationMemory(storage, { closeAdapter: true })
+  static async open(target: StorageTarget): Promise<ConversationMemory> {
+    const { storage, owned } = await openStorage(target, 'The storage given to ConversationMemory.open()')
+    const memory = new ConversationMemory(storage, { closeAdapter: owned })
     try {
       await memory.initialize()
     } catch (error) {
@@ -244,12 +242,25 @@ export class ConversationMemory implements IMemoryAdapter {
     }
     let sql = READ_TURNS[order]
     let params: SqlValue[] = [userId, conversationId, limit, offset]
-    if (options.since !== undefined || options.roles !== undefined) {
+    if (
+      options.since !== undefined ||
+      options.before !== undefined ||
+      options.roles !== undefined ||
+      options.agentId !== undefined
+    ) {
       const where = ['user_id = ?', 'conversation_id = ?']
       params = [userId, conversationId]
       if (options.since !== undefined) {
         where.push('created_at >= ?')
         params.push(toMillis(options.since, 'since'))
+      }
+      if (options.before !== undefined) {
+        where.push('created_at < ?')
+        params.push(toMillis(options.before, 'before'))
+      }
+      if (options.agentId !== undefined) {
+        where.push('agent_id = ?')
+        params.push(checkKey(options.agentId, 'agentId'))
       }
       if (options.roles !== undefined) {
         if (!Array.isArray(options.roles)) {

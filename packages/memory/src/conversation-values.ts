@@ -1,5 +1,11 @@
 import { StorageError } from '@engram/core'
-import { type TimeInput, type TokenUsage, TURN_ROLES, type TurnRole } from './memory-adapter.js'
+import {
+  type TimeInput,
+  type TokenUsage,
+  type TokenUsageInput,
+  TURN_ROLES,
+  type TurnRole,
+} from './memory-adapter.js'
 import { describeValue, isPlainObject, toJsonText } from './memory-input.js'
 
 /** The furthest a moment may be from the epoch, in milliseconds: the range of a JavaScript Date. */
@@ -108,7 +114,7 @@ export function checkUsage(value: unknown): UsageColumns {
       `usage must be { prompt_tokens, completion_tokens, total_tokens }; got ${describeValue(value)}`,
     )
   }
-  const usage = value as TokenUsage
+  const usage = value as TokenUsageInput
   return {
     prompt_tokens: tokenCount(usage.prompt_tokens, 'usage.prompt_tokens'),
     completion_tokens: tokenCount(usage.completion_tokens, 'usage.completion_tokens'),

@@ -1,17 +1,23 @@
-import { type StorageAdapter, StorageError } from '@engram/core'
+import { installCommand, type StorageAdapter, StorageError } from '@engram/core'
 import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import type { VectorStoreFactory } from './same-database-vectors.js'
+
+/** Records per collection before the embedded default's vector search leaves the exact scan. */
+export const DEFAULT_EXACT_BELOW = 1000
 
 /**
  * The vector store that fits the structured store, as a factory on an adapter, because it keeps
  * its vectors in the same database: `@engram/sqlite-vector` on SQLite (with the HNSW tier when
- * `@engram/hnsw-sidecar` is installed and the database has a file or lives in memory),
+ * `@engram/hnsw-sidecar` loads and the database has a file or lives in memory),
  * `@engram/postgres`'s pgvector store on Postgres. Neither closes the adapter it is given.
+ * `path` is the SQLite file `Memory.open` was told to use, where the HNSW index is kept beside it.
+ * When the SQLite store can have no HNSW tier, `exactOnly` is told why and what to do about it.
  */
 export async function defaultVectorStore(
   storage: StorageAdapter,
   path: string | undefined,
-  exactBelow: number | undefined,
+  exactBelow: number,
+  exactOnly: (reason: string) => void,
 ): Promise<VectorStoreFactory> {
   if (storage.dialect === 'postgres') {
     let module: { createPgVectorStore?: VectorStoreFactoryOf<{ adapter: StorageAdapter }> }
@@ -20,7 +26,7 @@ export async function defaultVectorStore(
     } catch (error) {
       throw new StorageError(
         'DRIVER_NOT_INSTALLED',
-        'A Postgres memory needs @engram/postgres for its vectors: pnpm add @engram/postgres (or pass vectors)',
+        `A Postgres memory keeps its vectors with @engram/postgres's pgvector store: add it with "${installCommand('@engram/postgres')}", or pass vectors`,
         { cause: error },
       )
     }
@@ -30,21 +36,33 @@ export async function defaultVectorStore(
     return (adapter) => createPgVectorStore({ adapter })
   }
   const annPath = path ?? (storage.capabilities.persistence === 'memory' ? ':memory:' : undefined)
-  const withAnn = annPath !== undefined && (await hasSidecar())
-  const settings = {
-    ...(withAnn ? { ann: { path: annPath } } : {}),
-    ...(exactBelow === undefined ? {} : { exactBelow }),
+  const missing = await sidecarProblem()
+  if (annPath === undefined || missing !== undefined) {
+    // An adapter does not say which file it has open (sql.js reports a virtual one), so the
+    // index, which lives beside that file, is only made where the file was named.
+    exactOnly(
+      missing ??
+        `the HNSW index is kept beside the database file and Memory.open was not told its name (a ${storage.kind} adapter or a file: URL given as storage does not say it): pass the file as storage ('./data/memory.db'), name it with path next to storage, or give vectors: (adapter) => createSqliteVectorStore({ adapter, ann: { path } })`,
+    )
+    return (adapter) => createSqliteVectorStore({ adapter, exactBelow })
   }
-  return (adapter) => createSqliteVectorStore({ adapter, ...settings })
+  return (adapter) => createSqliteVectorStore({ adapter, ann: { path: annPath }, exactBelow })
 }
 
 type VectorStoreFactoryOf<C> = (config: C) => ReturnType<VectorStoreFactory>
 
-async function hasSidecar(): Promise<boolean> {
+/** Why `@engram/hnsw-sidecar` cannot be used here, or `undefined` when it loads. */
+async function sidecarProblem(): Promise<string | undefined> {
+  const name = '@engram/hnsw-sidecar'
   try {
-    await import(/* @vite-ignore */ '@engram/hnsw-sidecar')
-    return true
-  } catch {
-    return false
+    await import(/* @vite-ignore */ name)
+    return undefined
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    const message = String((error as Error).message)
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(name)) {
+      return `${name} is not installed (add it with "${installCommand(name)}"; it runs on Node)`
+    }
+    return `${name} could not be loaded (${message}); if its native module hnswlib-node was not built, rebuild it or allow its build script`
   }
 }

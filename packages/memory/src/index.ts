@@ -18,6 +18,16 @@ export {
   RELATIONS_TABLE,
   type Relation,
 } from './knowledge-graph.js'
+export { type LegacyMemoryAdapter, toLegacyMemoryAdapter } from './legacy-memory-adapter.js'
+export type {
+  LegacyConversationSummary,
+  LegacyConversationTurn,
+  LegacyPruneCriteria,
+  LegacyPruneResult,
+  LegacyRetrievalOptions,
+  LegacyTokenUsage,
+  LegacyTurnInput,
+} from './legacy-memory-types.js'
 export { createLocalEmbedder, type LocalEmbedderConfig } from './local-embedder.js'
 export { Memory } from './memory.js'
 export {
@@ -31,6 +41,7 @@ export {
   type StoredConversationTurn,
   type TimeInput,
   type TokenUsage,
+  type TokenUsageInput,
   TURN_ROLES,
   type TurnRole,
 } from './memory-adapter.js'
@@ -44,6 +55,7 @@ export type {
   RememberOptions,
 } from './memory-options.js'
 export { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE, VECTOR_OUTBOX_TABLE } from './memory-schema.js'
+export type { MemoryWarning, MemoryWarningHandler, MemoryWarningKind } from './memory-warning.js'
 export {
   MIGRATIONS_TABLE,
   type Migration,
@@ -51,6 +63,7 @@ export {
   migrateSchema,
   type SchemaDefinition,
 } from './migrate-schema.js'
+export type { StorageTarget } from './open-storage.js'
 export { createOpenAIEmbedder, type OpenAIEmbedderConfig } from './openai-embedder.js'
 export type { VectorStoreFactory } from './same-database-vectors.js'
 export {

@@ -7,7 +7,7 @@ export const TURN_ROLES: readonly TurnRole[] = Object.freeze(['user', 'assistant
 /** A moment: milliseconds since the epoch, an ISO-8601 string, or a `Date`. Read back always as milliseconds. */
 export type TimeInput = number | string | Date
 
-/** Token counts reported by a model, in the OpenAI field names. Counts that are unknown are left out. */
+/** Token counts as they are read back, in the OpenAI field names. Counts that are unknown are left out. */
 export interface TokenUsage {
   /** Tokens in the prompt. */
   prompt_tokens?: number
@@ -15,6 +15,19 @@ export interface TokenUsage {
   completion_tokens?: number
   /** Prompt plus completion tokens. */
   total_tokens?: number
+}
+
+/**
+ * Token counts as a turn is stored with them: a count, or `null` (or left out) when the model did
+ * not report it, as many model APIs do. Unknown counts are stored as unknown, never as `0`.
+ */
+export interface TokenUsageInput {
+  /** Tokens in the prompt. */
+  prompt_tokens?: number | null
+  /** Tokens in the completion. */
+  completion_tokens?: number | null
+  /** Prompt plus completion tokens. */
+  total_tokens?: number | null
 }
 
 /** A turn as the caller hands it to `storeConversationTurn`. Only `role` is required. */
@@ -30,7 +43,7 @@ export interface ConversationTurn {
   /** The model that produced it. */
   model?: string | null
   /** Token counts for this turn. */
-  usage?: TokenUsage | null
+  usage?: TokenUsageInput | null
   /** The tool calls an assistant turn made: any JSON value, usually an array. */
   tool_calls?: unknown
   /** The call a `tool` turn answers. */
@@ -112,8 +125,12 @@ export interface RetrieveTurnsOptions {
   order?: 'asc' | 'desc'
   /** Only turns at or after this moment. */
   since?: TimeInput
+  /** Only turns from before this moment (it is excluded), for paging back in time. */
+  before?: TimeInput
   /** Only turns with one of these roles. */
   roles?: readonly TurnRole[]
+  /** Only turns recorded with this agent. */
+  agentId?: string
 }
 
 /** Options for `listUserConversations`. */

@@ -1,15 +1,29 @@
-import type { Filter, Metadata, StorageAdapter, VectorStore } from '@engram/core'
+import type { Filter, Metadata, VectorStore } from '@engram/core'
 import type { ChunkOptions } from './chunk-text.js'
 import type { Embedder } from './embedder.js'
+import type { MemoryWarningHandler } from './memory-warning.js'
+import type { StorageTarget } from './open-storage.js'
 import type { VectorStoreFactory } from './same-database-vectors.js'
 import type { Trace, TraceType } from './trace.js'
 
 /** Options for `Memory.open`. With none, a SQLite file in `./.engram` with the embedded vector tiers. */
 export interface MemoryOptions {
-  /** The SQLite file to use. Default is `$ENGRAM_DATA_DIR/memory.db`, or `./.engram/memory.db`. */
+  /**
+   * The SQLite file to use. Next to `storage` (a SQLite adapter you opened), it names that adapter's
+   * file, so the HNSW index can be kept beside it. Default is `$ENGRAM_DATA_DIR/memory.db`, or
+   * `./.engram/memory.db`.
+   */
   path?: string
-  /** A structured store to use instead of `path` (SQLite or Postgres). The caller keeps ownership. */
-  storage?: StorageAdapter
+  /**
+   * The structured store, instead of `path`: a URL or file path (`'postgres://…'`, `'./data/memory.db'`)
+   * or `createDatabase` options, which the memory opens and closes itself, or an open `StorageAdapter`,
+   * which stays yours to close. Left out, the SQLite file at `path`. Given as `undefined` (an unset
+   * environment variable), it is an `INVALID_ARGUMENT` error rather than a silent switch to SQLite.
+   *
+   * @example
+   * Memory.open({ storage: process.env.DATABASE_URL ?? './data/memory.db' })
+   */
+  storage?: StorageTarget
   /**
    * The vector store, or a function that makes one on an adapter. Give a function when the store
    * keeps its vectors in the same database as `storage`: `Memory` calls it with `storage` (the
@@ -30,6 +44,12 @@ export interface MemoryOptions {
   exactBelow?: number
   /** @deprecated Use `exactBelow`; this name is removed in the next minor release. */
   annThreshold?: number
+  /**
+   * Told, once per memory for each kind, when a tier the defaults promise is unavailable: no
+   * HNSW index once a collection reaches `exactBelow` records, or no full text for hybrid recall.
+   * Pass `() => {}` to silence them. Default is one `console.warn` per process for each kind.
+   */
+  onWarning?: MemoryWarningHandler
 }
 
 /** Options for `remember`. */

@@ -1,5 +1,4 @@
 import {
-  createDatabase,
   type StorageAdapter,
   StorageError,
   type ValidRecord,
@@ -10,7 +9,7 @@ import { AgentState } from './agent-state.js'
 import { chunkText } from './chunk-text.js'
 import { ConversationMemory } from './conversation-memory.js'
 import { marks } from './conversation-rows.js'
-import { defaultVectorStore } from './default-vector-store.js'
+import { DEFAULT_EXACT_BELOW, defaultVectorStore } from './default-vector-store.js'
 import type { Embedder } from './embedder.js'
 import { KnowledgeGraph } from './knowledge-graph.js'
 import { createLocalEmbedder } from './local-embedder.js'
@@ -26,7 +25,14 @@ import {
   recallFilter,
 } from './memory-options.js'
 import { DOCUMENTS_TABLE, MEMORY_SCHEMA, TRACES_TABLE } from './memory-schema.js'
-import { batchOptions, checkVectorStore, measureDimensions, storagePath } from './memory-setup.js'
+import {
+  batchOptions,
+  checkVectorStore,
+  embedChecked,
+  measureDimensions,
+  memoryStorage,
+} from './memory-setup.js'
+import { noFullText, TierWarnings } from './memory-warning.js'
 import { migrateSchema } from './migrate-schema.js'
 import { SameDatabaseVectors, type VectorStoreFactory } from './same-database-vectors.js'
 import {
@@ -76,6 +82,10 @@ export class Memory {
   /** Conversation history (the `IMemoryAdapter` contract); deleting a conversation also deletes its traces. */
   readonly conversations: ConversationMemory
   readonly #owned: { storage: boolean; vectors: boolean }
+  /** Tells the user once when a tier the defaults promise (HNSW, full text) is missing. */
+  readonly #warnings: TierWarnings
+  /** Whether the vector store is the default one, whose hybrid recall the docs promise. */
+  readonly #promisedHybrid: boolean
   /** Writes vectors with their trace rows: in the same transaction, or through the outbox. */
   readonly #writes: VectorWrites
   /** Replays vector writes recorded by a store in another database (here, or in an earlier run). */
@@ -90,6 +100,8 @@ export class Memory {
     dimensions: number
     collection: string
     owned: { storage: boolean; vectors: boolean }
+    warnings: TierWarnings
+    promisedHybrid: boolean
   }) {
     this.storage = parts.storage
     this.vectors = parts.vectors
@@ -97,6 +109,8 @@ export class Memory {
     this.dimensions = parts.dimensions
     this.collection = parts.collection
     this.#owned = parts.owned
+    this.#warnings = parts.warnings
+    this.#promisedHybrid = parts.promisedHybrid
     this.#outbox = new VectorOutbox(parts.storage, parts.vectors, parts.collection)
     this.#writes = parts.sameDatabase
       ? new SameDatabaseVectors(parts.storage, parts.sameDatabase, parts.collection)
@@ -110,21 +124,31 @@ export class Memory {
     })
   }
 
-  /** Opens a memory; see `MemoryOptions` for the defaults. */
+  /**
+   * Opens a memory; see `MemoryOptions` for the defaults. `close()` closes what this opened (the
+   * database from `path` or a `storage` URL, the default vector store); what you pass in stays open.
+   */
   static async open(given?: MemoryOptions): Promise<Memory> {
     const options = checkOptions(given, 'options')
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw new StorageError('INVALID_ARGUMENT', 'onWarning must be a function (warning) => void')
+    }
     const embed = options.embed ?? createLocalEmbedder()
     const dimensions = await measureDimensions(embed, options.dimensions)
     const collection = options.collection ?? 'memories'
-    const path = options.storage === undefined ? storagePath(options.path) : undefined
-    const storage = options.storage ?? (await createDatabase({ filename: path }))
+    const { storage, owned, file } = await memoryStorage(options)
     const vectorsOption = options.vectors
+    const warnings = new TierWarnings(options.onWarning)
     let vectors: VectorStore | undefined
     try {
       let sameDatabase: VectorStoreFactory | undefined
       if (typeof vectorsOption === 'function') sameDatabase = vectorsOption
-      else if (vectorsOption === undefined)
-        sameDatabase = await defaultVectorStore(storage, path, options.exactBelow ?? options.annThreshold)
+      else if (vectorsOption === undefined) {
+        const exactBelow = options.exactBelow ?? options.annThreshold ?? DEFAULT_EXACT_BELOW
+        sameDatabase = await defaultVectorStore(storage, file, exactBelow, (reason) =>
+          warnings.exactOnly(reason, collection, exactBelow),
+        )
+      }
       vectors = checkVectorStore(sameDatabase ? sameDatabase(storage) : vectorsOption)
       const memory = new Memory({
         storage,
@@ -133,7 +157,9 @@ export class Memory {
         embed,
         dimensions,
         collection,
-        owned: { storage: !options.storage, vectors: typeof vectorsOption !== 'object' },
+        owned: { storage: owned, vectors: typeof vectorsOption !== 'object' },
+        warnings,
+        promisedHybrid: vectorsOption === undefined,
       })
       try {
         await memory.#initialize()
@@ -144,7 +170,7 @@ export class Memory {
       return memory
     } catch (error) {
       if (typeof vectorsOption !== 'object') await vectors?.close().catch(() => undefined)
-      if (!options.storage) await storage.close().catch(() => undefined)
+      if (owned) await storage.close().catch(() => undefined)
       throw error
     }
   }
@@ -165,6 +191,7 @@ export class Memory {
       await this.vectors.createCollection(this.collection, { dimension: this.dimensions, metric: 'cosine' })
     // Vector writes a crash left behind (in this database, by any process) are applied now.
     await this.#outbox.drain()
+    await this.#grew(existing?.count ?? 0)
   }
 
   /** Stores a piece of text as a memory trace and indexes it for recall. */
@@ -218,6 +245,8 @@ export class Memory {
     }
     const options = checkOptions(given, 'options')
     const mode = options.mode ?? (this.vectors.capabilities.hybrid ? 'hybrid' : 'vector')
+    if (options.mode === undefined && mode === 'vector' && this.#promisedHybrid)
+      this.#warnings.warn('full-text-unavailable', noFullText(this.storage.kind))
     if (mode !== 'hybrid' && mode !== 'vector' && mode !== 'text') {
       throw new StorageError(
         'INVALID_ARGUMENT',
@@ -409,6 +438,12 @@ export class Memory {
       await this.#writes.settle().catch(() => undefined)
       throw error
     }
+    await this.#grew(traces.length)
+  }
+
+  /** Counts stored records towards the HNSW warning; a failed count only delays the warning. */
+  async #grew(stored: number): Promise<void> {
+    await this.#warnings.grew(stored, () => this.vectors.count(this.collection)).catch(() => undefined)
   }
 
   /** After a delete committed: removes the vectors too, or says they are still queued. */
@@ -425,23 +460,8 @@ export class Memory {
     }
   }
 
-  async #embedAll(texts: string[]): Promise<Float32Array[]> {
-    const vectors = await this.embed(texts)
-    if (!Array.isArray(vectors) || vectors.length !== texts.length) {
-      throw new StorageError(
-        'INVALID_ARGUMENT',
-        `The embedder returned ${vectors?.length} vectors for ${texts.length} texts`,
-      )
-    }
-    for (const v of vectors) {
-      if (v?.length !== this.dimensions) {
-        throw new StorageError(
-          'DIMENSION_MISMATCH',
-          `The embedder returned a ${v?.length}-dimension vector; it measured ${this.dimensions} when the memory opened`,
-        )
-      }
-    }
-    return vectors
+  #embedAll(texts: string[]): Promise<Float32Array[]> {
+    return embedChecked(this.embed, texts, this.dimensions)
   }
 
   async #load(ids: string[]): Promise<Map<string, Trace>> {

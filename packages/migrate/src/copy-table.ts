@@ -82,16 +82,17 @@ export async function copyTable(options: CopyTableOptions): Promise<TableCopy> {
     for (;;) {
       const page = await next
       if (page.done) break
-      const rows = page.value.rows
-      if (sum) for (const row of rows) sum.add(row, json)
-      const batchEnd = { lastKey: page.value.key, copied: end.copied + rows.length }
-      const write = table.writeBatch(rows, batchEnd, { from: end.copied, after })
+      // Rows read as JSON are only parsed when something needs their values (the checksum, a conversion).
+      const count = page.value.json?.length ?? page.value.rows.length
+      if (sum) for (const row of page.value.rows) sum.add(row, json)
+      const batchEnd = { lastKey: page.value.key, copied: end.copied + count }
+      const write = table.writeBatch(page.value, batchEnd, { from: end.copied, after })
       // Observed here so a failure is never unhandled; it is rethrown where the batch is awaited.
       write.committed.catch(() => undefined)
       inFlight.push({ write, end: batchEnd })
       after = write.checkpointed
       end = batchEnd
-      read += rows.length
+      read += count
       next = pages.next()
       next.catch(() => undefined)
       while (inFlight.length >= depth) await settleOldest()

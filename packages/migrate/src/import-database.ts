@@ -153,7 +153,8 @@ async function importTable(
   const flush = async () => {
     if (target && batch.length > 0) {
       const end = { lastKey: null, copied: sum.rows }
-      written += await target.writeBatch(batch, end, { from: done, after: Promise.resolve() }).committed
+      written += await target.writeBatch({ rows: batch }, end, { from: done, after: Promise.resolve() })
+        .committed
       done = end.copied
       options.onProgress?.(sum.rows, Math.max(total, sum.rows), name)
     }

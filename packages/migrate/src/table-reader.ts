@@ -6,6 +6,11 @@ import { quoteName } from './sql-names.js'
 export interface RowPage {
   /** The rows, each a list of values in the order of the columns asked for. */
   readonly rows: SqlValue[][]
+  /**
+   * The same rows as JSON arrays, when the page was read from SQLite as JSON (see `readPages`):
+   * integers exact, reals in full precision, text as it is, NULL as `null`.
+   */
+  readonly json: readonly string[] | undefined
   /** The last row's paging key (its primary key, or its rowid/ctid). */
   readonly key: SqlValue[]
 }
@@ -24,11 +29,23 @@ export interface ReadPagesOptions {
 // which is what that type's input function takes back, so nothing is lost between two Postgres.
 const NATIVE_PG =
   /^(smallint|integer|bigint|real|double precision|boolean|bytea|text|name|uuid|character( varying)?(\(\d+\))?)$/
+const MAX_SAFE = '9007199254740991'
+
+interface Fetched {
+  readonly rows: ReadonlyArray<Record<string, unknown>>
+  /** Read as JSON (`j` per row) rather than column by column. */
+  readonly json: boolean
+}
 
 /**
  * Reads a table page by page in key order with keyset pagination (`WHERE key > last ORDER BY
  * key LIMIT n`), so memory stays bounded and a stopped read can continue from a saved key.
  * Tables without a primary key are paged by SQLite's rowid or Postgres's ctid.
+ *
+ * SQLite pages are read as one `json_array(…)` text per row where that can be done exactly,
+ * because building a JavaScript object per row costs several times more than the JSON: a page
+ * holding a blob (which JSON cannot hold) is read column by column instead, and so is one
+ * holding an integer beyond 2^53 (which JSON.parse would round).
  */
 export async function* readPages(
   db: StorageAdapter,
@@ -36,22 +53,11 @@ export async function* readPages(
   options: ReadPagesOptions,
 ): AsyncGenerator<RowPage> {
   const names = options.columns ?? table.columns.map((c) => c.name)
-  const select = names.map((name, i) => {
-    const column = table.columns.find((c) => c.name === name)
-    const text = db.dialect === 'postgres' && column !== undefined && !NATIVE_PG.test(column.type)
-    return `${quoteName(name)}${text ? '::text' : ''} AS c${i}`
-  })
+  const columns = names.map((name) => table.columns.find((c) => c.name === name))
   let keyExpr: string[]
-  let keyFromRow: (row: Record<string, unknown>) => SqlValue[]
   let compare: (marks: string) => string
   if (table.order === 'key') {
     keyExpr = table.primaryKey.map(quoteName)
-    const positions = table.primaryKey.map((key) => {
-      const at = names.indexOf(key)
-      if (at === -1) select.push(`${quoteName(key)} AS k${select.length}`)
-      return at === -1 ? `k${select.length - 1}` : `c${at}`
-    })
-    keyFromRow = (row) => positions.map((p) => row[p] as SqlValue)
     compare = (marks) =>
       keyExpr.length === 1 ? `${keyExpr[0]} > ${marks}` : `(${keyExpr.join(', ')}) > (${marks})`
   } else if (table.order === 'rowid') {
@@ -61,43 +67,86 @@ export async function* readPages(
     if (alias === undefined)
       throw new Error(`${table.name} has columns named rowid, _rowid_ and oid, so it cannot be paged`)
     keyExpr = [alias]
-    select.push(`${alias} AS k`)
-    keyFromRow = (row) => [row.k as SqlValue]
     compare = (marks) => `${alias} > ${marks}`
   } else {
     keyExpr = ['ctid']
-    select.push('ctid::text AS k')
-    keyFromRow = (row) => [row.k as SqlValue]
     compare = (marks) => `ctid > ${marks}::tid`
   }
-  const base = `SELECT ${select.join(', ')} FROM ${quoteName(table.name)}`
-  const order = ` ORDER BY ${keyExpr.join(', ')} LIMIT ?`
-  const first = `${base}${order}`
-  const next = `${base} WHERE ${compare(keyExpr.map(() => '?').join(', '))}${order}`
-  const aliases = names.map((_, i) => `c${i}`)
-  const fetch = (after: readonly SqlValue[] | null) =>
-    db.all<Record<string, unknown>>(after === null ? first : next, [...(after ?? []), options.batchSize])
+  const keys = keyExpr.map((expr, i) => `${expr === 'ctid' ? 'ctid::text' : expr} AS k${i}`)
+  const byColumn = names.map((name, i) => {
+    const text = db.dialect === 'postgres' && columns[i] !== undefined && !NATIVE_PG.test(columns[i].type)
+    return `${quoteName(name)}${text ? '::text' : ''} AS c${i}`
+  })
+  // Only columns whose SQLite affinity keeps integers can hold one beyond 2^53.
+  const intColumns = names.filter((_, i) => !/CHAR|CLOB|TEXT|REAL|FLOA|DOUB/i.test(columns[i]?.type ?? ''))
+  const big = intColumns.length
+    ? intColumns
+        .map(
+          (n) =>
+            `(typeof(${quoteName(n)}) = 'integer' AND (${quoteName(n)} > ${MAX_SAFE} OR ${quoteName(n)} < -${MAX_SAFE}))`,
+        )
+        .join(' OR ')
+    : '0'
+  const asJson = `json_array(${names.map(quoteName).join(', ')}) AS j, (${big}) AS big`
+  const statement = (select: string, first: boolean) =>
+    `SELECT ${select}, ${keys.join(', ')} FROM ${quoteName(table.name)}${
+      first ? '' : ` WHERE ${compare(keyExpr.map(() => '?').join(', '))}`
+    } ORDER BY ${keyExpr.join(', ')} LIMIT ?`
+  let json = db.dialect === 'sqlite' && db.capabilities.json
+  const query = (select: string, after: readonly SqlValue[] | null) =>
+    db.all<Record<string, unknown>>(statement(select, after === null), [...(after ?? []), options.batchSize])
+  const fetch = async (after: readonly SqlValue[] | null): Promise<Fetched> => {
+    if (json) {
+      try {
+        const rows = await query(asJson, after)
+        if (!rows.some((row) => Number(row.big) === 1)) return { rows, json: true }
+      } catch {
+        // A blob somewhere in the table: read it column by column from here on.
+        json = false
+      }
+    }
+    return { rows: await query(byColumn.join(', '), after), json: false }
+  }
   let pending = fetch(options.after ?? null)
   for (;;) {
-    const rows = await pending
+    const { rows, json: asText } = await pending
     if (rows.length === 0) return
-    const key = keyFromRow(rows[rows.length - 1] as Record<string, unknown>)
+    const last = rows[rows.length - 1] as Record<string, unknown>
+    const key = keyExpr.map((_, i) => last[`k${i}`] as SqlValue)
     const more = rows.length === options.batchSize
     // The next page is asked for before this one is handed over, so a server reads it while the caller works.
     if (more) {
       pending = fetch(key)
       pending.catch(() => undefined)
     }
-    const values = new Array<SqlValue[]>(rows.length)
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as Record<string, unknown>
-      const out = new Array<SqlValue>(aliases.length)
-      for (let i = 0; i < aliases.length; i++) out[i] = row[aliases[i] as string] as SqlValue
-      values[r] = out
-    }
-    yield { rows: values, key }
+    yield asText ? jsonPage(rows, key) : columnPage(rows, names.length, key)
     if (!more) return
   }
+}
+
+function jsonPage(rows: ReadonlyArray<Record<string, unknown>>, key: SqlValue[]): RowPage {
+  const json = rows.map((row) => row.j as string)
+  let parsed: SqlValue[][] | undefined
+  return {
+    json,
+    key,
+    get rows() {
+      parsed ??= json.map((text) => JSON.parse(text) as SqlValue[])
+      return parsed
+    },
+  }
+}
+
+function columnPage(rows: ReadonlyArray<Record<string, unknown>>, width: number, key: SqlValue[]): RowPage {
+  const aliases = Array.from({ length: width }, (_, i) => `c${i}`)
+  const values = new Array<SqlValue[]>(rows.length)
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Record<string, unknown>
+    const out = new Array<SqlValue>(width)
+    for (let i = 0; i < width; i++) out[i] = row[aliases[i] as string] as SqlValue
+    values[r] = out
+  }
+  return { rows: values, json: undefined, key }
 }
 
 /** The number of rows in a table. */

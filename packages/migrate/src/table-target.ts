@@ -13,6 +13,12 @@ export interface BatchEnd {
   readonly copied: number
 }
 
+/** The rows of one batch: values, and the same rows as JSON array texts when they were read that way. */
+export interface Batch {
+  readonly rows: readonly SqlValue[][]
+  readonly json?: readonly string[] | undefined
+}
+
 /** A batch on its way: when its checkpoint statement has run, and when it committed. */
 export interface BatchWrite {
   /** Settles once the batch's checkpoint statement has run (or the batch failed before it). */
@@ -37,7 +43,7 @@ export interface TableTarget {
    * Converts and writes a batch with its checkpoint in one transaction. Several may be in flight
    * at once on a pooled target: their checkpoints commit them in order (see `CheckpointStore.advance`).
    */
-  writeBatch(rows: readonly SqlValue[][], end: BatchEnd, order: BatchOrder): BatchWrite
+  writeBatch(batch: Batch, end: BatchEnd, order: BatchOrder): BatchWrite
   /** Moves identity sequences past the copied values and marks the table done. */
   finish(end: BatchEnd): Promise<void>
 }
@@ -98,18 +104,30 @@ export async function openTableTarget(options: OpenTableTargetOptions): Promise<
     overridingSystemValue: columns.some((c) => c.identity === 'always'),
   })
   const convert = options.sourceDialect === target.dialect ? undefined : rowConverter(plan, target.dialect)
+  const jsonSafe = options.sourceDialect === 'sqlite' && target.dialect === 'postgres' && refusesMisfits(plan)
   return {
     schema,
-    writeBatch(rows, end, order) {
+    writeBatch(batch, end, order) {
       let checkpointed = (): void => undefined
       const ran = new Promise<void>((resolve) => {
         checkpointed = resolve
       })
+      // Rows read from SQLite as JSON go to Postgres as they are; Postgres's own input functions
+      // then refuse what a column cannot hold, where the converter would have.
+      const json = batch.json !== undefined && jsonSafe ? writer.writeJson : undefined
       const committed = (async () => {
         try {
-          const values = convert ? rows.map(convert) : rows
+          const values = json ? undefined : convert ? batch.rows.map(convert) : batch.rows
           return await target.transaction(async (tx) => {
-            const changes = await writer.write(tx, values)
+            const changes = values
+              ? await writer.write(tx, values)
+              : await (json as NonNullable<typeof json>)(tx, batch.json as readonly string[]).catch(
+                  (error: unknown) => {
+                    // Name the row and column when a value is what Postgres refused; its own message otherwise.
+                    if (convert) batch.rows.forEach(convert)
+                    throw error
+                  },
+                )
             await order.after
             await checkpoints.advance(tx, item, order.from, end)
             checkpointed()
@@ -130,6 +148,21 @@ export async function openTableTarget(options: OpenTableTargetOptions): Promise<
       })
     },
   }
+}
+
+/**
+ * Whether Postgres's input functions refuse every value the converter would: true for integer,
+ * real, numeric and JSON columns, and for text columns fed from SQLite text columns (whose
+ * affinity never stores a number). A number in a SQLite DATETIME column would pass into
+ * Postgres text unnoticed, and 'yes' into a boolean, so such tables take the converter.
+ */
+function refusesMisfits(plan: TablePlan): boolean {
+  return plan.targetKinds.every((kind, i) => {
+    if (kind === 'integer' || kind === 'real' || kind === 'numeric' || kind === 'json') return true
+    if (kind === 'text' || kind === 'timestamp')
+      return /CHAR|CLOB|TEXT/i.test(plan.source.columns[i]?.type ?? '')
+    return false
+  })
 }
 
 /** Moves each identity column's sequence past the largest value copied, so the next insert does not collide. */

@@ -38,6 +38,12 @@ export interface TableWriterOptions {
 export interface TableWriter {
   /** Writes the rows with `tx` and returns how many were inserted or replaced (skipped ones are not counted). */
   write(tx: StorageAdapter, rows: readonly SqlValue[][]): Promise<number>
+  /**
+   * Postgres, when no column is bytea or an array: writes rows given as JSON array texts (as
+   * SQLite's `json_array` renders them) without turning them into values first. Each value goes
+   * through its column type's input, which refuses what the column cannot hold.
+   */
+  writeJson?: (tx: StorageAdapter, rows: readonly string[]) => Promise<number>
 }
 
 // SQLite binds at most 32,766 parameters a statement; Postgres 65,535 (the unnest form binds one per column).
@@ -64,11 +70,20 @@ export function createTableWriter(options: TableWriterOptions): TableWriter {
   if (dialect === 'postgres' && columns.every((c) => !c.type.endsWith('[]'))) {
     const values = columns.map((c, i) => `(r->>${i})::${c.type}`).join(', ')
     const sql = `${head} SELECT ${values} FROM jsonb_array_elements(?::jsonb) AS r${conflict}`
+    const jsonOk = columns.every((c) => c.type !== 'bytea')
     return {
       async write(tx, rows) {
         if (rows.length === 0) return 0
         return (await tx.run(sql, [JSON.stringify(forJsonb(rows))])).changes
       },
+      ...(jsonOk
+        ? {
+            async writeJson(tx: StorageAdapter, rows: readonly string[]) {
+              if (rows.length === 0) return 0
+              return (await tx.run(sql, [`[${rows.join(',')}]`])).changes
+            },
+          }
+        : {}),
     }
   }
   const limit = dialect === 'postgres' ? POSTGRES_PARAMETERS : SQLITE_PARAMETERS

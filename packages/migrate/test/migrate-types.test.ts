@@ -71,6 +71,47 @@ describe('type translation between SQLite and PostgreSQL', () => {
     )
   })
 
+  it('copies integers beyond 2^53, reals to the last bit, text and blobs exactly, page after page', async () => {
+    const path = env.file()
+    const sqlite = env.sqlite(path)
+    await sqlite.exec(
+      'CREATE TABLE nums (id INTEGER PRIMARY KEY, big INTEGER, x REAL, t TEXT); CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)',
+    )
+    const rows: Array<[number, bigint | number, number, string]> = []
+    for (let i = 1; i <= 40; i++) {
+      rows.push([
+        i,
+        i % 7 === 0 ? 2n ** 60n + BigInt(i) : i * 1000,
+        0.1 * i + 0.2,
+        `"quote" \\ ${'é'.repeat(i % 3)} \t tab`,
+      ])
+    }
+    for (const row of rows) await sqlite.run('INSERT INTO nums VALUES (?, ?, ?, ?)', row)
+    for (let i = 1; i <= 12; i++)
+      await sqlite.run('INSERT INTO blobs VALUES (?, ?)', [
+        i,
+        i % 4 === 0 ? null : new Uint8Array([i, 0, 255]),
+      ])
+    const target = env.file()
+    const result = await migrate({ from: path, to: target, batchSize: 5, verify: true })
+    expect(result.verified).toBe(true)
+    const copy = env.sqlite(target)
+    expect(await copy.all('SELECT id, big, x, t FROM nums ORDER BY id')).toEqual(
+      rows.map(([id, big, x, t]) => ({ id, big, x, t })),
+    )
+    expect((await copy.get<{ b: Uint8Array }>('SELECT b FROM blobs WHERE id = 5'))?.b).toEqual(
+      new Uint8Array([5, 0, 255]),
+    )
+    const { name, url } = await env.schema()
+    const pg = await migrate({ from: path, to: url, batchSize: 5, verify: true })
+    expect(pg.verified).toBe(true)
+    const copied = await env
+      .postgres(name)
+      .all<{ big: unknown; x: number }>('SELECT big, x FROM nums ORDER BY id')
+    expect(copied.map((r) => r.big)).toEqual(rows.map(([, big]) => big))
+    expect(copied.map((r) => r.x)).toEqual(rows.map(([, , x]) => x))
+  })
+
   it('says UNSUPPORTED for an untyped column before writing anything, and columnTypes resolves it', async () => {
     const path = env.file()
     const sqlite = env.sqlite(path)

@@ -206,6 +206,53 @@ function describeConversationMemory(backend: TestBackend): void {
       expect(await memory.retrieveConversationTurns('alice', 'c1', { roles: [] })).toEqual([])
     })
 
+    it('filters by before (exclusive) to page back in time, and by agent', async () => {
+      const { memory } = await fresh()
+      for (let i = 0; i < 6; i++) {
+        await memory.storeConversationTurn('alice', 'c1', {
+          role: 'user',
+          content: `turn ${i}`,
+          timestamp: T0 + i * 1000,
+          agentId: i % 2 === 0 ? 'even-bot' : 'odd-bot',
+        })
+      }
+      const page = await memory.retrieveConversationTurns('alice', 'c1', {
+        before: T0 + 4000,
+        order: 'desc',
+        limit: 2,
+      })
+      expect(page.map((t) => t.content)).toEqual(['turn 3', 'turn 2'])
+      const window = await memory.retrieveConversationTurns('alice', 'c1', {
+        since: T0 + 1000,
+        before: new Date(T0 + 3000),
+      })
+      expect(window.map((t) => t.content)).toEqual(['turn 1', 'turn 2'])
+      const odd = await memory.retrieveConversationTurns('alice', 'c1', {
+        agentId: 'odd-bot',
+        since: T0 + 2000,
+      })
+      expect(odd.map((t) => t.content)).toEqual(['turn 3', 'turn 5'])
+      await expectStorageError(
+        memory.retrieveConversationTurns('alice', 'c1', { before: 'yesterday' }),
+        'INVALID_ARGUMENT',
+      )
+      await expectStorageError(
+        memory.retrieveConversationTurns('alice', 'c1', { agentId: '' }),
+        'INVALID_ARGUMENT',
+      )
+    })
+
+    it('stores token counts given as null as unknown, never as 0', async () => {
+      const { memory } = await fresh()
+      await memory.storeConversationTurn('alice', 'c1', {
+        role: 'assistant',
+        content: 'ok',
+        usage: { prompt_tokens: 7, completion_tokens: null, total_tokens: null },
+      })
+      const [turn] = await memory.retrieveConversationTurns('alice', 'c1')
+      expect(turn?.usage).toStrictEqual({ prompt_tokens: 7 })
+    })
+
     it('lists conversations by most recent activity, with paging and an agent filter', async () => {
       const { memory } = await fresh()
       await memory.storeConversationTurn('alice', 'old', { role: 'user', timestamp: T0, agentId: 'a1' })

@@ -1,5 +1,5 @@
 import type { SqlValue, StoreQuery, VectorMatch } from '@engram/core'
-import { AFTER_HNSW_SETTINGS, distanceSql, HNSW_SETTINGS } from './pg-vector-index.js'
+import { distanceSql, HNSW_SETTINGS } from './pg-vector-index.js'
 import type { PgCollection } from './pg-vector-registry.js'
 import { toMatch } from './pg-vector-rows.js'
 import type { PgSearchParts, PreparedSearch } from './pg-vector-search.js'
@@ -26,11 +26,9 @@ export async function hybridSearch(
   if (ann) params.ef = parts.index.efSearch(query.topK)
   const list = textListSql({ table, condition, depth: ':candidates', scored: false, ...text }, params)
   const candidates = ann
-    ? `(SELECT c.id, c.embedding FROM ${HNSW_SETTINGS} CROSS JOIN LATERAL (
-          SELECT t.id, t.embedding FROM ${table} t
-          WHERE ${AFTER_HNSW_SETTINGS} AND t.tenant_id = :tenant AND ${condition}
-          ORDER BY ${distanceSql(collection)} LIMIT :candidates
-        ) c)`
+    ? `(SELECT t.id, t.embedding FROM ${table} t
+        WHERE ${HNSW_SETTINGS} AND t.tenant_id = :tenant AND ${condition}
+        ORDER BY ${distanceSql(collection)} LIMIT :candidates)`
     : `(SELECT t.id, t.embedding FROM ${table} t WHERE t.tenant_id = :tenant AND ${condition})`
   const sql = `WITH vector_list AS (
       SELECT t.id, row_number() OVER (ORDER BY ${score} DESC, t.id) AS rank FROM ${candidates} t

@@ -33,21 +33,18 @@ export function distanceSql(collection: PgCollection): string {
 }
 
 /**
- * A one-row subquery `s` that sets the HNSW search options for the rest of the statement's
- * transaction: `hnsw.ef_search` to the bound `:ef`, and `hnsw.iterative_scan`, which keeps walking
- * the graph until a filtered query has its rows. pgvector reads `ef_search` when an index scan
- * fetches its first tuple and `iterative_scan` whenever the scan runs out of candidates, both
- * during execution, never at planning. A LATERAL subquery that refers to `s` (see
- * `AFTER_HNSW_SETTINGS`) is the inner side of a nested loop, which the executor starts only once
- * it has the outer row, that is after both `set_config` calls ran. `set_config(…, true)` lasts
- * until the statement's own transaction ends (its implicit one, or the operation's), so one
- * statement needs no BEGIN, SET LOCAL or COMMIT of its own and leaves a pooled connection as it was.
- * `OFFSET 0` keeps the planner from folding the subquery away.
+ * A condition that sets the HNSW search options for the rest of the statement's transaction:
+ * `hnsw.ef_search` to the bound `:ef`, and `hnsw.iterative_scan`, which keeps walking the graph
+ * until a filtered query has its rows. Put first in the WHERE clause of the search. pgvector reads
+ * `ef_search` when an index scan fetches its first tuple and `iterative_scan` whenever the scan runs
+ * out of candidates, both during execution, never at planning. The `set_config` calls are an
+ * uncorrelated scalar subquery, so PostgreSQL runs them as an InitPlan, and a condition on nothing
+ * but that InitPlan is a one-time filter, checked before the node below it (the index scan) is asked
+ * for its first row: the settings are in place before pgvector reads them. `set_config(…, true)`
+ * lasts until the statement's own transaction ends (its implicit one, or the operation's), so the
+ * search needs no BEGIN, SET LOCAL or COMMIT of its own and leaves a pooled connection as it was.
  */
-export const HNSW_SETTINGS = `(SELECT set_config('hnsw.ef_search', :ef, true) AS ef, set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan OFFSET 0) s`
-
-/** The condition that makes an HNSW scan depend on `HNSW_SETTINGS`; the planner checks it once, before the scan starts. */
-export const AFTER_HNSW_SETTINGS = 's.ef IS NOT NULL AND s.scan IS NOT NULL'
+export const HNSW_SETTINGS = `(SELECT set_config('hnsw.ef_search', :ef, true) || set_config('hnsw.iterative_scan', 'relaxed_order', true)) IS NOT NULL`
 
 /**
  * Each collection's HNSW index: built once it is needed (by the first search that takes the HNSW

@@ -1,7 +1,7 @@
 import type { SqlValue, StoreQuery, VectorMatch, VectorMetric } from '@engram/core'
 import type { PgVectorSettings } from './pg-vector-config.js'
 import { hybridSearch } from './pg-vector-hybrid.js'
-import { AFTER_HNSW_SETTINGS, distanceSql, HNSW_SETTINGS, type PgHnswIndex } from './pg-vector-index.js'
+import { distanceSql, HNSW_SETTINGS, type PgHnswIndex } from './pg-vector-index.js'
 import { filterCondition } from './pg-vector-records.js'
 import type { PgCollection } from './pg-vector-registry.js'
 import { byScoreThenId, toMatch, vectorLiteral } from './pg-vector-rows.js'
@@ -75,11 +75,9 @@ export async function searchCollection(
     return rows.map(toMatch)
   }
   const rows = await collection.db.all(
-    `SELECT x.* FROM ${HNSW_SETTINGS} CROSS JOIN LATERAL (
-       SELECT ${columns}, ${score} AS score FROM ${collection.table} t
-       WHERE ${AFTER_HNSW_SETTINGS} AND t.tenant_id = :tenant AND ${condition}
-       ORDER BY ${distanceSql(collection)} LIMIT :top
-     ) x`,
+    `SELECT ${columns}, ${score} AS score FROM ${table} t
+     WHERE ${HNSW_SETTINGS} AND t.tenant_id = :tenant AND ${condition}
+     ORDER BY ${distanceSql(collection)} LIMIT :top`,
     { ...params, ef: parts.index.efSearch(query.topK) },
   )
   // relaxed_order may hand back neighbours slightly out of order: sort by the exact score.

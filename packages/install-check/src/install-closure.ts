@@ -44,6 +44,16 @@ export function peersOf(nodeModules: string, names: Iterable<string>): Set<strin
   return peers
 }
 
+/**
+ * Whether a load was of an optional peer of the package that imported it: that package uses it
+ * when it is installed and works without it (the HNSW tier of `@engram/memory`), so whether to
+ * install it is the user's choice.
+ */
+function isOptionalPeer(nodeModules: string, load: LoadedModule): boolean {
+  if (load.from === undefined) return false
+  return installedManifest(nodeModules, load.from)?.peerDependenciesMeta?.[load.pkg]?.optional === true
+}
+
 /** What is wrong with a snippet's install line, judged from the README alone. */
 export function staticInstallProblems(snippet: ReadmeSnippet): string[] {
   if (snippet.installs === undefined) {
@@ -60,7 +70,7 @@ export function staticInstallProblems(snippet: ReadmeSnippet): string[] {
 /**
  * What is wrong with a snippet's install line once it is installed (and, for a run, once it has
  * run): a package it loaded that the line neither names nor brings along (a driver core imports
- * by name, an optional peer), and a package the line names that the snippet neither imports,
+ * by name), unless the importer declares it an optional peer, and a package the line names that the snippet neither imports,
  * loads, nor could need as a peer of what it uses. A block that is only compiled is checked for
  * neither (nothing ran), only for its imports, by `staticInstallProblems`.
  *
@@ -74,9 +84,10 @@ export function installedInstallProblems(
   if (snippet.installs === undefined) return []
   const named = snippet.installs.map((spec) => spec.name)
   const problems: string[] = []
-  const closure = installClosure(nodeModules, named)
+  const chosen = (loads ?? []).filter((load) => isOptionalPeer(nodeModules, load)).map((load) => load.pkg)
+  const closure = installClosure(nodeModules, [...named, ...chosen])
   for (const load of loads ?? []) {
-    if (closure.has(load.pkg)) continue
+    if (load.from === load.pkg || closure.has(load.pkg)) continue
     const by = load.from === undefined ? 'the snippet' : load.from
     problems.push(
       `loads ${load.pkg} (imported by ${by}) at run time, but its install line names neither it nor a package that depends on it`,

@@ -164,6 +164,11 @@ describe('installedInstallProblems', () => {
           '@engram/postgres': { optional: true },
         },
       },
+      '@engram/hnsw-sidecar/package.json': {
+        name: '@engram/hnsw-sidecar',
+        version: '0.1.0',
+        dependencies: { 'hnswlib-node': '3.0.0' },
+      },
       '@engram/sqlite-vector/package.json': {
         name: '@engram/sqlite-vector',
         version: '0.1.0',
@@ -215,6 +220,23 @@ describe('installedInstallProblems', () => {
       'loads @engram/sqlite-native (imported by @engram/core) at run time, but its install line names neither it nor a package that depends on it',
       'installs left-pad, which it neither imports nor loads, and which is no peer of what it uses',
     ])
+  })
+
+  it('accepts an optional peer the run loaded only because it was installed', () => {
+    const loads = [
+      { pkg: '@engram/memory' },
+      { from: '@engram/core', pkg: '@engram/sqlite-native' },
+      { from: '@engram/memory', pkg: '@engram/hnsw-sidecar' },
+      { from: '@engram/hnsw-sidecar', pkg: '@engram/hnsw-sidecar' },
+      { from: '@engram/hnsw-sidecar', pkg: 'hnswlib-node' },
+    ]
+    expect(
+      installedInstallProblems(
+        snippet('npm install @engram/memory @engram/sqlite-native'),
+        nodeModules(),
+        loads,
+      ),
+    ).toEqual([])
   })
 
   it('leaves a block that is only compiled to the static check: nothing ran to show what it needs', () => {

@@ -16,7 +16,12 @@ export interface Hit {
   label: number
   /** Higher is better. */
   score: number
+  /** The record itself, when the search already read it (the ANN path reads its winners once). */
+  row?: LabelledRow
 }
+
+/** A stored row with its label. */
+export type LabelledRow = StoredRow & { label: number }
 
 /** A record row as the collection's vector table stores it. */
 export interface StoredRow {
@@ -71,8 +76,11 @@ export async function toMatches(
   hits: readonly Hit[],
   includeVectors: boolean,
 ): Promise<VectorMatch[]> {
+  if (hits.every((hit) => hit.row !== undefined)) {
+    return hits.map((hit) => toMatch(hit.row as LabelledRow, hit.score, includeVectors))
+  }
   const columns = `label, id, metadata, text${includeVectors ? ', vector' : ''}`
-  const rows = await rowsByLabel<StoredRow & { label: number }>(
+  const rows = await rowsByLabel<LabelledRow>(
     db,
     c,
     columns,
@@ -81,11 +89,14 @@ export async function toMatches(
   const byLabel = new Map(rows.map((row) => [row.label, row]))
   return hits.flatMap((hit) => {
     const row = byLabel.get(hit.label)
-    if (!row) return []
-    const match: VectorMatch = { id: row.id, score: hit.score }
-    if (row.metadata !== null) match.metadata = JSON.parse(row.metadata) as Metadata
-    if (row.text !== null) match.text = row.text
-    if (includeVectors) match.vector = bytesToVector(row.vector)
-    return [match]
+    return row ? [toMatch(row, hit.score, includeVectors)] : []
   })
+}
+
+function toMatch(row: StoredRow, score: number, includeVectors: boolean): VectorMatch {
+  const match: VectorMatch = { id: row.id, score }
+  if (row.metadata !== null) match.metadata = JSON.parse(row.metadata) as Metadata
+  if (row.text !== null) match.text = row.text
+  if (includeVectors) match.vector = bytesToVector(row.vector)
+  return match
 }

@@ -1,6 +1,8 @@
 /**
- * Keeps the `k` best-scoring labels seen so far in a binary min-heap, so an exact scan holds
- * `k` entries however many rows it reads.
+ * Keeps the `k` best labels seen so far in a binary min-heap, so an exact scan holds `k` entries
+ * however many rows it reads. Best means the higher score, then the lower label: what is kept
+ * does not depend on the order the candidates come in, so a scan and a narrowed-down re-score
+ * of the same records agree exactly, ties included.
  */
 export class TopK {
   readonly #k: number
@@ -12,12 +14,17 @@ export class TopK {
     this.#k = k
   }
 
+  /** How many entries it keeps at most. */
+  get k(): number {
+    return this.#k
+  }
+
   /** The lowest score kept, or `-Infinity` while fewer than `k` are kept. */
   get floor(): number {
     return this.#scores.length < this.#k ? Number.NEGATIVE_INFINITY : (this.#scores[0] as number)
   }
 
-  /** Offers one candidate; it is kept if it beats the current floor. */
+  /** Offers one candidate; it is kept if it beats the worst entry kept. */
   push(label: number, score: number): void {
     const scores = this.#scores
     const labels = this.#labels
@@ -25,7 +32,7 @@ export class TopK {
       scores.push(score)
       labels.push(label)
       this.#up(scores.length - 1)
-    } else if (score > (scores[0] as number)) {
+    } else if (this.#beats(score, label, 0)) {
       scores[0] = score
       labels[0] = label
       this.#down(0)
@@ -39,10 +46,16 @@ export class TopK {
       .sort((a, b) => b.score - a.score || a.label - b.label)
   }
 
+  /** Whether (score, label) is better than entry `i`. */
+  #beats(score: number, label: number, i: number): boolean {
+    const other = this.#scores[i] as number
+    return score > other || (score === other && label < (this.#labels[i] as number))
+  }
+
   #up(i: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if ((this.#scores[parent] as number) <= (this.#scores[i] as number)) return
+      if (!this.#beats(this.#scores[parent] as number, this.#labels[parent] as number, i)) return
       this.#swap(i, parent)
       i = parent
     }
@@ -53,12 +66,14 @@ export class TopK {
     while (true) {
       const left = 2 * i + 1
       const right = left + 1
-      let smallest = i
-      if (left < n && (this.#scores[left] as number) < (this.#scores[smallest] as number)) smallest = left
-      if (right < n && (this.#scores[right] as number) < (this.#scores[smallest] as number)) smallest = right
-      if (smallest === i) return
-      this.#swap(i, smallest)
-      i = smallest
+      let worst = i
+      if (left < n && this.#beats(this.#scores[worst] as number, this.#labels[worst] as number, left))
+        worst = left
+      if (right < n && this.#beats(this.#scores[worst] as number, this.#labels[worst] as number, right))
+        worst = right
+      if (worst === i) return
+      this.#swap(i, worst)
+      i = worst
     }
   }
 

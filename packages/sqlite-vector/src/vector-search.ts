@@ -3,7 +3,7 @@ import type { AnnTier } from './ann-tier.js'
 import { type CollectionRow, collectionTables } from './collection-tables.js'
 import type { ExactCache } from './exact-cache.js'
 import { createExactScorer } from './exact-scorer.js'
-import { type Hit, rowsByLabel } from './record-rows.js'
+import { type Hit, type LabelledRow, rowsByLabel } from './record-rows.js'
 import type { SqlFragment } from './sqlite-filter.js'
 import { TopK } from './top-k.js'
 import { viewVector } from './vector-view.js'
@@ -39,12 +39,19 @@ export class VectorSearch {
     this.#annTier = annTier
   }
 
-  /** The `k` best records for `vector` among those `where` selects, best first (ties by label). */
+  /**
+   * The `k` best records for `vector` among those `where` selects, best first (ties by label).
+   * With `rows` (a vector query's own results), ANN winners are read once, vectors included, and
+   * re-scored from those bytes, so their scores are exactly the exact path's and the hits carry
+   * their records. Without it (hybrid's vector list, which only needs ranks) the index's own
+   * order and float32 scores are used, and nothing is read.
+   */
   async search(
     c: CollectionRow,
     vector: Float32Array,
     k: number,
     where: SqlFragment | undefined,
+    rows = true,
   ): Promise<Hit[]> {
     const annTier = this.#annTier
     const exactBelow = this.#exactBelow
@@ -63,16 +70,18 @@ export class VectorSearch {
     }
     const tier = await annTier()
     const candidates = await tier.search(c, vector, k, accept)
-    // Re-score from the stored blobs so ANN scores are exactly the exact path's scores.
+    if (!rows) return candidates
+    // One read of the winners, vectors included: re-scored from the stored bytes, ANN scores
+    // are exactly the exact path's scores. A record deleted meanwhile is left out.
     const score = createExactScorer(c.metric, vector)
-    const rows = await rowsByLabel<{ label: number; vector: Uint8Array }>(
+    const found = await rowsByLabel<LabelledRow>(
       this.#db,
       c,
-      'label, vector',
+      'label, id, vector, metadata, text',
       candidates.map((hit) => hit.label),
     )
-    return rows
-      .map((row) => ({ label: row.label, score: score(viewVector(row.vector)) }))
+    return found
+      .map((row) => ({ label: row.label, score: score(viewVector(row.vector)), row }))
       .sort((a, b) => b.score - a.score || a.label - b.label)
   }
 
@@ -83,10 +92,9 @@ export class VectorSearch {
     where: SqlFragment | undefined,
   ): Promise<Hit[]> {
     const t = collectionTables(c.cid)
-    const score = createExactScorer(c.metric, vector)
     const cache = this.#cache
     if (cache?.fits(c)) {
-      // Same scorer, same label order as the scan below, so the same scores and tie-breaks.
+      // Exact scores from the same scorer, kept by the same rule as the scan below.
       const cached = new TopK(k)
       const labels = where
         ? (
@@ -96,8 +104,9 @@ export class VectorSearch {
             )
           ).map((row) => row.label)
         : undefined
-      if (await cache.search(c, score, cached, labels)) return cached.sorted()
+      if (await cache.search(c, vector, cached, labels)) return cached.sorted()
     }
+    const score = createExactScorer(c.metric, vector)
     const top = new TopK(k)
     const sql = `SELECT label, vector FROM ${t.vectors} WHERE label > ?${where ? ` AND ${where.sql}` : ''} ORDER BY label LIMIT ${PAGE}`
     let after = 0

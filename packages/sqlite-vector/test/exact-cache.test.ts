@@ -27,6 +27,29 @@ function counting(adapter: StorageAdapter): { db: StorageAdapter; blobReads: () 
   return { db, blobReads: () => reads }
 }
 
+/** The adapter, counting the vector blobs it reads. */
+function countingRows(adapter: StorageAdapter): { db: StorageAdapter; vectorsRead: () => number } {
+  let rows = 0
+  const db = new Proxy(adapter, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver)
+      if (key === 'all') {
+        return async (sql: string, params?: unknown[]) => {
+          const result = (await (value as (sql: string, params?: unknown[]) => Promise<unknown[]>).call(
+            target,
+            sql,
+            params,
+          )) as Array<Record<string, unknown>>
+          for (const row of result) if (row.vector instanceof Uint8Array) rows++
+          return result
+        }
+      }
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { db, vectorsRead: () => rows }
+}
+
 const ids = (matches: Array<{ id: string }>) => matches.map((m) => m.id)
 
 describe('sqlite-vector exact-search cache', () => {
@@ -157,6 +180,59 @@ describe('sqlite-vector exact-search cache', () => {
         }
       }
       await cached.close()
+      await plain.close()
+    })
+  }
+
+  for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
+    it(`answers exactly from one byte per number when Float32 does not fit, re-scoring only a few records (${metric})`, async () => {
+      const { db, vectorsRead } = countingRows(open(':memory:'))
+      // 300 × 24: 36,000 bytes quantized, 45,600 as Float32.
+      const quantized = createSqliteVectorStore({ adapter: db, exactCacheBytes: 40_000 })
+      const plain = createSqliteVectorStore({ adapter: db, exactCacheBytes: 0 })
+      await quantized.createCollection('docs', { dimension: 24, metric })
+      const data = vectors(300, 24, 7)
+      const base = data[5] as Float32Array
+      const noise = vectors(40, 24, 8)
+      await quantized.upsert(
+        'docs',
+        data.map((vector, i) => ({
+          id: `d${i}`,
+          // Repeated vectors make ties, and a zero vector scores 0 under cosine. Forty records
+          // within 0.1% of one another score closer together than one byte per number can tell
+          // apart, so only the exact re-score can rank them.
+          vector:
+            i === 13
+              ? new Float32Array(24)
+              : i >= 100 && i < 140
+                ? base.map((x, j) => x + 1e-3 * ((noise[i - 100] as Float32Array)[j] as number))
+                : (data[i % 260] ?? vector),
+          metadata: { n: i % 5 },
+        })),
+      )
+      const random = seeded(3)
+      let reread = 0
+      for (let round = 0; round < 30; round++) {
+        const near = base.map(
+          (x, j) => x + 0.01 * ((vectors(1, 24, 200 + round)[0] as Float32Array)[j] as number),
+        )
+        const vector = round % 2 === 0 ? near : (vectors(1, 24, 200 + round)[0] as Float32Array)
+        const filter = round % 3 === 0 ? { n: { $lt: 2 } } : undefined
+        const query = { vector, topK: 1 + Math.floor(random() * 20), ...(filter ? { filter } : {}) }
+        const expected = await plain.query('docs', query)
+        const before = vectorsRead()
+        expect(await quantized.query('docs', query)).toEqual(expected)
+        if (round > 0) reread += vectorsRead() - before
+        if (round % 10 === 9) {
+          await plain.upsert('docs', [
+            { id: `d${round}`, vector: vectors(1, 24, 900 + round)[0] as Float32Array },
+          ])
+          await plain.delete('docs', { ids: [`d${round + 1}`] })
+        }
+      }
+      // Each query re-read a few candidates (and the catch-ups their changed rows), never the collection.
+      expect(reread / 29).toBeLessThan(300 * 0.2)
+      await quantized.close()
       await plain.close()
     })
   }

@@ -1,0 +1,221 @@
+import { norm, type VectorMetric } from '@engram/core'
+import { CachedCollection, ROW_INDEX_BYTES } from './cached-collection.js'
+import type { CollectionRow } from './collection-tables.js'
+
+/** Bytes a record costs besides its one-byte codes: label, scale, norm, error, the codes' own norm and a scratch bound. */
+export const QUANTIZED_PER_RECORD = 6 * 8
+
+/**
+ * Rounding headroom added to every bound, relative to the scores' scale: far above what double
+ * sums over up to 65,535 products can lose (about 1e-11), far below any real gap between scores.
+ */
+const SLACK = 1e-9
+
+/**
+ * A collection's vectors as one signed byte per number (`v ≈ scale · codes`), with, per record,
+ * the exact norm of the vector and of its rounding error `‖v − scale · codes‖`. That error bounds
+ * how far any score computed from the codes can be from the exact score (Cauchy–Schwarz), so a
+ * first pass over a quarter of the memory finds every record that can be among the `k` best,
+ * and only those are scored exactly. Exact search stays exact: same records, same scores.
+ */
+export class QuantizedVectors extends CachedCollection {
+  codes: Int8Array
+  scales: Float64Array
+  /** `‖v‖`, computed like the exact scorer computes it. */
+  norms: Float64Array
+  /** `‖v − scale · codes‖`. */
+  errors: Float64Array
+  /** `‖scale · codes‖²`, for Euclidean distances. */
+  approximateSquares: Float64Array
+  /** Per-row upper bounds of the current query (reused, so a query allocates nothing per record). */
+  #upper: Float64Array
+
+  constructor(c: CollectionRow) {
+    super(c)
+    const capacity = this.labels.length
+    this.codes = new Int8Array(capacity * c.dimension)
+    this.scales = new Float64Array(capacity)
+    this.norms = new Float64Array(capacity)
+    this.errors = new Float64Array(capacity)
+    this.approximateSquares = new Float64Array(capacity)
+    this.#upper = new Float64Array(capacity)
+  }
+
+  /** Bytes this form needs for `count` records of `dimension` numbers, the row index included. */
+  static bytesFor(count: number, dimension: number): number {
+    return count * (dimension + QUANTIZED_PER_RECORD + ROW_INDEX_BYTES)
+  }
+
+  /**
+   * The labels of every record, or of every one of `labels` (ascending), whose exact score for
+   * `query` can be among the `k` best, in label order; `undefined` if one of `labels` is not cached.
+   */
+  candidates(
+    metric: VectorMetric,
+    query: Float32Array,
+    k: number,
+    labels?: readonly number[],
+  ): number[] | undefined {
+    const d = this.dimension
+    const rows = labels === undefined ? undefined : this.rows()
+    const n = labels === undefined ? this.size : labels.length
+    const queryNorm = norm(query)
+    const squaredQuery = queryNorm * queryNorm
+    const lower = new LowerBounds(k)
+    const upper = this.#upper
+    const codes = this.codes
+    for (let j = 0; j < n; j++) {
+      let i = j
+      if (rows !== undefined) {
+        const row = rows.get((labels as readonly number[])[j] as number)
+        if (row === undefined) return undefined
+        i = row
+      }
+      const base = i * d
+      let sum = 0
+      for (let x = 0; x < d; x++) sum += (query[x] as number) * (codes[base + x] as number)
+      const approximateDot = (this.scales[i] as number) * sum
+      const error = this.errors[i] as number
+      let score: number
+      let bound: number
+      if (metric === 'cosine') {
+        const vectorNorm = this.norms[i] as number
+        const denominator = queryNorm * vectorNorm
+        score = denominator === 0 ? 0 : approximateDot / denominator
+        bound = vectorNorm === 0 ? 0 : error / vectorNorm + SLACK
+      } else if (metric === 'dot') {
+        score = approximateDot
+        bound = queryNorm * error + SLACK * (1 + queryNorm * (this.norms[i] as number))
+      } else {
+        const squares = this.approximateSquares[i] as number
+        const squared = squaredQuery - 2 * approximateDot + squares
+        score = -Math.sqrt(Math.max(0, squared))
+        // The expansion loses up to ~1e-16 of its terms' size, which a square root can magnify
+        // near zero: bound that, and the error the codes make.
+        const cancellation = Math.sqrt(SLACK * 0.1 * (squaredQuery + squares + 2 * Math.abs(approximateDot)))
+        bound = error + cancellation + SLACK * (1 + queryNorm + (this.norms[i] as number))
+      }
+      upper[j] = score + bound
+      lower.offer(score - bound)
+    }
+    const floor = lower.floor()
+    const out: number[] = []
+    for (let j = 0; j < n; j++) {
+      if ((upper[j] as number) >= floor) {
+        out.push(labels === undefined ? (this.labels[j] as number) : (labels[j] as number))
+      }
+    }
+    return out
+  }
+
+  protected storedBytes(): number {
+    return (
+      this.codes.byteLength +
+      this.labels.byteLength +
+      this.scales.byteLength +
+      this.norms.byteLength +
+      this.errors.byteLength +
+      this.approximateSquares.byteLength +
+      this.#upper.byteLength
+    )
+  }
+
+  protected store(row: number, vector: Float32Array): void {
+    const d = this.dimension
+    let largest = 0
+    let squares = 0
+    for (let x = 0; x < d; x++) {
+      const value = vector[x] as number
+      squares += value * value
+      if (value > largest) largest = value
+      else if (-value > largest) largest = -value
+    }
+    const scale = largest / 127
+    const inverse = scale === 0 ? 0 : 1 / scale
+    const base = row * d
+    let error = 0
+    let approximateSquares = 0
+    for (let x = 0; x < d; x++) {
+      const value = vector[x] as number
+      // |value| ≤ largest, so the code is within ±127 (rounding cannot leave the range).
+      const code = Math.round(value * inverse)
+      this.codes[base + x] = code
+      const approximate = scale * code
+      error += (value - approximate) * (value - approximate)
+      approximateSquares += approximate * approximate
+    }
+    this.scales[row] = scale
+    this.norms[row] = Math.sqrt(squares)
+    this.errors[row] = Math.sqrt(error)
+    this.approximateSquares[row] = approximateSquares
+  }
+
+  protected move(from: number, to: number): void {
+    const d = this.dimension
+    this.codes.copyWithin(to * d, from * d, (from + 1) * d)
+    this.scales[to] = this.scales[from] as number
+    this.norms[to] = this.norms[from] as number
+    this.errors[to] = this.errors[from] as number
+    this.approximateSquares[to] = this.approximateSquares[from] as number
+  }
+
+  protected grow(capacity: number): void {
+    const codes = new Int8Array(capacity * this.dimension)
+    codes.set(this.codes)
+    this.codes = codes
+    this.scales = resized(this.scales, capacity)
+    this.norms = resized(this.norms, capacity)
+    this.errors = resized(this.errors, capacity)
+    this.approximateSquares = resized(this.approximateSquares, capacity)
+    this.#upper = new Float64Array(capacity)
+  }
+}
+
+function resized(values: Float64Array, capacity: number): Float64Array {
+  const out = new Float64Array(capacity)
+  out.set(values)
+  return out
+}
+
+/** The `k` largest lower bounds seen, in a min-heap: its root is the bound every candidate's upper bound must reach. */
+class LowerBounds {
+  readonly #heap: Float64Array
+  #size = 0
+
+  constructor(k: number) {
+    this.#heap = new Float64Array(k)
+  }
+
+  offer(value: number): void {
+    const heap = this.#heap
+    if (this.#size < heap.length) {
+      let i = this.#size++
+      while (i > 0) {
+        const parent = (i - 1) >> 1
+        if ((heap[parent] as number) <= value) break
+        heap[i] = heap[parent] as number
+        i = parent
+      }
+      heap[i] = value
+      return
+    }
+    if (value <= (heap[0] as number)) return
+    let i = 0
+    const n = heap.length
+    while (true) {
+      const left = 2 * i + 1
+      if (left >= n) break
+      const right = left + 1
+      const child = right < n && (heap[right] as number) < (heap[left] as number) ? right : left
+      if ((heap[child] as number) >= value) break
+      heap[i] = heap[child] as number
+      i = child
+    }
+    heap[i] = value
+  }
+
+  /** The k-th largest bound, or -Infinity while fewer than k were offered (every record is then a candidate). */
+  floor(): number {
+    return this.#size < this.#heap.length ? Number.NEGATIVE_INFINITY : (this.#heap[0] as number)
+  }
+}

@@ -1,4 +1,4 @@
-import { installCommand, type StorageAdapter, StorageError } from '@engram/core'
+import { detectRuntime, installCommand, type StorageAdapter, StorageError } from '@engram/core'
 import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import type { VectorStoreFactory } from './same-database-vectors.js'
 
@@ -35,6 +35,8 @@ export async function defaultVectorStore(
       throw new StorageError('DRIVER_NOT_INSTALLED', '@engram/postgres has no createPgVectorStore')
     return (adapter) => createPgVectorStore({ adapter })
   }
+  // The HNSW sidecar is a Node addon; elsewhere (a browser, a phone) search is exact by design, not by omission.
+  if (detectRuntime() !== 'node') return (adapter) => createSqliteVectorStore({ adapter, exactBelow })
   const annPath = path ?? (storage.capabilities.persistence === 'memory' ? ':memory:' : undefined)
   const missing = await sidecarProblem()
   if (annPath === undefined || missing !== undefined) {
@@ -61,7 +63,7 @@ async function sidecarProblem(): Promise<string | undefined> {
     const code = (error as { code?: unknown }).code
     const message = String((error as Error).message)
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(name)) {
-      return `${name} is not installed (add it with "${installCommand(name)}"; it runs on Node)`
+      return `${name} is not installed (add it with "${installCommand(name)}")`
     }
     return `${name} could not be loaded (${message}); if its native module hnswlib-node was not built, rebuild it or allow its build script`
   }

@@ -262,8 +262,9 @@ export class PgVectorRegistry {
         PRIMARY KEY (tenant_id, id)
       )`,
       `CREATE INDEX ${index('metadata')} ON ${table} USING gin (metadata)`,
-      // Without a pending list: ranking text by tiers reads this index with many small scans.
-      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv) WITH (fastupdate = off)`,
+      // Without a pending list: ranking text by tiers reads this index with many small scans. Records
+      // without text are left out (text queries say `text IS NOT NULL`), so vector-only inserts skip it.
+      `CREATE INDEX ${index('tsv')} ON ${table} USING gin (tsv) WITH (fastupdate = off) WHERE text IS NOT NULL`,
       repeatedWordsIndexDdl(table, `engram_v${id}`),
     ]
     return statements.join(';\n')

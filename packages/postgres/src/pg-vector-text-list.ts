@@ -12,9 +12,14 @@ export function repeatedWordsSql(column: string): string {
   return `strip(regexp_replace(${column}::text, '''(?:[^'' ]|'''')*'':[0-9]+[A-D]?(?= |$)', '', 'g')::tsvector)`
 }
 
-/** The GIN index on a collection table's repeated words, which exact text ranking by tiers needs. */
+/**
+ * The GIN index on a collection table's repeated words, which exact text ranking by tiers needs.
+ * Partial: most records repeat no word, and an index entry for an empty value would only slow inserts.
+ */
 export function repeatedWordsIndexDdl(table: string, relation: string): string {
-  return `CREATE INDEX IF NOT EXISTS "${relation}_repeats" ON ${table} USING gin ((${repeatedWordsSql('tsv')})) WITH (fastupdate = off)`
+  const words = repeatedWordsSql('tsv')
+  return `CREATE INDEX IF NOT EXISTS "${relation}_repeats" ON ${table} USING gin ((${words})) WITH (fastupdate = off)
+    WHERE ${words} <> ''::tsvector`
 }
 
 /** The name of that index, schema-qualified, for `to_regclass`. */
@@ -77,7 +82,8 @@ export function textListSql(spec: TextListSpec, params: Record<string, SqlValue>
   const { table, condition, lexemes, depth } = spec
   if (lexemes.length > 0) params.terms = [...lexemes]
   const anyWord = lexemesToTsquery(':terms::text[]', '|')
-  const scope = `t.tenant_id = :tenant AND ${condition}`
+  // `text IS NOT NULL` lets the planner use a text index that leaves out records without text.
+  const scope = `t.tenant_id = :tenant AND t.text IS NOT NULL AND ${condition}`
   const distinctWords = 'length(t.tsv) - length(ts_delete(t.tsv, :terms::text[]))'
   const everyPosition =
     '(SELECT sum(cardinality(u.positions)) FROM unnest(t.tsv) AS u WHERE u.lexeme = ANY(:terms::text[]))'
@@ -95,6 +101,7 @@ export function textListSql(spec: TextListSpec, params: Record<string, SqlValue>
     return `SELECT t.id, ts_rank_cd(t.tsv, ${anyWord}) AS score FROM ${table} t
       WHERE ${scope} AND t.tsv @@ ${anyWord} ORDER BY score DESC, t.id LIMIT ${depth}`
   }
+  const repeatedWords = repeatedWordsSql('t.tsv')
   const ctes: string[] = []
   const arms: string[] = []
   const shortOf: string[] = [] // "every tier computed so far fell short of depth"
@@ -120,7 +127,7 @@ export function textListSql(spec: TextListSpec, params: Record<string, SqlValue>
       WHERE ${gate}${scope} AND t.tsv @@ ${anyWord} ${rest})`)
   ctes.push(`repeats AS MATERIALIZED (
       SELECT t.id, t.tsv, ${everyPosition} AS n FROM ${table} t
-      WHERE ${scope} AND ${repeatedWordsSql('t.tsv')} @@ ${anyWord})`)
+      WHERE ${scope} AND ${repeatedWords} <> ''::tsvector AND ${repeatedWords} @@ ${anyWord})`)
   arms.push('SELECT id, tsv, n FROM rest', 'SELECT id, tsv, n FROM repeats')
   return `WITH ${ctes.join(',\n    ')}
     ${ranked(arms.join(' UNION ALL '))}`

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cleanEnv } from './clean-env.js'
-import { npmInstall, writeFreshApp } from './fresh-app.js'
+import { APP_PROJECTS, npmInstall, writeFreshApp } from './fresh-app.js'
 import type { InstallSpec } from './install-line.js'
 import { entrySpecifiers } from './manifest-problems.js'
 import { type PackedPackage, packWorkspace } from './pack-workspace.js'
@@ -35,8 +35,10 @@ export interface FirstHourApp {
   readonly nodeModules: string
   /** The published packages, packed and unpacked. */
   readonly packages: readonly UnpackedPackage[]
-  /** The compiler run over every snippet (and every package's entry points). */
+  /** The strict consumer's compiler run over every snippet and every package's entry points, without `skipLibCheck`. */
   readonly typecheck: TypecheckResult
+  /** The compiler run over the snippets with the options `tsc --init` writes. */
+  readonly initTypecheck: TypecheckResult
   /** The environment every command in the app runs with. */
   readonly env: NodeJS.ProcessEnv
   /** Milliseconds each step took: pack, install, typecheck. */
@@ -65,6 +67,22 @@ export async function buildFirstHourApp(
   snippets: readonly ReadmeSnippet[],
 ): Promise<FirstHourApp> {
   const root = mkdtempSync(join(tmpdir(), 'engram-first-hour-'))
+  try {
+    return await build(root, repoRoot, published, snippets)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new Error(`${message}\n(the packed packages and the app are kept in ${root} for a look)`, {
+      cause: error,
+    })
+  }
+}
+
+async function build(
+  root: string,
+  repoRoot: string,
+  published: readonly PublishedPackage[],
+  snippets: readonly ReadmeSnippet[],
+): Promise<FirstHourApp> {
   const dir = join(root, 'app')
   const env = cleanEnv(repoRoot)
   const timings: Record<string, number> = {}
@@ -108,9 +126,13 @@ export async function buildFirstHourApp(
   await npmInstall(dir, env)
   timings.install = Math.round(performance.now() - started)
   started = performance.now()
-  const typecheck = await typecheckApp(dir, env)
+  const [typecheck, initTypecheck] = await Promise.all([
+    typecheckApp(dir, env, APP_PROJECTS.strict),
+    typecheckApp(dir, env, APP_PROJECTS.init),
+  ])
   timings.typecheck = Math.round(performance.now() - started)
-  return { root, dir, nodeModules: join(dir, 'node_modules'), packages, typecheck, env, timings, harness }
+  const nodeModules = join(dir, 'node_modules')
+  return { root, dir, nodeModules, packages, typecheck, initTypecheck, env, timings, harness }
 }
 
 /** Deletes the app and everything packed for it. */

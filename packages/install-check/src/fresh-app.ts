@@ -5,9 +5,9 @@ import type { PackedPackage } from './pack-workspace.js'
 import { type CommandResult, outputTail, runCommand } from './run-command.js'
 
 /**
- * The compiler options of the fresh app: the strict settings a new TypeScript project on Node
- * starts from (`tsc --init` in 5.9 and the Node guides), and no `skipLibCheck`, so every
- * declaration file a package ships is checked as a consumer's compiler sees it.
+ * The compiler options of the fresh app's main project (`tsconfig.json`): strict, NodeNext, and
+ * no `skipLibCheck`, so every declaration file a package ships is checked as a consumer's
+ * compiler sees it. It emits the JavaScript the runs use.
  */
 export const STRICT_CONSUMER_OPTIONS = {
   target: 'ES2022',
@@ -15,7 +15,6 @@ export const STRICT_CONSUMER_OPTIONS = {
   moduleResolution: 'NodeNext',
   strict: true,
   noUncheckedIndexedAccess: true,
-  exactOptionalPropertyTypes: true,
   verbatimModuleSyntax: true,
   isolatedModules: true,
   moduleDetection: 'force',
@@ -24,6 +23,30 @@ export const STRICT_CONSUMER_OPTIONS = {
   rootDir: 'snippets',
   outDir: 'out',
 } as const
+
+/**
+ * The options `tsc --init` (TypeScript 5.9) writes for a new project, with Node's types
+ * (`tsconfig.init.json`). They add `exactOptionalPropertyTypes`, under which
+ * `{ connectionString: process.env.DATABASE_URL }` does not compile, and keep the
+ * `skipLibCheck` that `tsc --init` turns on; the snippets must compile here too.
+ */
+export const TSC_INIT_OPTIONS = {
+  module: 'nodenext',
+  target: 'esnext',
+  types: ['node'],
+  noUncheckedIndexedAccess: true,
+  exactOptionalPropertyTypes: true,
+  strict: true,
+  verbatimModuleSyntax: true,
+  isolatedModules: true,
+  noUncheckedSideEffectImports: true,
+  moduleDetection: 'force',
+  skipLibCheck: true,
+  noEmit: true,
+} as const
+
+/** The fresh app's two TypeScript projects: the strict consumer's, and the one `tsc --init` makes. */
+export const APP_PROJECTS = { strict: 'tsconfig.json', init: 'tsconfig.init.json' } as const
 
 /** What the fresh app is made of. */
 export interface FreshAppOptions {
@@ -36,7 +59,7 @@ export interface FreshAppOptions {
 }
 
 /**
- * Writes a new app's package.json (`"type": "module"`) and tsconfig.json. Every engram package
+ * Writes a new app's package.json (`"type": "module"`) and its two TypeScript projects. Every engram package
  * comes from its tarball, and `overrides` makes every dependency on one of them use that
  * tarball too, so nothing named `@engram/…` is ever fetched from a registry.
  */
@@ -53,8 +76,15 @@ export function writeFreshApp(options: FreshAppOptions): void {
   }
   mkdirSync(join(options.dir, 'snippets'), { recursive: true })
   writeFileSync(join(options.dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
-  const tsconfig = { compilerOptions: STRICT_CONSUMER_OPTIONS, include: ['snippets'] }
-  writeFileSync(join(options.dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`)
+  for (const [file, compilerOptions] of [
+    [APP_PROJECTS.strict, STRICT_CONSUMER_OPTIONS],
+    [APP_PROJECTS.init, TSC_INIT_OPTIONS],
+  ] as const) {
+    writeFileSync(
+      join(options.dir, file),
+      `${JSON.stringify({ compilerOptions, include: ['snippets'] }, null, 2)}\n`,
+    )
+  }
 }
 
 /** Runs `npm install` in the fresh app; throws with npm's output when it fails. */

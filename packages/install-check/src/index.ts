@@ -9,7 +9,14 @@ export {
   type SnippetRun,
   type UnpackedPackage,
 } from './first-hour-app.js'
-export { type FreshAppOptions, npmInstall, STRICT_CONSUMER_OPTIONS, writeFreshApp } from './fresh-app.js'
+export {
+  APP_PROJECTS,
+  type FreshAppOptions,
+  npmInstall,
+  STRICT_CONSUMER_OPTIONS,
+  TSC_INIT_OPTIONS,
+  writeFreshApp,
+} from './fresh-app.js'
 export {
   installClosure,
   installedInstallProblems,

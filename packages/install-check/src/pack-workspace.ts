@@ -41,7 +41,13 @@ export async function packWorkspace(
     [...pnpm.args, '-r', ...filters, 'pack', '--pack-destination', destination, '--json'],
     { cwd: repoRoot, env: cleanEnv(repoRoot), timeoutMs: 180_000 },
   )
-  if (result.code !== 0) throw new Error(`pnpm pack failed (exit ${result.code}):\n${outputTail(result)}`)
+  if (result.code !== 0) {
+    // pnpm resolves workspace: ranges through the packages' node_modules links.
+    const stale = /ERR_PNPM_CANNOT_RESOLVE_WORKSPACE_PROTOCOL/.test(result.stdout + result.stderr)
+      ? ' A package.json names a workspace package its node_modules does not link yet: run pnpm install.'
+      : ''
+    throw new Error(`pnpm pack failed (exit ${result.code}).${stale}\n${outputTail(result)}`)
+  }
   const packed = names.map((name) => {
     const file = `${name.replace(/^@/, '').replace('/', '-')}-`
     const tarball = readdirSync(destination).find(

@@ -23,10 +23,17 @@ export interface TypecheckResult {
 
 const DIAGNOSTIC = /^(.+?)\((\d+),(\d+)\): (?:error|warning) (TS\d+: .*)$/
 
-/** Compiles the fresh app with its own TypeScript (which emits JavaScript even when there are errors). */
-export async function typecheckApp(dir: string, env: NodeJS.ProcessEnv): Promise<TypecheckResult> {
+/**
+ * Compiles one of the fresh app's projects with the app's own TypeScript (which emits JavaScript
+ * even when there are errors, unless the project says `noEmit`).
+ */
+export async function typecheckApp(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  project = 'tsconfig.json',
+): Promise<TypecheckResult> {
   const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc')
-  const result = await runCommand(process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false'], {
+  const result = await runCommand(process.execPath, [tsc, '-p', project, '--pretty', 'false'], {
     cwd: dir,
     env,
     timeoutMs: 300_000,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildFirstHourApp,
   checkedReadmes,
+  type Diagnostic,
   EVERY_PACKAGE_FILE,
   entrySpecifiers,
   type FirstHourApp,
@@ -158,9 +159,14 @@ describe('every TypeScript block of the READMEs, in a fresh app outside the repo
       const snippet = titled.get(title)!
       const stem = snippetFileStem(snippet)
       const problems = [...(snippet.badMarker ? [snippet.badMarker] : []), ...staticInstallProblems(snippet)]
-      const failures = app.typecheck.diagnostics
-        .filter((d) => d.file === `snippets/${stem}.ts`)
-        .map((d) => `does not compile: README line ${snippet.line + d.line}: ${d.text}`)
+      const compiled = (diagnostics: readonly Diagnostic[], project: string) =>
+        diagnostics
+          .filter((d) => d.file === `snippets/${stem}.ts`)
+          .map((d) => `does not compile${project}: README line ${snippet.line + d.line}: ${d.text}`)
+      const failures = [
+        ...compiled(app.typecheck.diagnostics, ''),
+        ...compiled(app.initTypecheck.diagnostics, ' with the options tsc --init writes'),
+      ]
       let run: SnippetRun | undefined
       if (snippet.mode !== 'compile-only' && failures.length === 0) {
         const url = usesPostgres(snippet) ? urlWithSchema(postgresUrl, schemaOf(snippet)) : postgresUrl

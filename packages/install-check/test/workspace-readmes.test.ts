@@ -61,10 +61,18 @@ describe('the TypeScript blocks of the READMEs', () => {
 })
 
 describe('links between the repository documents', () => {
+  const readmesOf = (group: string) =>
+    readdirSync(join(repoRoot, group))
+      .map((name) => `${group}/${name}/README.md`)
+      .filter((path) => existsSync(join(repoRoot, path)))
   const documents = [
     'README.md',
-    ...readdirSync(join(repoRoot, 'docs')).map((file) => `docs/${file}`),
-  ].filter((path) => path.endsWith('.md'))
+    ...readdirSync(join(repoRoot, 'docs'))
+      .filter((file) => file.endsWith('.md'))
+      .map((file) => `docs/${file}`),
+    ...readmesOf('packages'),
+    ...readmesOf('apps'),
+  ]
   it.each(documents)('%s links only to files that exist', (document) => {
     const prose = read(document).replace(/^ {0,3}(`{3,}|~{3,})[\s\S]*?^ {0,3}\1\s*$/gm, '')
     const broken = [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?[^)]*\)/g)]

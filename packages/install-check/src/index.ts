@@ -65,4 +65,5 @@ export {
   STILL_RUNNING_EXIT,
   writeHarness,
 } from './snippet-harness.js'
+export { runFailure, snippetTitle, snippetVerdict } from './snippet-verdict.js'
 export { type Diagnostic, parseDiagnostics, type TypecheckResult, typecheckApp } from './typecheck.js'

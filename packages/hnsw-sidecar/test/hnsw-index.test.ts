@@ -83,6 +83,53 @@ describe('createHnswIndex', () => {
     await index.close()
   })
 
+  it('reuses removed slots for new labels, so churn keeps its capacity flat', async () => {
+    const index = await createHnswIndex({ dimension: 8, metric: 'cosine', initialCapacity: 256 })
+    let next = 0
+    const add = async (n: number) => {
+      await index.add(items(vectors(n, 8, 100 + next), next))
+      next += n
+    }
+    await add(200)
+    const live = new Set(Array.from({ length: 200 }, (_, i) => i))
+    for (let round = 0; round < 30; round++) {
+      const gone = [...live].filter((_, i) => i % 4 === round % 4).slice(0, 50)
+      await index.remove(gone)
+      for (const label of gone) live.delete(label)
+      const first = next
+      await add(50)
+      for (let label = first; label < next; label++) live.add(label)
+    }
+    // 1,700 labels came and went through 256 slots.
+    expect(index.capacity()).toBe(256)
+    expect(index.size()).toBe(200)
+    const found = await index.search(vectors(1, 8, 1)[0] as Float32Array, 200)
+    expect(new Set(found.map((h) => h.label))).toEqual(live)
+    await index.close()
+  })
+
+  it('keeps reusing slots after persist and reopen, and revives a removed label in place', async () => {
+    const path = newPath()
+    const index = await createHnswIndex({ path, dimension: 4, metric: 'euclidean', initialCapacity: 64 })
+    const data = vectors(64, 4, 11)
+    await index.add(items(data))
+    await index.remove([1, 2, 3, 4])
+    await index.persist('r@1')
+    await index.close()
+    const reopened = await createHnswIndex({ path, dimension: 4, metric: 'euclidean' })
+    expect(reopened.size()).toBe(60)
+    // Label 2 comes back in its own slot; three new labels take the other freed slots.
+    await reopened.add([{ label: 2, vector: data[9] as Float32Array }, ...items(vectors(3, 4, 12), 100)])
+    expect(reopened.capacity()).toBe(64)
+    expect(reopened.size()).toBe(64)
+    const hits = await reopened.search(data[9] as Float32Array, 2)
+    expect(hits.map((h) => h.label).sort((a, b) => a - b)).toEqual([2, 9])
+    const all = await reopened.search(data[0] as Float32Array, 64)
+    expect(all.map((h) => h.label)).not.toContain(1)
+    expect(all.map((h) => h.label)).toEqual(expect.arrayContaining([100, 101, 102]))
+    await reopened.close()
+  })
+
   it('applies the label filter inside the search, so k still fills', async () => {
     const index = await createHnswIndex({ dimension: 8, metric: 'cosine' })
     await index.add(items(vectors(500, 8, 6)))

@@ -190,6 +190,18 @@ describe('durability settings', () => {
     expect(await rollback.get('PRAGMA synchronous')).toEqual({ synchronous: 2 })
   })
 
+  it('maps the file for reads with mmapSize, and leaves mapping off by default', async () => {
+    const mapped = track(
+      createSqliteNativeAdapter({ filename: join(folder, 'mapped.db'), mmapSize: 1 << 26 }),
+    )
+    expect(await mapped.get('PRAGMA mmap_size')).toEqual({ mmap_size: 1 << 26 })
+    const plain = track(createSqliteNativeAdapter({ filename: join(folder, 'plain.db') }))
+    expect(await plain.get('PRAGMA mmap_size')).toEqual({ mmap_size: 0 })
+    expect(() => createSqliteNativeAdapter({ filename: join(folder, 'bad.db'), mmapSize: -1 })).toThrow(
+      /mmapSize must be a whole number/,
+    )
+  })
+
   it('rejects an unknown synchronous mode with INVALID_ARGUMENT', () => {
     expect(() => createSqliteNativeAdapter({ filename: ':memory:', synchronous: 'off' as never })).toThrow(
       /synchronous must be/,

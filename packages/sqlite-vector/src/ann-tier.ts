@@ -1,51 +1,16 @@
 import {
   type AnnHit,
-  type AnnIndexFactory,
   type AnnIndexOptions,
   bytesToVector,
   type CheckpointedAnnIndex,
-  HNSW_DEFAULTS,
-  type HnswSettings,
-  integerOption,
   Mutex,
   type StorageAdapter,
   StorageError,
 } from '@engram/core'
+import type { AnnBuildPlan, AnnTierConfig, CheckedAnnConfig } from './ann-config.js'
+import { resolveAnnConfig } from './ann-config.js'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
 import { indexFileName } from './index-file-name.js'
-
-/** Settings for the ANN tier: one HNSW index per collection, in files beside the database. */
-export interface SqliteVectorAnnConfig extends HnswSettings {
-  /**
-   * The database file the adapter has open; each collection's index is `<path>.<collection>.hnsw`
-   * (plus `.json` for its checkpoint), so two databases in one folder never share an index. When
-   * that name would be too long for the file system, a hash of both names shortens it.
-   * `':memory:'` keeps indexes in memory, as does an adapter whose persistence is `'memory'`.
-   */
-  path: string
-  /** Changes applied to an index that trigger writing it to disk; `close()` always does. Default is `10_000`. */
-  persistEvery?: number
-  /** Opens an index. Default is `createHnswIndex` from `@engram/hnsw-sidecar`. */
-  createIndex?: AnnIndexFactory
-  /** Deletes an index's files. Default is `removeHnswIndex` from `@engram/hnsw-sidecar`. */
-  removeIndex?: (path: string) => Promise<void>
-}
-
-/** The ANN tier's settings, defaults filled in. */
-export interface AnnTierConfig extends Required<HnswSettings> {
-  /** The database file the index files are named after, or `undefined` for in-memory indexes. */
-  databasePath: string | undefined
-  /** Opens an index. */
-  createIndex: AnnIndexFactory
-  /** Deletes an index file and its checkpoint. */
-  removeIndex: (path: string) => Promise<void>
-  /** Changes applied since the last checkpoint that trigger a new one. */
-  persistEvery: number
-}
-
-/** The settings `checkAnnConfig` returns: the index functions stay open until the sidecar is loaded. */
-export type CheckedAnnConfig = Omit<AnnTierConfig, 'createIndex' | 'removeIndex'> &
-  Partial<Pick<AnnTierConfig, 'createIndex' | 'removeIndex'>>
 
 /** Where a collection's ANN index stands, from `SqliteVectorStore.annStatus`. */
 export interface AnnStatus {
@@ -55,22 +20,45 @@ export interface AnnStatus {
   source?: 'file' | 'rebuilt'
   /** Live vectors in the index. */
   size: number
+  /** Slots the index has reserved, when the index reports them (the HNSW sidecar does). */
+  capacity?: number
   /** The database change sequence the index has applied. */
   appliedSequence: number
   /** The database's current change sequence for the collection. */
   sequence: number
   /** The index file, when it has one. */
   path?: string
+  /** Whether the index is being built (or caught up) in the background; exact search answers meanwhile. */
+  building: boolean
+  /** Why the last background build failed; exact search answers until `buildIndex()` succeeds. */
+  error?: string
 }
 
 interface OpenIndex {
-  index: CheckpointedAnnIndex
+  index: CheckpointedAnnIndex & { capacity?: () => number }
   uid: string
   applied: number
   pending: number
   source: 'file' | 'rebuilt'
   path: string | undefined
 }
+
+/** A build running in the background for one collection. */
+interface Job {
+  uid: string
+  controller: AbortController
+  done: Promise<void>
+}
+
+/** What a finished background build hands over. */
+interface Built {
+  index: CheckpointedAnnIndex
+  applied: number
+  source: 'file' | 'rebuilt'
+}
+
+/** Why `#ready` is asked: a query (may apply small changes itself), a write (only starts background work), or `buildIndex`. */
+type Need = 'query' | 'write' | 'build'
 
 const PAGE = 1000
 
@@ -79,13 +67,18 @@ const PAGE = 1000
  * the source of truth: every write batch bumps the collection's sequence and stamps the rows
  * (and tombstones for deletes) with it, and before each search the index applies whatever
  * changed since the sequence it holds. The index file records that sequence in its
- * checkpoint, so after a crash it catches up instead of being rebuilt or trusted stale.
+ * checkpoint, so after a crash it catches up instead of being rebuilt or trusted stale. A
+ * build or catch-up of more than `backgroundAbove` records runs in the background (in a worker
+ * thread with the HNSW sidecar) while queries are answered by exact search.
  */
 export class AnnTier {
   readonly #db: StorageAdapter
   readonly #config: AnnTierConfig
   readonly #open = new Map<string, OpenIndex>()
+  readonly #jobs = new Map<string, Job>()
+  readonly #failures = new Map<string, { uid: string; error: unknown }>()
   readonly #mutex = new Mutex()
+  #closed = false
 
   /** Builds the tier on `db`; indexes open lazily on first search. */
   constructor(db: StorageAdapter, config: AnnTierConfig) {
@@ -93,53 +86,88 @@ export class AnnTier {
     this.#config = config
   }
 
-  /** Catches the collection's index up with the database and searches it. */
+  /**
+   * Catches the collection's index up with the database and searches it; `undefined` while it
+   * is being built in the background, when the caller searches exactly instead.
+   */
   async search(
     collection: CollectionRow,
     vector: Float32Array,
     k: number,
     accept?: (label: number) => boolean,
-  ): Promise<AnnHit[]> {
+  ): Promise<AnnHit[] | undefined> {
     return this.#locked(async () => {
-      const open = await this.#ready(collection)
-      return open.index.search(vector, k, accept)
+      const open = await this.#ready(collection, 'query')
+      return open?.index.search(vector, k, accept)
     })
+  }
+
+  /** After a write: starts the background build or catch-up the collection now needs, if any; applies nothing itself. */
+  async prepare(collection: CollectionRow): Promise<void> {
+    await this.#locked(() => this.#ready(collection, 'write'))
+  }
+
+  /**
+   * Brings the index up to date now, building it if needed (a failed background build is tried
+   * again). Returns `true` when it is ready; `false` after waiting for a background build, when
+   * the caller calls again with the collection's current row.
+   */
+  async build(collection: CollectionRow): Promise<boolean> {
+    const job = await this.#locked(async () => {
+      this.#failures.delete(collection.name)
+      const open = await this.#ready(collection, 'build')
+      return open === undefined ? this.#jobs.get(collection.name) : undefined
+    })
+    if (job === undefined) return true
+    await job.done
+    const failure = this.#failures.get(collection.name)
+    if (failure !== undefined) throw failure.error
+    return false
   }
 
   /** Reports the collection's index state without opening it. */
   async status(collection: CollectionRow): Promise<AnnStatus> {
     return this.#locked(async () => {
       const open = this.#open.get(collection.name)
+      const job = this.#jobs.get(collection.name)
+      const failure = this.#failures.get(collection.name)
       const status: AnnStatus = {
         open: open !== undefined && open.uid === collection.uid,
         size: 0,
         appliedSequence: 0,
         sequence: collection.seq,
+        building: job !== undefined && job.uid === collection.uid,
       }
       const path = this.#path(collection.name)
       if (path !== undefined) status.path = path
+      if (failure !== undefined && failure.uid === collection.uid) status.error = describe(failure.error)
       if (open && status.open) {
         status.source = open.source
         status.size = open.index.size()
+        if (open.index.capacity) status.capacity = open.index.capacity()
         status.appliedSequence = open.applied
       }
       return status
     })
   }
 
-  /** Closes and deletes a dropped collection's index. */
+  /** Stops any build, then closes and deletes a dropped collection's index. */
   async drop(name: string): Promise<void> {
+    await this.#stop(name)
     await this.#locked(async () => {
       const open = this.#open.get(name)
       this.#open.delete(name)
+      this.#failures.delete(name)
       await open?.index.close()
       const path = this.#path(name)
       if (path !== undefined) await this.#config.removeIndex(path)
     })
   }
 
-  /** Checkpoints every index with unsaved changes and closes them all. */
+  /** Stops background builds, checkpoints every index with unsaved changes and closes them all. */
   async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all([...this.#jobs.keys()].map((name) => this.#stop(name)))
     await this.#locked(async () => {
       for (const [name, open] of this.#open) {
         this.#open.delete(name)
@@ -150,6 +178,13 @@ export class AnnTier {
         }
       }
     })
+  }
+
+  async #stop(name: string): Promise<void> {
+    const job = this.#jobs.get(name)
+    if (job === undefined) return
+    job.controller.abort()
+    await job.done
   }
 
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -166,26 +201,7 @@ export class AnnTier {
     return base === undefined ? undefined : indexFileName(base, name)
   }
 
-  /** Returns the collection's index, opened or rebuilt if needed and caught up with the database. */
-  async #ready(collection: CollectionRow): Promise<OpenIndex> {
-    let open = this.#open.get(collection.name)
-    // Another store on this database pruned tombstones this index still needs (or deleted
-    // without any): reopen from the file, which is then rebuilt unless it is recent enough.
-    if (open && (open.uid !== collection.uid || open.applied < collection.floor)) {
-      this.#open.delete(collection.name)
-      await open.index.close()
-      open = undefined
-    }
-    if (!open) {
-      open = await this.#openIndex(collection)
-      this.#open.set(collection.name, open)
-    }
-    if (collection.seq > open.applied) await this.#catchUp(collection, open)
-    return open
-  }
-
-  async #openIndex(collection: CollectionRow): Promise<OpenIndex> {
-    const path = this.#path(collection.name)
+  #options(collection: CollectionRow): AnnIndexOptions {
     const { m, efConstruction, efSearch } = this.#config
     const options: AnnIndexOptions = {
       dimension: collection.dimension,
@@ -194,46 +210,190 @@ export class AnnTier {
       efConstruction,
       efSearch,
     }
+    const path = this.#path(collection.name)
     if (path !== undefined) options.path = path
-    let index = await this.#config.createIndex(options)
-    const applied = parseCheckpoint(index.checkpoint, collection)
-    if (applied !== undefined) {
-      return { index, uid: collection.uid, applied, pending: 0, source: 'file', path }
+    return options
+  }
+
+  /**
+   * The collection's index, opened or built if needed and caught up with the database; or
+   * `undefined` when that takes a background build (started here), one is already running, or
+   * the last one failed.
+   */
+  async #ready(collection: CollectionRow, need: Need): Promise<OpenIndex | undefined> {
+    if (this.#closed) throw new StorageError('CLOSED', 'The vector store is closed; open a new one')
+    const name = collection.name
+    let open = this.#open.get(name)
+    // Another store on this database pruned tombstones this index still needs (or deleted
+    // without any), or the collection was dropped and created again: start over from the file.
+    if (open && (open.uid !== collection.uid || open.applied < collection.floor)) {
+      this.#open.delete(name)
+      await open.index.close()
+      open = undefined
     }
-    // No usable checkpoint: another collection's file, one older than the pruned tombstones,
-    // or one ahead of the database (restored from an older copy). Start empty and rebuild.
-    if (index.size() > 0 || index.checkpoint !== undefined) {
-      await index.close()
-      if (path !== undefined) await this.#config.removeIndex(path)
-      index = await this.#config.createIndex(options)
+    const job = this.#jobs.get(name)
+    if (job !== undefined) {
+      if (job.uid === collection.uid) return undefined
+      job.controller.abort()
     }
-    const open: OpenIndex = { index, uid: collection.uid, applied: 0, pending: 0, source: 'rebuilt', path }
-    await this.#rebuild(collection, open)
+    const failure = this.#failures.get(name)
+    if (failure !== undefined && failure.uid !== collection.uid) this.#failures.delete(name)
+    else if (failure !== undefined && need !== 'build') return undefined
+    const background = this.#config.backgroundAbove
+    if (!open) {
+      if (need === 'write') {
+        if (collection.count > background) this.#start(collection)
+        return undefined
+      }
+      const index = await this.#config.createIndex(this.#options(collection))
+      const applied = parseCheckpoint(index.checkpoint, collection)
+      if (applied !== undefined) {
+        open = { index, uid: collection.uid, applied, pending: 0, source: 'file', path: this.#path(name) }
+      } else if (collection.count > background) {
+        await index.close()
+        this.#start(collection)
+        return undefined
+      } else {
+        open = await this.#buildHere(collection, index)
+      }
+      this.#open.set(name, open)
+    }
+    if (collection.seq > open.applied) {
+      if ((await this.#pending(collection, open)) > background) {
+        // Replaced by an index built from its file and these changes; exact search answers meanwhile.
+        this.#open.delete(name)
+        await open.index.close()
+        this.#start(collection)
+        return undefined
+      }
+      if (need === 'write') return open
+      await this.#catchUp(collection, open)
+    }
     return open
   }
 
-  async #rebuild(collection: CollectionRow, open: OpenIndex): Promise<void> {
+  /** Builds a small index within the call into `index`, or into a new one if `index` holds anything. */
+  async #buildHere(collection: CollectionRow, opened: CheckpointedAnnIndex): Promise<OpenIndex> {
+    const options = this.#options(collection)
+    let index = opened
+    // Another collection's file, one older than the pruned tombstones, or one ahead of the
+    // database (restored from an older copy): not trusted, so start empty.
+    if (index.size() > 0 || index.checkpoint !== undefined) {
+      await index.close()
+      if (options.path !== undefined) await this.#config.removeIndex(options.path)
+      index = await this.#config.createIndex(options)
+    }
+    const open: OpenIndex = {
+      index,
+      uid: collection.uid,
+      applied: 0,
+      pending: 0,
+      source: 'rebuilt',
+      path: options.path,
+    }
     const sequence = await this.#sequence(collection)
-    const t = collectionTables(collection.cid)
     // Rows read after the sequence may be newer; applying them early is harmless, they replay later.
-    await this.#addPages(
-      `SELECT label, vector FROM ${t.vectors} WHERE label > ? ORDER BY label LIMIT ${PAGE}`,
-      [],
-      open,
-    )
+    for await (const batch of this.#rows(collection, -1)) await index.add(batch)
     open.applied = sequence
     await this.#checkpoint(collection.name, open)
+    return open
+  }
+
+  /** Starts a background build: from the index file and the changes since its checkpoint, or from every row. */
+  #start(collection: CollectionRow): void {
+    const controller = new AbortController()
+    const job: Job = { uid: collection.uid, controller, done: Promise.resolve() }
+    this.#jobs.set(collection.name, job)
+    job.done = this.#runJob(collection, controller.signal)
+      .then((built) => this.#locked(() => this.#install(collection, job, built)))
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) this.#failures.set(collection.name, { uid: collection.uid, error })
+      })
+      .finally(() => {
+        if (this.#jobs.get(collection.name) === job) this.#jobs.delete(collection.name)
+      })
+  }
+
+  async #runJob(collection: CollectionRow, signal: AbortSignal): Promise<Built> {
+    let applied = 0
+    let source: Built['source'] = 'rebuilt'
+    const plan = async (checkpoint: string | undefined): Promise<AnnBuildPlan> => {
+      const row = await this.#current(collection)
+      applied = row.seq
+      const from = this.#path(collection.name) === undefined ? undefined : parseCheckpoint(checkpoint, row)
+      const t = collectionTables(collection.cid)
+      const out: AnnBuildPlan = { extend: from !== undefined, items: this.#rows(collection, from ?? -1) }
+      if (from !== undefined) {
+        source = 'file'
+        out.removed = async () =>
+          (await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])).map(
+            (r) => r.label,
+          )
+      }
+      if (this.#path(collection.name) !== undefined) out.checkpoint = `${row.uid}@${row.seq}`
+      return out
+    }
+    const index = await this.#config.buildIndex(this.#options(collection), plan, { signal })
+    return { index, applied, source }
+  }
+
+  /** Puts a finished build in place, unless it was stopped meanwhile; it was persisted with its checkpoint. */
+  async #install(collection: CollectionRow, job: Job, built: Built): Promise<void> {
+    const name = collection.name
+    if (job.controller.signal.aborted || this.#closed || this.#jobs.get(name) !== job) {
+      await built.index.close()
+      return
+    }
+    const old = this.#open.get(name)
+    if (old) await old.index.close()
+    const open: OpenIndex = {
+      index: built.index,
+      uid: collection.uid,
+      applied: built.applied,
+      pending: 0,
+      source: built.source,
+      path: this.#path(name),
+    }
+    this.#open.set(name, open)
+    await this.#prune(name, open)
+  }
+
+  /** Rows with `seq` above `from` (all rows for -1), in label order, a page at a time. */
+  async *#rows(
+    collection: CollectionRow,
+    from: number,
+  ): AsyncIterable<Array<{ label: number; vector: Float32Array }>> {
+    const t = collectionTables(collection.cid)
+    const sql = `SELECT label, vector FROM ${t.vectors} WHERE seq > ? AND label > ? ORDER BY label LIMIT ${PAGE}`
+    let after = 0
+    while (true) {
+      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [from, after])
+      if (rows.length === 0) return
+      yield rows.map((row) => ({ label: row.label, vector: bytesToVector(row.vector) }))
+      if (rows.length < PAGE) return
+      after = (rows[rows.length - 1] as { label: number }).label
+    }
+  }
+
+  /** Rows changed since the index's sequence, counted up to one past the background threshold. */
+  async #pending(collection: CollectionRow, open: OpenIndex): Promise<number> {
+    const t = collectionTables(collection.cid)
+    const row = await this.#db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM ${t.vectors} WHERE seq > ? LIMIT ?)`,
+      [open.applied, this.#config.backgroundAbove + 1],
+    )
+    return row?.n ?? 0
   }
 
   async #catchUp(collection: CollectionRow, open: OpenIndex): Promise<void> {
     const sequence = await this.#sequence(collection)
     const t = collectionTables(collection.cid)
     const from = open.applied
-    const added = await this.#addPages(
-      `SELECT label, vector FROM ${t.vectors} WHERE seq > ? AND label > ? ORDER BY label LIMIT ${PAGE}`,
-      [from],
-      open,
-    )
+    let added = 0
+    for await (const batch of this.#rows(collection, from)) {
+      await open.index.add(batch)
+      added += batch.length
+    }
     const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
     await open.index.remove(gone.map((row) => row.label))
     open.applied = sequence
@@ -241,36 +401,33 @@ export class AnnTier {
     if (open.pending >= this.#config.persistEvery) await this.#checkpoint(collection.name, open)
   }
 
-  /** Streams rows in label order a page at a time into the index; returns how many were added. */
-  async #addPages(sql: string, params: number[], open: OpenIndex): Promise<number> {
-    let after = 0
-    let total = 0
-    while (true) {
-      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [...params, after])
-      if (rows.length === 0) return total
-      await open.index.add(rows.map((row) => ({ label: row.label, vector: bytesToVector(row.vector) })))
-      total += rows.length
-      if (rows.length < PAGE) return total
-      after = (rows[rows.length - 1] as { label: number }).label
-    }
+  async #sequence(collection: CollectionRow): Promise<number> {
+    return (await this.#current(collection)).seq
   }
 
-  async #sequence(collection: CollectionRow): Promise<number> {
-    const row = await this.#db.get<{ seq: number }>(`SELECT seq FROM ${REGISTRY} WHERE cid = ?`, [
-      collection.cid,
-    ])
-    if (!row)
+  /** The collection's registry row now; `NOT_FOUND` if it was dropped (or dropped and created again). */
+  async #current(collection: CollectionRow): Promise<CollectionRow> {
+    const row = await this.#db.get<CollectionRow>(
+      `SELECT cid, name, uid, dimension, metric, fts, seq, floor, count FROM ${REGISTRY} WHERE cid = ?`,
+      [collection.cid],
+    )
+    if (!row || row.uid !== collection.uid)
       throw new StorageError(
         'NOT_FOUND',
-        `Collection "${collection.name}" was dropped while it was being searched`,
+        `Collection "${collection.name}" was dropped while its index was being built or searched`,
       )
-    return row.seq
+    return row
   }
 
   /** Persists the index with its sequence, then prunes the tombstones it no longer needs. */
   async #checkpoint(name: string, open: OpenIndex): Promise<void> {
     await open.index.persist(`${open.uid}@${open.applied}`)
     open.pending = 0
+    await this.#prune(name, open)
+  }
+
+  /** Drops tombstones up to the index's persisted sequence and raises the floor to it. */
+  async #prune(name: string, open: OpenIndex): Promise<void> {
     const row = await this.#db.get<{ cid: number; uid: string }>(
       `SELECT cid, uid FROM ${REGISTRY} WHERE name = ?`,
       [name],
@@ -295,60 +452,11 @@ function parseCheckpoint(checkpoint: string | undefined, collection: CollectionR
   return sequence
 }
 
-/**
- * Checks the `ann` option when the store is created, so a mistake fails at once rather than on
- * the first search past `exactBelow`. Returns the settings with every default but the index
- * functions filled in (those come from the sidecar, which is only loaded when it is needed).
- */
-export function checkAnnConfig(ann: SqliteVectorAnnConfig, db: StorageAdapter): CheckedAnnConfig {
-  if (typeof ann !== 'object' || ann === null || typeof ann.path !== 'string' || ann.path === '') {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      "ann.path must be the database file the adapter opened, or ':memory:'",
-    )
-  }
-  for (const name of ['createIndex', 'removeIndex'] as const) {
-    if (ann[name] !== undefined && typeof ann[name] !== 'function') {
-      throw new StorageError('INVALID_ARGUMENT', `ann.${name} must be a function`)
-    }
-  }
-  const inMemory = ann.path === ':memory:' || db.capabilities.persistence === 'memory'
-  const config: CheckedAnnConfig = {
-    databasePath: inMemory ? undefined : ann.path,
-    persistEvery: integerOption(ann.persistEvery, 10_000, 'ann.persistEvery'),
-    m: integerOption(ann.m, HNSW_DEFAULTS.m, 'ann.m', 2),
-    efConstruction: integerOption(ann.efConstruction, HNSW_DEFAULTS.efConstruction, 'ann.efConstruction'),
-    efSearch: integerOption(ann.efSearch, HNSW_DEFAULTS.efSearch, 'ann.efSearch'),
-  }
-  if (ann.createIndex) config.createIndex = ann.createIndex
-  if (ann.removeIndex) config.removeIndex = ann.removeIndex
-  return config
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** Builds the tier, loading `@engram/hnsw-sidecar` for whichever index function was not given. */
 export async function openAnnTier(db: StorageAdapter, config: CheckedAnnConfig): Promise<AnnTier> {
-  let { createIndex, removeIndex } = config
-  if (!createIndex || !removeIndex) {
-    const sidecar = await loadSidecar()
-    createIndex ??= sidecar.createHnswIndex
-    removeIndex ??= sidecar.removeHnswIndex
-  }
-  return new AnnTier(db, { ...config, createIndex, removeIndex })
-}
-
-interface SidecarModule {
-  createHnswIndex: AnnIndexFactory
-  removeHnswIndex: (path: string) => Promise<void>
-}
-
-async function loadSidecar(): Promise<SidecarModule> {
-  try {
-    return (await import(/* @vite-ignore */ '@engram/hnsw-sidecar')) as SidecarModule
-  } catch (error) {
-    throw new StorageError(
-      'DRIVER_NOT_INSTALLED',
-      'The ANN tier needs @engram/hnsw-sidecar: run `pnpm add @engram/hnsw-sidecar`, or leave out the ann option',
-      { cause: error },
-    )
-  }
+  return new AnnTier(db, await resolveAnnConfig(config))
 }

@@ -1,5 +1,6 @@
 import {
   type CollectionSpec,
+  collectionNotFound,
   FILTER_OPERATORS,
   type FilterNode,
   integerOption,
@@ -18,14 +19,8 @@ import {
   VectorStoreBase,
   vectorToBytes,
 } from '@engram/core'
-import {
-  type AnnStatus,
-  type AnnTier,
-  type CheckedAnnConfig,
-  checkAnnConfig,
-  openAnnTier,
-  type SqliteVectorAnnConfig,
-} from './ann-tier.js'
+import { type CheckedAnnConfig, checkAnnConfig, type SqliteVectorAnnConfig } from './ann-config.js'
+import { type AnnStatus, type AnnTier, openAnnTier } from './ann-tier.js'
 import {
   type CollectionRow,
   collectionTables,
@@ -80,8 +75,19 @@ export interface SqliteVectorStoreConfig {
 
 /** A `VectorStore` on a SQLite-dialect `StorageAdapter`, with the ANN tier's status on top. */
 export interface SqliteVectorStore extends VectorStore {
-  /** Where a collection's ANN index stands (whether it is open, its size and the sequence it has applied). */
+  /** Where a collection's ANN index stands (whether it is open or building, its size and the sequence it has applied). */
   annStatus(collection: string): Promise<AnnStatus>
+  /**
+   * Builds the collection's ANN index now, or catches it up, and resolves once it answers with
+   * every record; a failed background build is tried again. Queries never wait for a build (they
+   * search exactly meanwhile), so call this after a bulk load to have the index ready. Without
+   * `ann` there is no index, and it resolves at once.
+   *
+   * @example
+   * await store.upsert('docs', records)
+   * await store.buildIndex('docs')
+   */
+  buildIndex(collection: string): Promise<void>
 }
 
 /** Each list fused by hybrid search holds at least this many candidates (more when `topK` is larger). */
@@ -162,6 +168,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   readonly #cache: ExactCache | undefined
   readonly #vectors: VectorSearch
   readonly #text: TextSearch
+  readonly #exactBelow: number
   #tier: Promise<AnnTier> | undefined
 
   constructor(db: StorageAdapter, settings: StoreSettings) {
@@ -171,6 +178,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     this.#fts = fts === 'fts5' || fts === 'fts4' ? fts : null
     this.#ann = settings.ann
     this.#cache = settings.cache
+    this.#exactBelow = settings.exactBelow
     this.#vectors = new VectorSearch(db, {
       exactBelow: settings.exactBelow,
       cache: settings.cache,
@@ -188,8 +196,21 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
 
   async annStatus(collection: string): Promise<AnnStatus> {
     return this.onCollection(collection, async (c) => {
-      if (!this.#ann) return { open: false, size: 0, appliedSequence: 0, sequence: c.seq }
+      if (!this.#ann) return { open: false, size: 0, appliedSequence: 0, sequence: c.seq, building: false }
       return (await this.#annTier()).status(c)
+    })
+  }
+
+  async buildIndex(collection: string): Promise<void> {
+    return this.onCollection(collection, async (c) => {
+      if (!this.#ann) return
+      const tier = await this.#annTier()
+      let row: CollectionRow | undefined = c
+      while (!(await tier.build(row))) {
+        // A background build finished; the collection may have changed meanwhile.
+        row = await findCollection(this.#db, collection)
+        if (row === undefined) throw collectionNotFound(collection)
+      }
     })
   }
 
@@ -240,7 +261,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
 
   protected async upsertRecords(c: CollectionRow, records: ValidRecord[]): Promise<void> {
     const t = collectionTables(c.cid)
-    await this.#db.transaction(async (tx) => {
+    const written = await this.#db.transaction(async (tx) => {
       const seq = await nextSequence(tx, c.cid)
       let existing = 0
       for (let i = 0; i < records.length; i += CHUNK) {
@@ -263,7 +284,9 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
         records.length - existing,
         c.cid,
       ])
+      return { ...c, seq, count: c.count + records.length - existing }
     })
+    this.#prepareIndex(written)
   }
 
   protected async searchRecords(c: CollectionRow, q: StoreQuery): Promise<VectorMatch[]> {
@@ -370,6 +393,18 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   protected async closeResources(): Promise<void> {
     // The adapter belongs to the caller; only the ANN indexes are this store's own.
     if (this.#tier) await (await this.#tier).close()
+  }
+
+  /**
+   * Once a write brings a collection to `exactBelow`, starts whatever background build or
+   * catch-up its index needs, so it is ready (or closer) by the next query. A failure here is
+   * left for that query, which searches exactly and reports it in `annStatus`.
+   */
+  #prepareIndex(c: CollectionRow): void {
+    if (this.#ann === undefined || c.count < this.#exactBelow) return
+    this.#annTier()
+      .then((tier) => tier.prepare(c))
+      .catch(() => undefined)
   }
 
   #annTier(): Promise<AnnTier> {

@@ -70,6 +70,8 @@ export class VectorSearch {
     }
     const tier = await annTier()
     const candidates = await tier.search(c, vector, k, accept)
+    // The index is being built in the background: exact search answers until it is ready.
+    if (candidates === undefined) return this.#exact(c, vector, k, where)
     if (!rows) return candidates
     // One read of the winners, vectors included: re-scored from the stored bytes, ANN scores
     // are exactly the exact path's scores. A record deleted meanwhile is left out.

@@ -88,6 +88,7 @@ describe('sqlite-vector ANN tier', () => {
       await store.createCollection('docs', { dimension: 32, metric: 'euclidean' })
       await store.upsert('docs', records(data))
     }
+    await ann.buildIndex('docs')
     let found = 0
     for (const query of vectors(20, 32, 3)) {
       const truth = await exact.query('docs', { vector: query, topK: 10 })
@@ -117,6 +118,7 @@ describe('sqlite-vector ANN tier', () => {
         metadata: { group: i % 4, tags: i % 8 === 0 ? ['x'] : [] },
       })),
     )
+    await store.buildIndex('docs')
     const query = vectors(1, 16, 5)[0] as Float32Array
     const matches = await store.query('docs', { vector: query, topK: 50, filter: { group: 2 } })
     expect((await store.annStatus('docs')).open).toBe(true)
@@ -165,6 +167,7 @@ describe('sqlite-vector ANN tier', () => {
         'big',
         records(data.slice(i, i + 250)).map((r, j) => ({ ...r, id: `r${i + j}` })),
       )
+    await store.buildIndex('big')
     expect((await store.query('big', { vector: data[5] as Float32Array, topK: 1 }))[0]?.id).toBe('r5')
     expect((await store.annStatus('big')).source).toBe('rebuilt')
     await store.close()

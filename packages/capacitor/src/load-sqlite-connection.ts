@@ -1,5 +1,5 @@
 import type { ISQLiteConnection } from '@capacitor-community/sqlite'
-import { StorageError } from '@engram/core'
+import { installCommand, StorageError } from '@engram/core'
 
 let shared: Promise<ISQLiteConnection> | undefined
 
@@ -16,7 +16,7 @@ export function loadSqliteConnection(): Promise<ISQLiteConnection> {
     } catch (error) {
       throw new StorageError(
         'DRIVER_NOT_INSTALLED',
-        '@capacitor-community/sqlite is not installed: add it with "pnpm add @capacitor-community/sqlite", then run "npx cap sync"',
+        `@capacitor-community/sqlite is not installed: add it with "${installCommand('@capacitor-community/sqlite')}", then run "npx cap sync"`,
         { cause: error },
       )
     }

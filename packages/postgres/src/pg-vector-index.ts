@@ -23,11 +23,13 @@ const OPCLASS: Readonly<Record<VectorMetric, string>> = {
 
 /**
  * The ORDER BY expression the collection's HNSW index answers: the distance to the bound `:q`,
- * on `halfvec` above 2,000 dimensions, as the index was built.
+ * on `halfvec` above 2,000 dimensions, as the index was built. `:q` carries no cast of its own:
+ * the operator gives it its type, so the server parses the vector's text once per statement, not
+ * once per place it appears.
  */
 export function distanceSql(collection: PgCollection): string {
   const op = OPERATOR[collection.metric]
-  if (collection.dimension <= MAX_VECTOR_INDEX) return `t.embedding ${op} :q::vector`
+  if (collection.dimension <= MAX_VECTOR_INDEX) return `t.embedding ${op} :q`
   const half = `halfvec(${collection.dimension})`
   return `(t.embedding::${half}) ${op} (:q::vector::${half})`
 }

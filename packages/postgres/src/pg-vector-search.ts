@@ -84,10 +84,10 @@ export async function searchCollection(
   return rows.map(toMatch).sort(byScoreThenId)
 }
 
-/** The score, higher is better, exactly as core's `similarity()` defines it. */
+/** The score, higher is better, exactly as core's `similarity()` defines it; `:q` is typed by the operator, as in `distanceSql`. */
 function scoreSql(metric: VectorMetric): string {
-  if (metric === 'dot') return '(-(t.embedding <#> :q::vector))'
-  if (metric === 'euclidean') return '(-(t.embedding <-> :q::vector))'
+  if (metric === 'dot') return '(-(t.embedding <#> :q))'
+  if (metric === 'euclidean') return '(-(t.embedding <-> :q))'
   // pgvector returns NaN for a zero vector; core scores it 0.
-  return `coalesce(nullif(1 - (t.embedding <=> :q::vector), 'NaN'::float8), 0)`
+  return `coalesce(nullif(1 - (t.embedding <=> :q), 'NaN'::float8), 0)`
 }

@@ -51,6 +51,12 @@ export interface SqliteVectorStoreConfig {
    */
   exactBelow?: number
   /**
+   * How many of the best vector matches and of the best text matches hybrid search fuses with
+   * RRF (at least `topK`). A deeper list lets a record ranked far down one list still lift it in
+   * the fusion, but each list costs more to rank. Default is `200`, as on every engram store.
+   */
+  hybridCandidates?: number
+  /**
    * Records a collection needs before text and hybrid queries drop their very common words (see
    * `commonTermFraction`), so a question such as "what is the …" does not rank nearly every record.
    * Smaller collections always search every word. Default is `10000`.
@@ -90,8 +96,6 @@ export interface SqliteVectorStore extends VectorStore {
   buildIndex(collection: string): Promise<void>
 }
 
-/** Each list fused by hybrid search holds at least this many candidates (more when `topK` is larger). */
-const HYBRID_DEPTH = 1000
 const METRICS = ['cosine', 'dot', 'euclidean'] as const
 
 /**
@@ -142,6 +146,7 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
     ann: config.ann === undefined ? undefined : checkAnnConfig(config.ann, adapter),
     exactBelow: integerOption(config.exactBelow, 1000, 'exactBelow', 0),
     termPruningThreshold: integerOption(config.termPruningThreshold, 10_000, 'termPruningThreshold'),
+    hybridCandidates: integerOption(config.hybridCandidates, 200, 'hybridCandidates'),
     commonTermFraction: fraction,
     cache: cacheBytes > 0 ? new ExactCache(adapter, cacheBytes) : undefined,
   })
@@ -150,6 +155,7 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
 interface StoreSettings {
   ann: CheckedAnnConfig | undefined
   exactBelow: number
+  hybridCandidates: number
   termPruningThreshold: number
   commonTermFraction: number
   cache: ExactCache | undefined
@@ -169,6 +175,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   readonly #vectors: VectorSearch
   readonly #text: TextSearch
   readonly #exactBelow: number
+  readonly #hybridCandidates: number
   #tier: Promise<AnnTier> | undefined
 
   constructor(db: StorageAdapter, settings: StoreSettings) {
@@ -179,6 +186,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     this.#ann = settings.ann
     this.#cache = settings.cache
     this.#exactBelow = settings.exactBelow
+    this.#hybridCandidates = settings.hybridCandidates
     this.#vectors = new VectorSearch(db, {
       exactBelow: settings.exactBelow,
       cache: settings.cache,
@@ -303,7 +311,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     } else if (q.mode === 'text') {
       hits = await this.#text.search(c, q.text as string, q.topK, q.filter)
     } else {
-      const depth = Math.max(q.topK, HYBRID_DEPTH)
+      const depth = Math.max(q.topK, this.#hybridCandidates)
       const vectorHits = await this.#vectors.search(c, q.vector as Float32Array, depth, where, false)
       const textHits = await this.#text.search(c, q.text as string, depth, q.filter)
       const fused = reciprocalRankFusion([vectorHits.map(asItem), textHits.map(asItem)], {

@@ -1,3 +1,4 @@
+import { backupCommand } from './backup-command.js'
 import type { Command } from './command.js'
 import { doctorCommand } from './doctor-command.js'
 import { exportCommand } from './export-command.js'
@@ -13,5 +14,6 @@ export const COMMANDS: readonly Command[] = [
   importCommand,
   verifyCommand,
   statsCommand,
+  backupCommand,
   doctorCommand,
 ]

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import type { StorageAdapter } from '@engram/core'
+import { installCommand, type StorageAdapter } from '@engram/core'
 import { type Command, say } from './command.js'
 import { openDatabase } from './endpoints.js'
 
@@ -85,7 +85,12 @@ function packageChecks(): DoctorCheck[] {
       const { version } = require(`${name}/package.json`) as { version: string }
       return { name, status: 'ok', detail: `installed, version ${version}` }
     } catch {
-      return { name, status: 'missing', detail: 'not installed', fix: `pnpm add ${name}, if you need it` }
+      return {
+        name,
+        status: 'missing',
+        detail: 'not installed',
+        fix: `${installCommand(name)}, if you need it`,
+      }
     }
   })
 }
@@ -156,7 +161,7 @@ async function sidecarCheck(): Promise<DoctorCheck> {
       name: 'HNSW sidecar',
       status: 'missing',
       detail: 'not installed: embedded vector search stays exact past 1,000 vectors',
-      fix: 'pnpm add @engram/hnsw-sidecar for approximate search on large SQLite collections',
+      fix: `${installCommand('@engram/hnsw-sidecar')} for approximate search on large SQLite collections`,
     }
   }
   try {

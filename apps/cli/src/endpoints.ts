@@ -7,12 +7,14 @@ import {
   type VectorStore,
 } from '@engram/core'
 import type { MigrationEndpoint } from '@engram/migrate'
+import { VECTOR_STORE_URLS } from './vector-store-urls.js'
 
 /**
  * Vector stores that a URL names by its scheme, such as `qdrant://host:6333`: each entry opens
  * the store for a URL. A store package that lands adds its one line here.
  */
-export const VECTOR_STORE_SCHEMES: Readonly<Record<string, (url: string) => Promise<VectorStore>>> = {}
+export const VECTOR_STORE_SCHEMES: Readonly<Record<string, (url: string) => Promise<VectorStore>>> =
+  VECTOR_STORE_URLS
 
 /** The scheme of a URL (`postgres`, `qdrant`), or `undefined` for a path. */
 function schemeOf(text: string): string | undefined {

@@ -21,14 +21,14 @@ export interface CliRun {
 /** Runs `engram <args>` as a child process, the way a user's shell would (stdout and stderr are pipes, not terminals). */
 export function engram(
   args: readonly string[],
-  options: { input?: Buffer; killOn?: RegExp } = {},
+  options: { input?: Buffer; killOn?: RegExp; env?: Record<string, string> } = {},
 ): Promise<CliRun> {
   if (!existsSync(main))
     throw new Error(`${main} is missing: build @engram/cli first (tsc -p apps/cli/tsconfig.build.json)`)
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
+      env: { ...process.env, NODE_ENV: 'production', ...options.env },
     })
     let stdout = ''
     let stderr = ''

@@ -7,7 +7,7 @@ describe('engram usage', () => {
   it('lists every command with --help and exits 0', async () => {
     const run = await engram(['--help'])
     expect(run.code).toBe(0)
-    for (const name of ['migrate', 'export', 'import', 'verify', 'stats', 'doctor'])
+    for (const name of ['migrate', 'export', 'import', 'verify', 'stats', 'backup', 'doctor'])
       expect(run.stdout).toMatch(new RegExp(`\\n  ${name} `))
   })
 
@@ -66,7 +66,15 @@ describe('engram usage', () => {
     })
     expect(code).toBe(0)
     expect(text).toMatch(/^\d+\.\d+\.\d+\n$/)
-    expect(COMMANDS.map((c) => c.name)).toEqual(['migrate', 'export', 'import', 'verify', 'stats', 'doctor'])
+    expect(COMMANDS.map((c) => c.name)).toEqual([
+      'migrate',
+      'export',
+      'import',
+      'verify',
+      'stats',
+      'backup',
+      'doctor',
+    ])
   })
 })
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import {
   createDatabase,
   type DatabaseOptions,
+  installCommand,
   type StorageAdapter,
   StorageError,
   type VectorStore,
@@ -242,7 +243,7 @@ async function defaultVectorStore(adapter: StorageAdapter): Promise<VectorStore>
   } catch (error) {
     throw new StorageError(
       'DRIVER_NOT_INSTALLED',
-      `Moving the vectors of a ${adapter.dialect} database needs ${specifier}: pnpm add ${specifier}, or pass { storage, vectors } with a store you opened`,
+      `Moving the vectors of a ${adapter.dialect} database needs ${specifier}: ${installCommand(specifier)}, or pass { storage, vectors } with a store you opened`,
       { cause: error },
     )
   }

@@ -4,6 +4,7 @@ import {
   type CheckpointedAnnIndex,
   HNSW_DEFAULTS,
   type HnswSettings,
+  installCommand,
   integerOption,
   type StorageAdapter,
   StorageError,
@@ -179,7 +180,7 @@ async function loadSidecar(): Promise<SidecarModule> {
   } catch (error) {
     throw new StorageError(
       'DRIVER_NOT_INSTALLED',
-      'The ANN tier needs @engram/hnsw-sidecar: run `pnpm add @engram/hnsw-sidecar`, or leave out the ann option',
+      `The ANN tier needs @engram/hnsw-sidecar: run "${installCommand('@engram/hnsw-sidecar')}", or leave out the ann option`,
       { cause: error },
     )
   }

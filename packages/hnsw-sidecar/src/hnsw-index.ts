@@ -32,7 +32,7 @@ export interface HnswIndex extends CheckpointedAnnIndex {
 
 /** The checked form of a config: dimension and metric valid, `path` undefined for an in-memory index. */
 export interface CheckedHnswConfig extends HnswIndexConfig {
-  path: string | undefined
+  path?: string | undefined
 }
 
 /**

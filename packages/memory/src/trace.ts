@@ -62,7 +62,7 @@ export interface TraceRow {
   created_at: number
 }
 
-/** The longest scope or type accepted, in characters. */
+/** The longest scope, type or tag accepted, in characters. */
 export const MAX_LABEL_LENGTH = 1024
 
 /** Checks `text` and the options and returns a new trace (not yet stored). */
@@ -82,7 +82,8 @@ export function newTrace(text: string, given: RememberOptions | undefined): Trac
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.length > 0)) {
     throw new StorageError('INVALID_ARGUMENT', 'tags must be an array of non-empty strings')
   }
-  for (const [i, tag] of tags.entries()) checkWellFormed(tag, `tags[${i}]`)
+  // The same rule as recall's `tag`, so every tag that is stored can be recalled by.
+  for (const [i, tag] of tags.entries()) checkKey(tag, `tags[${i}]`, MAX_LABEL_LENGTH)
   const trace: Trace = {
     id: globalThis.crypto.randomUUID(),
     text,

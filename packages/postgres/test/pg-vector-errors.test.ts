@@ -106,6 +106,15 @@ describe('PgVectorStore close', () => {
     )
     return Number(row?.n)
   }
+  /** The role's connection count, waiting up to 5 s for it to reach 0: backends exit shortly after their client disconnects. */
+  async function settledConnections(observer: StorageAdapter, role: string): Promise<number> {
+    let count = await connections(observer, role)
+    for (let waited = 0; count > 0 && waited < 5_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      count = await connections(observer, role)
+    }
+    return count
+  }
 
   it('leaves an adapter it was given open, and ends the pool it opened from connectionString', async () => {
     const observer = createPostgresAdapter({ connectionString: PG_URL })
@@ -123,7 +132,8 @@ describe('PgVectorStore close', () => {
       await owning.listCollections()
       expect(await connections(observer, opener.role)).toBeGreaterThan(0)
       await owning.close()
-      expect(await connections(observer, opener.role)).toBe(0)
+      // The pool has ended its clients; the server reaps their backends a moment later.
+      expect(await settledConnections(observer, opener.role)).toBe(0)
     } finally {
       await given.close()
       await observer.close()

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import {
+  checkWellFormed,
   createConnectionAdapter,
   fromDriverInteger,
   integerOption,
@@ -81,6 +82,8 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       'createSqliteNativeAdapter needs a filename (a path or ":memory:")',
     )
   }
+  // A NUL would cut the path short and a lone surrogate would be re-encoded: another file than the one named.
+  checkWellFormed(filename, 'filename')
   const inMemory = filename === ':memory:' || filename === ''
   let db: Database.Database
   try {

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expectStorageError } from '@engram/conformance'
@@ -22,6 +22,16 @@ describe('createSqliteNativeAdapter', () => {
     expect(await db.get('PRAGMA journal_mode')).toEqual({ journal_mode: 'wal' })
     expect(await db.get('PRAGMA foreign_keys')).toEqual({ foreign_keys: 1 })
     expect(await db.get('PRAGMA busy_timeout')).toEqual({ timeout: 5000 })
+  })
+
+  it('refuses a file name with NUL or a lone surrogate before creating anything', () => {
+    const dir = mkdtempSync(join(folder, 'names-'))
+    for (const name of ['cut\u0000here.db', 'half\uD800.db']) {
+      expect(() => createSqliteNativeAdapter({ filename: join(dir, name) })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it('creates missing parent folders for a file database', async () => {

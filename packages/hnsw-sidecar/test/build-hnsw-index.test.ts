@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomVectors } from '@engram/conformance'
 import { afterAll, describe, expect, it } from 'vitest'
-// The build runs the compiled worker next to the compiled module, so these tests load the build.
-import { buildHnswIndex, createHnswIndex } from '../dist/index.js'
+
+// The build runs the compiled worker next to the compiled module, so these tests load the build;
+// its types come from the source, so type-checking does not wait for the build.
+const built = new URL('../dist/index.js', import.meta.url).href
+const { buildHnswIndex, createHnswIndex } = (await import(built)) as typeof import('../src/index.js')
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-hnsw-build-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))

@@ -7,7 +7,7 @@ import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import { afterAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { randomKillPoint, runUntilKilled, workerPath } from '../src/kill-child.js'
-import { seededRandom } from '../src/seeded-random.js'
+import { seededRandom } from '@engram/conformance'
 // @ts-expect-error: a plain ES module shared with the worker, without type declarations.
 import { DIMENSION, deletable, vectorOf } from '../src/workers/vector-shapes.mjs'
 

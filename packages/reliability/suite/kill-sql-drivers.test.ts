@@ -7,7 +7,7 @@ import { createSqlJsAdapter } from '@engram/sqljs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { randomKillPoint, runUntilKilled, workerPath } from '../src/kill-child.js'
-import { seededRandom } from '../src/seeded-random.js'
+import { seededRandom } from '@engram/conformance'
 import { AcknowledgedBatches, auditBatches } from '../src/written-batches.js'
 
 // kill -9 at random points while a child process writes, on every file-backed SQL driver and

@@ -4,7 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { admin, freshName, PG_URL, requirePostgres, terminateBackends } from '../src/pg-env.js'
-import { seededRandom } from '../src/seeded-random.js'
+import { seededRandom } from '@engram/conformance'
 import { waitFor } from '../src/wait-for.js'
 
 // PostgreSQL backends terminated with pg_terminate_backend at the worst moments: inside a

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type Filter, matchesFilter, type VectorRecord, type VectorStore, validateFilter } from '@engram/core'
+import { seededRandom } from '@engram/conformance'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSupabaseVectorStore, type SupabaseRpcClient } from '../src/index.js'
 import { admin, freshName, openTarget, type SupabaseTarget } from './supabase-test-env.js'
@@ -22,17 +23,6 @@ const HOSTILE = [
 
 const FIELD_NAMES = ['tag', 'n', 'tags', 'flag', 'missing', 'note']
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function pick<T>(next: () => number, items: readonly T[]): T {
   return items[Math.floor(next() * items.length)] as T
@@ -137,7 +127,7 @@ beforeAll(async () => {
   service = createSupabaseVectorStore({ client: target.serviceClient(), schema: target.schema })
   name = `fuzz_${randomUUID().slice(0, 8)}`
   await service.createCollection(name, { dimension: 3 })
-  const next = random(7)
+  const next = seededRandom(7)
   data = { alice: records('alice', 60, next), bob: records('bob', 40, next) }
   if (target.users) {
     const [a, b] = target.users
@@ -163,7 +153,7 @@ afterAll(async () => {
 describe('filters travel as data: injection fuzzing', () => {
   it('200 random filters with hostile values select exactly what matchesFilter accepts, in query, count and scan', async () => {
     const all = [...data.alice, ...data.bob]
-    const next = random(11)
+    const next = seededRandom(11)
     let nonEmpty = 0
     for (let i = 0; i < 200; i++) {
       const filter = validFilter(next)
@@ -191,7 +181,7 @@ describe('filters travel as data: injection fuzzing', () => {
   it("200 hostile trees sent past the client never execute SQL or reveal another user's records", async (ctx) => {
     ctx.skip(target.users === undefined, 'needs a signed-in user (SUPABASE_USER_JWT and friends)')
     const mine = new Set(data.alice.map((r) => r.id))
-    const next = random(13)
+    const next = seededRandom(13)
     const rpc = (fn: string, args: Record<string, unknown>) => aliceClient.schema(target.schema).rpc(fn, args)
     let refused = 0
     for (let i = 0; i < 200; i++) {

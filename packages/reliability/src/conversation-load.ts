@@ -1,6 +1,6 @@
+import { seededRandom } from '@engram/conformance'
 import type { ConversationMemory } from '@engram/memory'
 import { Latencies } from './latencies.js'
-import { seededRandom } from '@engram/conformance'
 
 /** The shape of one load run. */
 export interface LoadPlan {

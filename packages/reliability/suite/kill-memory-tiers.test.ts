@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { seededRandom } from '@engram/conformance'
 import { CONVERSATIONS_TABLE, ConversationMemory, Memory, TRACES_TABLE, TURNS_TABLE } from '@engram/memory'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { createSqliteVectorStore } from '@engram/sqlite-vector'
 import { afterAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { randomKillPoint, runUntilKilled, workerPath } from '../src/kill-child.js'
-import { seededRandom } from '@engram/conformance'
 // @ts-expect-error: a plain ES module shared with the worker, without type declarations.
 import { DIMENSION, deletable, vectorOf } from '../src/workers/vector-shapes.mjs'
 

@@ -1,13 +1,13 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { seededRandom } from '@engram/conformance'
 import type { StorageAdapter } from '@engram/core'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { createSqlJsAdapter } from '@engram/sqljs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { randomKillPoint, runUntilKilled, workerPath } from '../src/kill-child.js'
-import { seededRandom } from '@engram/conformance'
 import { AcknowledgedBatches, auditBatches } from '../src/written-batches.js'
 
 // kill -9 at random points while a child process writes, on every file-backed SQL driver and

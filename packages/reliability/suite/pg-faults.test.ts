@@ -1,10 +1,10 @@
+import { seededRandom } from '@engram/conformance'
 import { type StorageAdapter, StorageError } from '@engram/core'
 import { createPgVectorStore, createPostgresAdapter } from '@engram/postgres'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { printFigures, runSeed, scaled } from '../src/figures.js'
 import { admin, freshName, PG_URL, requirePostgres, terminateBackends } from '../src/pg-env.js'
-import { seededRandom } from '@engram/conformance'
 import { waitFor } from '../src/wait-for.js'
 
 // PostgreSQL backends terminated with pg_terminate_backend at the worst moments: inside a

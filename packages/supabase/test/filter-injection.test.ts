@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type Filter, matchesFilter, type VectorRecord, type VectorStore, validateFilter } from '@engram/core'
 import { seededRandom } from '@engram/conformance'
+import { type Filter, matchesFilter, type VectorRecord, type VectorStore, validateFilter } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSupabaseVectorStore, type SupabaseRpcClient } from '../src/index.js'
 import { admin, freshName, openTarget, type SupabaseTarget } from './supabase-test-env.js'
@@ -22,7 +22,6 @@ const HOSTILE = [
 ]
 
 const FIELD_NAMES = ['tag', 'n', 'tags', 'flag', 'missing', 'note']
-
 
 function pick<T>(next: () => number, items: readonly T[]): T {
   return items[Math.floor(next() * items.length)] as T

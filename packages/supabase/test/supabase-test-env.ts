@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { admin, freshName, PG_URL, requirePostgres } from '@engram/test-servers/postgres'
 import {
   installSupabasePlatform,
   type PostgrestServer,
   startPostgrestServer,
 } from '@engram/test-servers/postgrest'
-import pg from 'pg'
 import {
   applySupabaseMigration,
   createSupabaseAdapter,
@@ -12,8 +12,7 @@ import {
   type SupabaseRpcClient,
 } from '../src/index.js'
 
-/** The test database; CI starts it with scripts/services.sh. */
-export const PG_URL = process.env.ENGRAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/engram_test'
+export { admin, freshName, PG_URL }
 
 /** A signed-in user of the project: their id (auth.uid()) and access token. */
 export interface TestUser {
@@ -47,36 +46,8 @@ export interface SupabaseTarget {
   close(): Promise<void>
 }
 
-/** A fresh lowercase name nothing uses yet. */
-export function freshName(prefix: string): string {
-  return `${prefix}_${process.pid}_${Math.random().toString(16).slice(2, 10)}`
-}
-
-/** Runs admin SQL on a short-lived connection. */
-export async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
-
 /** Fails loudly (never skips) when the test database cannot be reached. */
-export async function requireDatabase(): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 })
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-  } catch (error) {
-    throw new Error(
-      `The @engram/supabase tests need PostgreSQL with pgvector at ${PG_URL.replace(/:[^:@/]*@/, ':***@')} (set ENGRAM_PG_URL, or run scripts/services.sh): ${(error as Error).message}`,
-    )
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+export const requireDatabase = (): Promise<void> => requirePostgres('The @engram/supabase tests')
 
 function subject(token: string): string {
   const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {

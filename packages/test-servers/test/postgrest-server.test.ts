@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createClient } from '@supabase/supabase-js'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PG_URL } from '../src/postgres/index.js'
 import {
   installSupabasePlatform,
   type PostgrestServer,
@@ -9,7 +10,6 @@ import {
   startPostgrestServer,
 } from '../src/postgrest/index.js'
 
-const PG_URL = process.env.ENGRAM_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/engram_test'
 const suffix = `${process.pid}_${Math.random().toString(16).slice(2, 10)}`
 const api = `pgrst_api_${suffix}`
 const hidden = `pgrst_hidden_${suffix}`

@@ -5,14 +5,16 @@ import { PassThrough } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-// The backup commands are files of @engram/cli; they are run here through its own runCli, with
-// only the backup group offered, until the CLI lists the group in its COMMANDS.
-import { backupCommand } from '../../../apps/cli/src/backup-command.js'
-import { runCli } from '../../../apps/cli/src/run-cli.js'
-import { PG_URL, postgresSchemas } from './helpers/postgres-schemas.js'
-import { S3RVER_CREDENTIALS, type S3rverHandle, startS3rver } from './helpers/s3rver.js'
-import { readEverything, seedDatabase } from './helpers/sample-data.js'
-import { flipByte } from './helpers/tamper.js'
+// The S3 server, the sample data and the tampering come from @engram/backup's own tests.
+import { PG_URL, postgresSchemas } from '../../../packages/backup/test/helpers/postgres-schemas.js'
+import {
+  S3RVER_CREDENTIALS,
+  type S3rverHandle,
+  startS3rver,
+} from '../../../packages/backup/test/helpers/s3rver.js'
+import { readEverything, seedDatabase } from '../../../packages/backup/test/helpers/sample-data.js'
+import { flipByte } from '../../../packages/backup/test/helpers/tamper.js'
+import { runCli } from '../src/run-cli.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'engram-backup-cli-'))
 const schemas = postgresSchemas()
@@ -45,10 +47,7 @@ async function engram(...args: string[]): Promise<{ code: number; stdout: string
   stderr.on('data', (chunk: Buffer) => {
     err += chunk.toString()
   })
-  const code = await runCli(args, {
-    io: { stdout, stderr, stdin: new PassThrough() },
-    commands: [backupCommand],
-  })
+  const code = await runCli(args, { io: { stdout, stderr, stdin: new PassThrough() } })
   return { code, stdout: out, stderr: err }
 }
 

@@ -1,0 +1,1 @@
+export { admin, adminRows, freshName, PG_URL, redactUrl, requirePostgres } from './test-database.js'

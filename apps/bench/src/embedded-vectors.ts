@@ -101,10 +101,12 @@ export async function engramAnn(ds: VectorDataset): Promise<ResultRow> {
       const store = createSqliteVectorStore({ adapter, ann: { path, ...HNSW } })
       try {
         const ingested = await timed(() => ingest(store, ds.data))
-        // The first query past the threshold back-fills the index and writes it to disk.
-        const built = await timed(() =>
-          store.query('docs', { vector: ds.queries[0] as Float32Array, topK: TOP_K }),
-        )
+        // Past the threshold the store builds the index in a worker and searches exactly until it
+        // is ready; the build is timed until the index answers with every record.
+        const built = await timed(async () => {
+          await store.buildIndex('docs')
+          return store.query('docs', { vector: ds.queries[0] as Float32Array, topK: TOP_K })
+        })
         const { stats, recall } = await measureSearch(
           ds,
           async (q) => (await store.query('docs', { vector: q, topK: TOP_K })).map((m) => m.id),

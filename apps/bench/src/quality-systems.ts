@@ -4,6 +4,7 @@ import { Memory } from '@engram/memory'
 import { createPgVectorStore, createPostgresAdapter } from '@engram/postgres'
 import { createSqliteNativeAdapter } from '@engram/sqlite-native'
 import { createSqliteVectorStore } from '@engram/sqlite-vector'
+import { annReady } from './ann-ready.js'
 import { exactTopK } from './exact-top-k.js'
 import type { LabelledQuery, LabelledSet } from './labelled-set.js'
 import { lookupEmbedder } from './labelled-set.js'
@@ -140,6 +141,7 @@ export function qualitySystems(ctx: QualityContext): QualitySystem[] {
         const adapter = createSqliteNativeAdapter({ filename: path })
         const store = createSqliteVectorStore({ adapter, ann: { path } })
         await load(store, set)
+        await store.buildIndex(COLLECTION)
         return storeSearcher(
           store,
           async () => {
@@ -239,6 +241,7 @@ export function qualitySystems(ctx: QualityContext): QualitySystem[] {
         const idOf = idsByText(set)
         try {
           await memory.rememberMany(set.records.map((r) => ({ text: r.text })))
+          await annReady(memory.vectors, memory.collection)
         } catch (error) {
           await memory.close()
           throw error

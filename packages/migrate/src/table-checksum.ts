@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto'
 
-const MASK = (1n << 128n) - 1n
+/** 2^32, the base of the checksum's four limbs. */
+const LIMB = 2 ** 32
 
 /**
  * The canonical text of one value, the same whichever dialect it was read from: booleans are
@@ -71,15 +72,27 @@ export function stableJson(value: unknown): string {
  * order sum to the same value; a missing, extra, duplicated or changed row changes it.
  */
 export class TableChecksum {
-  #sum = 0n
+  // The 128-bit sum as four 32-bit limbs, most significant first: no BigInt per row.
+  readonly #limbs = [0, 0, 0, 0]
   #rows = 0
 
   /** Adds one row; `json[i]` says whether column `i` holds JSON. */
   add(values: readonly unknown[], json?: readonly boolean[]): void {
     let text = ''
     for (let i = 0; i < values.length; i++) text += canonicalValue(values[i], json?.[i] === true)
-    const digest = hash('sha256', text, 'hex')
-    this.#sum = (this.#sum + BigInt(`0x${digest.slice(0, 32)}`)) & MASK
+    // 'binary' (latin1): one character per digest byte, read without allocating a buffer.
+    const digest = hash('sha256', text, 'binary')
+    const limbs = this.#limbs
+    let carry = 0
+    for (let i = 3; i >= 0; i--) {
+      const at = i * 4
+      const word =
+        digest.charCodeAt(at) * 0x1000000 +
+        ((digest.charCodeAt(at + 1) << 16) | (digest.charCodeAt(at + 2) << 8) | digest.charCodeAt(at + 3))
+      const total = (limbs[i] as number) + word + carry
+      carry = total >= LIMB ? 1 : 0
+      limbs[i] = total - carry * LIMB
+    }
     this.#rows++
   }
 
@@ -90,6 +103,6 @@ export class TableChecksum {
 
   /** The checksum as 32 hexadecimal digits. */
   get hex(): string {
-    return this.#sum.toString(16).padStart(32, '0')
+    return this.#limbs.map((limb) => limb.toString(16).padStart(8, '0')).join('')
   }
 }

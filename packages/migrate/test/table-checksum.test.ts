@@ -1,4 +1,6 @@
+import { hash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { canonicalValue } from '../src/table-checksum.js'
 import { decodeValue, encodeValue, TableChecksum } from '../src/index.js'
 
 const sum = (rows: unknown[][], json?: boolean[]) => {
@@ -43,6 +45,18 @@ describe('TableChecksum', () => {
         [2, 'b'],
       ]),
     ).not.toBe(base)
+  })
+
+  it('is the sum modulo 2^128 of the first 128 bits of each row digest, carries and wrap-around included', () => {
+    // Rows whose digests start with high bits, so the limbs carry and the total wraps past 2^128.
+    const rows = Array.from({ length: 5000 }, (_, i) => [i, `row ${i}`, i % 7 === 0 ? null : i / 3])
+    let reference = 0n
+    for (const row of rows) {
+      const digest = hash('sha256', row.map((value) => canonicalValue(value)).join(''), 'hex')
+      reference = (reference + BigInt(`0x${digest.slice(0, 32)}`)) % 2n ** 128n
+    }
+    expect(sum(rows)).toBe(reference.toString(16).padStart(32, '0'))
+    expect(sum([])).toBe('0'.repeat(32))
   })
 
   it('cannot be fooled by values that run into each other', () => {

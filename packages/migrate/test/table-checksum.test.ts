@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { canonicalValue } from '../src/table-checksum.js'
 import { decodeValue, encodeValue, TableChecksum } from '../src/index.js'
+import { canonicalValue } from '../src/table-checksum.js'
 
 const sum = (rows: unknown[][], json?: boolean[]) => {
   const checksum = new TableChecksum()

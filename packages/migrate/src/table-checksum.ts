@@ -80,7 +80,7 @@ export class TableChecksum {
   add(values: readonly unknown[], json?: readonly boolean[]): void {
     let text = ''
     for (let i = 0; i < values.length; i++) text += canonicalValue(values[i], json?.[i] === true)
-    // 'binary' (latin1): one character per digest byte, read without allocating a buffer.
+    // 'binary' (latin1): one character per digest byte, so no Buffer and no hex parsing per row.
     const digest = hash('sha256', text, 'binary')
     const limbs = this.#limbs
     let carry = 0

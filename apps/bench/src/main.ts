@@ -35,7 +35,7 @@ const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => P
   },
   scale: {
     about:
-      'the scale path: SQLite exact, SQLite + HNSW and pgvector at 10k, 100k and 500k × 384, one process per point (about 35 min at full size)',
+      'the scale path: SQLite exact, SQLite + HNSW and pgvector at 10k, 100k and 500k × 384, one process per point (16 to 35 min at full size)',
     run: async (options) => (await import('./scale-suite.js')).scaleSuite(options),
   },
   memory: {

@@ -100,7 +100,7 @@ export async function runScalePoint(
       }
     })
     progress({ phase: 'index build' })
-    const build = await timed(() => tier.build(queries[0] as Float32Array))
+    const build = await timed(() => tier.build())
     progress({ phase: 'queries' })
     const search = async (q: Float32Array) =>
       (await tier.store.query(COLLECTION, { vector: q, topK: TOP_K })).map((m) => m.id)
@@ -165,7 +165,7 @@ interface OpenTier {
   /** The tier's store. */
   store: VectorStore
   /** Builds (or waits for) the index; `built` is false for a tier without one. */
-  build(probe: Float32Array): Promise<{ built: boolean; already: boolean }>
+  build(): Promise<{ built: boolean; already: boolean }>
   /** Bytes on disk by part. */
   disk(): Promise<Record<string, number>>
   /** The server backends' peak RSS, for a tier with a server. */
@@ -181,8 +181,7 @@ async function openTier(payload: ScalePointPayload): Promise<OpenTier> {
   const store = createSqliteVectorStore(hnsw ? { adapter, ann: { path } } : { adapter })
   return {
     store,
-    build: async (probe) =>
-      hnsw ? waitForIndex(store, probe, payload.count) : { built: false, already: false },
+    build: async () => (hnsw ? waitForIndex(store, payload.count) : { built: false, already: false }),
     disk: async () => {
       const parts: Record<string, number> = { database: sizeOnDisk(path) + sizeOnDisk(`${path}-wal`) }
       const index = readdirSync(payload.folder)
@@ -199,24 +198,18 @@ async function openTier(payload: ScalePointPayload): Promise<OpenTier> {
 }
 
 /**
- * The HNSW tier's build: the first vector query past `exactBelow` builds the collection's index
- * (or, if the store builds it during ingest or in the background, finds it ready or waits for
- * it), and it is done once the index is open and has applied every change.
+ * The HNSW tier's build: the store builds the collection's index in a worker once the ingest
+ * passes `exactBelow` (searching exactly meanwhile); `buildIndex` starts it if it has not
+ * started and resolves once the index answers with every record. `already` says whether it was
+ * ready when the ingest ended.
  */
 async function waitForIndex(
   store: SqliteVectorStore,
-  probe: Float32Array,
   count: number,
 ): Promise<{ built: boolean; already: boolean }> {
-  const ready = async () => {
-    const status = await store.annStatus(COLLECTION)
-    return status.open && status.size >= count && status.appliedSequence >= status.sequence
-  }
-  const already = await ready()
-  await store.query(COLLECTION, { vector: probe, topK: TOP_K })
-  // Polling, because a background build has no completion event in the store's API; 50 ms
-  // against builds of seconds to minutes.
-  while (!(await ready())) await new Promise((resolve) => setTimeout(resolve, 50))
+  const status = await store.annStatus(COLLECTION)
+  const already = status.open && status.size >= count && status.appliedSequence >= status.sequence
+  await store.buildIndex(COLLECTION)
   return { built: true, already }
 }
 

@@ -11,8 +11,8 @@ import { viewVector } from './vector-view.js'
 const PAGE = 2000
 /**
  * Past this share of the records to re-score, the quantized first pass has not narrowed the
- * search enough (a zero query vector, near-duplicate data) and the caller's scan is cheaper
- * than reading that many records one by one.
+ * search enough (a zero query vector, near-duplicate data), and a scan of every record is
+ * cheaper than picking that many out one by one.
  */
 const MOST_CANDIDATES = 0.2
 
@@ -20,10 +20,10 @@ type Entry = FloatVectors | QuantizedVectors
 
 /**
  * A store's exact-search cache: each collection's vectors, loaded on its first exact query and
- * kept within `budget` bytes for all collections together (least recently used go first). A
- * collection whose Float32 vectors fit is scored from them directly; one that only fits as one
- * byte per number is narrowed down by a quantized first pass, and the few records that can be
- * among the best are then scored exactly from their stored vectors. Before each use the cache
+ * kept within `budget` bytes for all collections together (least recently used go first). Every
+ * query is narrowed down by a quantized first pass (one byte per number), and the few records
+ * that can be among the best are then scored exactly: from Float32 copies in memory when the
+ * collection fits with them, else from their stored vectors. Before each use the cache
  * compares the cached sequence with the registry row the query already read, and applies the
  * rows and tombstones written since, by any store or process; when that is not possible (pruned
  * tombstones, or deletes that left none) it reloads.
@@ -84,12 +84,13 @@ export class ExactCache {
       this.#mutex.release()
     }
     if (scored) return true
-    if (entry instanceof FloatVectors) return entry.search(score, top, labels)
     const candidates = entry.candidates(c.metric, query, top.k, labels)
+    if (candidates === undefined) return false
     const considered = labels?.length ?? entry.size
-    if (candidates === undefined || candidates.length > Math.max(top.k, considered * MOST_CANDIDATES)) {
-      return false
-    }
+    const narrowed = candidates.length <= Math.max(top.k, considered * MOST_CANDIDATES)
+    // Float32 in memory: re-score the candidates, or every record when the pass did not narrow.
+    if (entry instanceof FloatVectors) return entry.search(score, top, narrowed ? candidates : labels)
+    if (!narrowed) return false
     await this.#rescore(c, query, candidates, top)
     return true
   }

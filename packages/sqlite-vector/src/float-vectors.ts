@@ -1,15 +1,14 @@
-import { CachedCollection } from './cached-collection.js'
 import type { CollectionRow } from './collection-tables.js'
+import { QuantizedVectors } from './quantized-vectors.js'
 import type { TopK } from './top-k.js'
 
-/** Bytes a record costs besides its Float32 vector: its label. */
-export const FLOAT_PER_RECORD = 8
-
 /**
- * A collection's vectors decoded into one contiguous Float32Array, scored exactly from memory
- * with the same scorer, in the same label order, as the scan of the database.
+ * A collection's vectors decoded into one contiguous Float32Array beside their one-byte codes:
+ * the quantized first pass narrows a query down to the records that can be among the best, and
+ * those are scored exactly from memory, with the same scorer and by the same rule as the scan of
+ * the database.
  */
-export class FloatVectors extends CachedCollection {
+export class FloatVectors extends QuantizedVectors {
   vectors: Float32Array
 
   constructor(c: CollectionRow) {
@@ -18,8 +17,8 @@ export class FloatVectors extends CachedCollection {
   }
 
   /** Bytes this form needs for `count` records of `dimension` numbers, the row index included. */
-  static bytesFor(count: number, dimension: number): number {
-    return count * (dimension * 4 + FLOAT_PER_RECORD + 48)
+  static override bytesFor(count: number, dimension: number): number {
+    return QuantizedVectors.bytesFor(count, dimension) + count * dimension * 4
   }
 
   /** Scores every cached row (or only `labels`) into `top`. Returns `false` if a label is not cached. */
@@ -40,20 +39,23 @@ export class FloatVectors extends CachedCollection {
     return true
   }
 
-  protected storedBytes(): number {
-    return this.vectors.byteLength + this.labels.byteLength
+  protected override storedBytes(): number {
+    return super.storedBytes() + this.vectors.byteLength
   }
 
-  protected store(row: number, vector: Float32Array): void {
+  protected override store(row: number, vector: Float32Array): void {
+    super.store(row, vector)
     this.vectors.set(vector, row * this.dimension)
   }
 
-  protected move(from: number, to: number): void {
+  protected override move(from: number, to: number): void {
+    super.move(from, to)
     const d = this.dimension
     this.vectors.copyWithin(to * d, from * d, (from + 1) * d)
   }
 
-  protected grow(capacity: number): void {
+  protected override grow(capacity: number): void {
+    super.grow(capacity)
     const vectors = new Float32Array(capacity * this.dimension)
     vectors.set(this.vectors)
     this.vectors = vectors

@@ -1,9 +1,10 @@
 import { norm, type VectorMetric } from '@engram/core'
 import { CachedCollection, ROW_INDEX_BYTES } from './cached-collection.js'
+import { CodeMatrix, queryCodeLimit } from './code-matrix.js'
 import type { CollectionRow } from './collection-tables.js'
 
-/** Bytes a record costs besides its one-byte codes: label, scale, norm, error, the codes' own norm and a scratch bound. */
-export const QUANTIZED_PER_RECORD = 6 * 8
+/** Bytes a record costs besides its one-byte codes: label, scale, norm, error, the codes' own norm, a scratch bound and a scratch product. */
+export const QUANTIZED_PER_RECORD = 6 * 8 + 8
 
 /**
  * Rounding headroom added to every bound, relative to the scores' scale: far above what double
@@ -11,15 +12,49 @@ export const QUANTIZED_PER_RECORD = 6 * 8
  */
 const SLACK = 1e-9
 
+/** A query as int16 codes (`q ≈ scale · codes`), with the norms its bounds need. */
+interface QuantizedQuery {
+  codes: Int16Array
+  scale: number
+  /** `‖scale · codes‖`. */
+  approximateNorm: number
+  /** `‖q − scale · codes‖`. */
+  error: number
+}
+
+/** Rounds `query` to int16 codes within `limit`, zero-padded to `stride` numbers. */
+function quantizeQuery(query: Float32Array, stride: number, limit: number): QuantizedQuery {
+  let largest = 0
+  for (const value of query) if (Math.abs(value) > largest) largest = Math.abs(value)
+  const scale = largest / limit
+  const inverse = largest === 0 ? 0 : limit / largest
+  const codes = new Int16Array(stride)
+  let squares = 0
+  let error = 0
+  for (let x = 0; x < query.length; x++) {
+    const value = query[x] as number
+    // |value · inverse| ≤ limit up to one rounding, so the code stays within ±limit.
+    const code = Math.round(value * inverse)
+    codes[x] = code
+    const approximate = scale * code
+    squares += approximate * approximate
+    error += (value - approximate) * (value - approximate)
+  }
+  return { codes, scale, approximateNorm: Math.sqrt(squares), error: Math.sqrt(error) }
+}
+
 /**
  * A collection's vectors as one signed byte per number (`v ≈ scale · codes`), with, per record,
- * the exact norm of the vector and of its rounding error `‖v − scale · codes‖`. That error bounds
- * how far any score computed from the codes can be from the exact score (Cauchy–Schwarz), so a
- * first pass over a quarter of the memory finds every record that can be among the `k` best,
- * and only those are scored exactly. Exact search stays exact: same records, same scores.
+ * the exact norm of the vector and of its rounding error `‖v − scale · codes‖`. The query is
+ * rounded to int16 codes the same way, so a first pass is integer dot products (SIMD
+ * WebAssembly where available, `CodeMatrix`) over a quarter of the memory. The two rounding
+ * errors bound how far a score computed from the codes can be from the exact score
+ * (`q·v − q̃·ṽ = (q − q̃)·v + q̃·(v − ṽ)`, then Cauchy–Schwarz), so the pass finds every record
+ * that can be among the `k` best, and only those are scored exactly. Exact search stays exact:
+ * same records, same scores.
  */
 export class QuantizedVectors extends CachedCollection {
-  codes: Int8Array
+  matrix: CodeMatrix
   scales: Float64Array
   /** `‖v‖`, computed like the exact scorer computes it. */
   norms: Float64Array
@@ -33,7 +68,7 @@ export class QuantizedVectors extends CachedCollection {
   constructor(c: CollectionRow) {
     super(c)
     const capacity = this.labels.length
-    this.codes = new Int8Array(capacity * c.dimension)
+    this.matrix = new CodeMatrix(c.dimension, capacity)
     this.scales = new Float64Array(capacity)
     this.norms = new Float64Array(capacity)
     this.errors = new Float64Array(capacity)
@@ -43,7 +78,7 @@ export class QuantizedVectors extends CachedCollection {
 
   /** Bytes this form needs for `count` records of `dimension` numbers, the row index included. */
   static bytesFor(count: number, dimension: number): number {
-    return count * (dimension + QUANTIZED_PER_RECORD + ROW_INDEX_BYTES)
+    return count * (Math.ceil(dimension / 8) * 8 + QUANTIZED_PER_RECORD + ROW_INDEX_BYTES)
   }
 
   /**
@@ -56,44 +91,53 @@ export class QuantizedVectors extends CachedCollection {
     k: number,
     labels?: readonly number[],
   ): number[] | undefined {
-    const d = this.dimension
-    const rows = labels === undefined ? undefined : this.rows()
-    const n = labels === undefined ? this.size : labels.length
+    let rows: Int32Array | undefined
+    if (labels !== undefined) {
+      const index = this.rows()
+      rows = new Int32Array(labels.length)
+      for (let j = 0; j < labels.length; j++) {
+        const row = index.get(labels[j] as number)
+        if (row === undefined) return undefined
+        rows[j] = row
+      }
+    }
+    const n = rows === undefined ? this.size : rows.length
+    const stride = this.matrix.stride
+    const q = quantizeQuery(query, stride, queryCodeLimit(stride))
+    const dots = this.matrix.dots(q.codes, n, rows)
     const queryNorm = norm(query)
     const squaredQuery = queryNorm * queryNorm
     const lower = new LowerBounds(k)
     const upper = this.#upper
-    const codes = this.codes
     for (let j = 0; j < n; j++) {
-      let i = j
-      if (rows !== undefined) {
-        const row = rows.get((labels as readonly number[])[j] as number)
-        if (row === undefined) return undefined
-        i = row
-      }
-      const base = i * d
-      let sum = 0
-      for (let x = 0; x < d; x++) sum += (query[x] as number) * (codes[base + x] as number)
-      const approximateDot = (this.scales[i] as number) * sum
-      const error = this.errors[i] as number
+      const i = rows === undefined ? j : (rows[j] as number)
+      // q̃·ṽ, and the bound on |q·v − q̃·ṽ| from the two rounding errors.
+      const approximateDot = q.scale * (this.scales[i] as number) * (dots[j] as number)
+      const vectorNorm = this.norms[i] as number
+      const dotError = q.approximateNorm * (this.errors[i] as number) + q.error * vectorNorm
       let score: number
       let bound: number
       if (metric === 'cosine') {
-        const vectorNorm = this.norms[i] as number
         const denominator = queryNorm * vectorNorm
         score = denominator === 0 ? 0 : approximateDot / denominator
-        bound = vectorNorm === 0 ? 0 : error / vectorNorm + SLACK
+        bound = denominator === 0 ? 0 : dotError / denominator + SLACK
       } else if (metric === 'dot') {
         score = approximateDot
-        bound = queryNorm * error + SLACK * (1 + queryNorm * (this.norms[i] as number))
+        bound = dotError + SLACK * (1 + queryNorm * vectorNorm)
       } else {
         const squares = this.approximateSquares[i] as number
         const squared = squaredQuery - 2 * approximateDot + squares
         score = -Math.sqrt(Math.max(0, squared))
+        // ‖q − ṽ‖² differs from `squared` by 2(q − q̃)·ṽ, at most `shift`; a square root moves
+        // by at most √shift, and by at most shift / √squared away from zero.
+        const shift = 2 * q.error * Math.sqrt(squares)
+        const queryTerm =
+          squared > 0 ? Math.min(Math.sqrt(shift), shift / Math.sqrt(squared)) : Math.sqrt(shift)
         // The expansion loses up to ~1e-16 of its terms' size, which a square root can magnify
-        // near zero: bound that, and the error the codes make.
+        // near zero: bound that, and the error the record's codes make (‖q − v‖ is within
+        // ‖v − ṽ‖ of ‖q − ṽ‖).
         const cancellation = Math.sqrt(SLACK * 0.1 * (squaredQuery + squares + 2 * Math.abs(approximateDot)))
-        bound = error + cancellation + SLACK * (1 + queryNorm + (this.norms[i] as number))
+        bound = (this.errors[i] as number) + queryTerm + cancellation + SLACK * (1 + queryNorm + vectorNorm)
       }
       upper[j] = score + bound
       lower.offer(score - bound)
@@ -110,7 +154,7 @@ export class QuantizedVectors extends CachedCollection {
 
   protected storedBytes(): number {
     return (
-      this.codes.byteLength +
+      this.matrix.byteLength +
       this.labels.byteLength +
       this.scales.byteLength +
       this.norms.byteLength +
@@ -132,14 +176,15 @@ export class QuantizedVectors extends CachedCollection {
     }
     const scale = largest / 127
     const inverse = scale === 0 ? 0 : 1 / scale
-    const base = row * d
+    const codes = this.matrix.codes
+    const base = row * this.matrix.stride
     let error = 0
     let approximateSquares = 0
     for (let x = 0; x < d; x++) {
       const value = vector[x] as number
       // |value| ≤ largest, so the code is within ±127 (rounding cannot leave the range).
       const code = Math.round(value * inverse)
-      this.codes[base + x] = code
+      codes[base + x] = code
       const approximate = scale * code
       error += (value - approximate) * (value - approximate)
       approximateSquares += approximate * approximate
@@ -151,8 +196,7 @@ export class QuantizedVectors extends CachedCollection {
   }
 
   protected move(from: number, to: number): void {
-    const d = this.dimension
-    this.codes.copyWithin(to * d, from * d, (from + 1) * d)
+    this.matrix.copyRow(from, to)
     this.scales[to] = this.scales[from] as number
     this.norms[to] = this.norms[from] as number
     this.errors[to] = this.errors[from] as number
@@ -160,9 +204,7 @@ export class QuantizedVectors extends CachedCollection {
   }
 
   protected grow(capacity: number): void {
-    const codes = new Int8Array(capacity * this.dimension)
-    codes.set(this.codes)
-    this.codes = codes
+    this.matrix.grow(capacity)
     this.scales = resized(this.scales, capacity)
     this.norms = resized(this.norms, capacity)
     this.errors = resized(this.errors, capacity)

@@ -236,4 +236,45 @@ describe('sqlite-vector exact-search cache', () => {
       await plain.close()
     })
   }
+
+  for (const metric of ['cosine', 'dot', 'euclidean'] as VectorMetric[]) {
+    it(`answers exactly through the SIMD first pass, from Float32 in memory and from the database (${metric})`, async () => {
+      const { db, vectorsRead } = countingRows(open(':memory:'))
+      // 3,000 × 40: the codes fill more than one 64 KiB WebAssembly page. About 0.5 MB quantized,
+      // 0.9 MB with Float32 copies.
+      const float = createSqliteVectorStore({ adapter: db, exactCacheBytes: 2_000_000 })
+      const quantized = createSqliteVectorStore({ adapter: db, exactCacheBytes: 600_000 })
+      const plain = createSqliteVectorStore({ adapter: db, exactCacheBytes: 0 })
+      await plain.createCollection('docs', { dimension: 40, metric })
+      const data = vectors(3000, 40, 21)
+      const base = data[0] as Float32Array
+      await plain.upsert(
+        'docs',
+        data.map((vector, i) => ({
+          id: `d${i}`,
+          // Near-duplicates of one record and repeats, so ranks hinge on the exact re-score and ties.
+          vector:
+            i % 10 === 0 ? base.map((x, j) => x + 1e-4 * (((i + j) % 7) - 3)) : (data[i % 2900] ?? vector),
+          metadata: { n: i % 4 },
+        })),
+      )
+      const random = seeded(8)
+      for (let round = 0; round < 12; round++) {
+        const vector = round % 2 === 0 ? base : (vectors(1, 40, 300 + round)[0] as Float32Array)
+        const filter = round % 3 === 0 ? { n: { $lt: 2 } } : undefined
+        const query = { vector, topK: 1 + Math.floor(random() * 30), ...(filter ? { filter } : {}) }
+        const expected = await plain.query('docs', query)
+        const fromMemory = vectorsRead()
+        expect(await float.query('docs', query)).toEqual(expected)
+        if (round > 0) expect(vectorsRead() - fromMemory).toBe(0)
+        const before = vectorsRead()
+        expect(await quantized.query('docs', query)).toEqual(expected)
+        // After the first load, a query re-reads its candidates only, never the collection.
+        if (round > 0) expect(vectorsRead() - before).toBeLessThan(3000 * 0.2)
+      }
+      await float.close()
+      await quantized.close()
+      await plain.close()
+    })
+  }
 })

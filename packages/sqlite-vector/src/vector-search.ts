@@ -58,6 +58,7 @@ export class VectorSearch {
     if (!annTier || c.count < exactBelow) return this.#exact(c, vector, k, where)
     const t = collectionTables(c.cid)
     let accept: ((label: number) => boolean) | undefined
+    let population = c.count
     if (where) {
       const rows = await this.#db.all<{ label: number }>(
         `SELECT label FROM ${t.vectors} WHERE ${where.sql}`,
@@ -67,11 +68,16 @@ export class VectorSearch {
       if (rows.length < exactBelow) return this.#exact(c, vector, k, where)
       const allowed = new Set(rows.map((row) => row.label))
       accept = (label) => allowed.has(label)
+      population = allowed.size
     }
     const tier = await annTier()
     const candidates = await tier.search(c, vector, k, accept)
-    // The index is being built in the background: exact search answers until it is ready.
-    if (candidates === undefined) return this.#exact(c, vector, k, where)
+    // The index is being built in the background: exact search answers until it is ready. A
+    // graph walk under a filter can also run out of matching neighbours before it has `k`; then
+    // exact search finds them all, so a query never returns fewer records than match.
+    if (candidates === undefined || candidates.length < Math.min(k, population)) {
+      return this.#exact(c, vector, k, where)
+    }
     if (!rows) return candidates
     // One read of the winners, vectors included: re-scored from the stored bytes, ANN scores
     // are exactly the exact path's scores. A record deleted meanwhile is left out.

@@ -56,27 +56,22 @@ export class VectorSearch {
     const annTier = this.#annTier
     const exactBelow = this.#exactBelow
     if (!annTier || c.count < exactBelow) return this.#exact(c, vector, k, where)
-    const t = collectionTables(c.cid)
     let accept: ((label: number) => boolean) | undefined
-    let population = c.count
+    let selected: number[] | undefined
     if (where) {
-      const rows = await this.#db.all<{ label: number }>(
-        `SELECT label FROM ${t.vectors} WHERE ${where.sql}`,
-        where.params,
-      )
+      selected = await this.#selection(c, where)
       // A selective filter leaves too few rows for a graph walk to be worth it.
-      if (rows.length < exactBelow) return this.#exact(c, vector, k, where)
-      const allowed = new Set(rows.map((row) => row.label))
+      if (selected.length < exactBelow) return this.#exact(c, vector, k, where, selected)
+      const allowed = new Set(selected)
       accept = (label) => allowed.has(label)
-      population = allowed.size
     }
     const tier = await annTier()
     const candidates = await tier.search(c, vector, k, accept)
     // The index is being built in the background: exact search answers until it is ready. A
     // graph walk under a filter can also run out of matching neighbours before it has `k`; then
     // exact search finds them all, so a query never returns fewer records than match.
-    if (candidates === undefined || candidates.length < Math.min(k, population)) {
-      return this.#exact(c, vector, k, where)
+    if (candidates === undefined || candidates.length < Math.min(k, selected?.length ?? c.count)) {
+      return this.#exact(c, vector, k, where, selected)
     }
     if (!rows) return candidates
     // One read of the winners, vectors included: re-scored from the stored bytes, ANN scores
@@ -93,25 +88,29 @@ export class VectorSearch {
       .sort((a, b) => b.score - a.score || a.label - b.label)
   }
 
+  /** The labels of the records `where` selects, ascending. */
+  async #selection(c: CollectionRow, where: SqlFragment): Promise<number[]> {
+    const rows = await this.#db.all<{ label: number }>(
+      `SELECT label FROM ${collectionTables(c.cid).vectors} WHERE ${where.sql} ORDER BY label`,
+      where.params,
+    )
+    return rows.map((row) => row.label)
+  }
+
+  /** Exact search; `selected` is the filter's selection when the caller has already read it. */
   async #exact(
     c: CollectionRow,
     vector: Float32Array,
     k: number,
     where: SqlFragment | undefined,
+    selected?: number[],
   ): Promise<Hit[]> {
     const t = collectionTables(c.cid)
     const cache = this.#cache
     if (cache?.fits(c)) {
       // Exact scores from the same scorer, kept by the same rule as the scan below.
       const cached = new TopK(k)
-      const labels = where
-        ? (
-            await this.#db.all<{ label: number }>(
-              `SELECT label FROM ${t.vectors} WHERE ${where.sql} ORDER BY label`,
-              where.params,
-            )
-          ).map((row) => row.label)
-        : undefined
+      const labels = where ? (selected ?? (await this.#selection(c, where))) : undefined
       if (await cache.search(c, vector, cached, labels)) return cached.sorted()
     }
     const score = createExactScorer(c.metric, vector)

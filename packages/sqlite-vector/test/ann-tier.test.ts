@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { similarity, type VectorRecord } from '@engram/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteVectorStore, type SqliteVectorStore } from '../src/index.js'
-import { openAdapter as open, vectors } from './helpers.js'
+import { openAdapter as open, seeded, vectors } from './helpers.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'engram-ann-tier-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
@@ -129,6 +129,48 @@ describe('sqlite-vector ANN tier', () => {
     expect(tagged).toHaveLength(30)
     for (const match of tagged) expect(match.metadata?.tags).toEqual(['x'])
     await store.close()
+  })
+
+  it('never returns fewer records than match: a filtered graph walk that runs short is answered exactly', async () => {
+    // Sixty vectors that share most of their sparse "words", as short texts through a hashing
+    // embedder look. Among such near-twins the graph's neighbour pruning leaves a filtered walk
+    // few paths: on this data the walk alone returned 43 of the 45 records n < 45 selects.
+    const dimension = 64
+    const random = seeded(5)
+    const word = () => {
+      const v = new Float32Array(dimension)
+      for (let j = 0; j < 3; j++) {
+        const at = Math.floor(random() * dimension)
+        v[at] = (v[at] as number) + (random() < 0.5 ? -1 : 1)
+      }
+      return v
+    }
+    const sum = (parts: Float32Array[]) =>
+      Float32Array.from({ length: dimension }, (_, j) =>
+        parts.reduce((total, v) => total + (v[j] as number), 0),
+      )
+    const shared = [word(), word(), word(), word()]
+    const twins = Array.from({ length: 60 }, (_, i) => ({
+      id: `t${String(i).padStart(2, '0')}`,
+      vector: sum([...shared, word()]),
+      metadata: { n: i },
+    }))
+    const path = newDatabase()
+    const store = openStore(path)
+    const exact = createSqliteVectorStore({ adapter: open(path), exactBelow: 1_000_000 })
+    await store.createCollection('docs', { dimension })
+    await store.upsert('docs', twins)
+    await store.buildIndex('docs')
+    const query = sum([shared[0], shared[2], shared[3]] as Float32Array[])
+    for (const below of [20, 30, 45]) {
+      const q = { vector: query, topK: 60, filter: { n: { $lt: below } } }
+      const matches = await store.query('docs', q)
+      expect(matches).toHaveLength(below)
+      expect(matches).toEqual(await exact.query('docs', q))
+    }
+    expect((await store.annStatus('docs')).open).toBe(true)
+    await store.close()
+    await exact.close()
   })
 
   it('shows deletes and re-upserts in the very next query', async () => {

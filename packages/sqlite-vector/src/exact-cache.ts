@@ -84,14 +84,23 @@ export class ExactCache {
       this.#mutex.release()
     }
     if (scored) return true
-    const candidates = entry.candidates(c.metric, query, top.k, labels)
-    if (candidates === undefined) return false
+    const rows = entry.candidates(c.metric, query, top.k, labels)
+    if (rows === undefined) return false
     const considered = labels?.length ?? entry.size
-    const narrowed = candidates.length <= Math.max(top.k, considered * MOST_CANDIDATES)
+    const narrowed = rows.length <= Math.max(top.k, considered * MOST_CANDIDATES)
     // Float32 in memory: re-score the candidates, or every record when the pass did not narrow.
-    if (entry instanceof FloatVectors) return entry.search(score, top, narrowed ? candidates : labels)
+    if (entry instanceof FloatVectors) {
+      if (!narrowed) return entry.search(score, top, labels)
+      entry.scoreRows(score, top, rows)
+      return true
+    }
     if (!narrowed) return false
-    await this.#rescore(c, query, candidates, top)
+    await this.#rescore(
+      c,
+      query,
+      rows.map((row) => entry.labels[row] as number),
+      top,
+    )
     return true
   }
 

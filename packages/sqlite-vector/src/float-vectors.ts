@@ -39,6 +39,12 @@ export class FloatVectors extends QuantizedVectors {
     return true
   }
 
+  /** Scores the given rows into `top`. */
+  scoreRows(score: (vector: Float32Array) => number, top: TopK, rows: readonly number[]): void {
+    const d = this.dimension
+    for (const i of rows) top.push(this.labels[i] as number, score(this.vectors.subarray(i * d, (i + 1) * d)))
+  }
+
   protected override storedBytes(): number {
     return super.storedBytes() + this.vectors.byteLength
   }

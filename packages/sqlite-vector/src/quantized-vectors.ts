@@ -82,8 +82,8 @@ export class QuantizedVectors extends CachedCollection {
   }
 
   /**
-   * The labels of every record, or of every one of `labels` (ascending), whose exact score for
-   * `query` can be among the `k` best, in label order; `undefined` if one of `labels` is not cached.
+   * The rows (ascending) of every record, or of every one of `labels` (ascending), whose exact
+   * score for `query` can be among the `k` best; `undefined` if one of `labels` is not cached.
    */
   candidates(
     metric: VectorMetric,
@@ -146,7 +146,7 @@ export class QuantizedVectors extends CachedCollection {
     const out: number[] = []
     for (let j = 0; j < n; j++) {
       if ((upper[j] as number) >= floor) {
-        out.push(labels === undefined ? (this.labels[j] as number) : (labels[j] as number))
+        out.push(rows === undefined ? j : (rows[j] as number))
       }
     }
     return out

@@ -56,6 +56,13 @@ export function createPgTypeParsers(): PgTypeParsers {
   }
 }
 
+/**
+ * Bytes bound in binary format with no parameter type: the server reads them with the receive
+ * function of the type the statement gives the parameter (a `::vector` cast, or the other operand
+ * of `<=>`), not as `bytea`. A plain `Uint8Array` stays `bytea`.
+ */
+export class UntypedBinary extends Uint8Array {}
+
 // Parameter type OIDs sent with Parse. 0 lets the server infer the type from context.
 const BOOL = 16
 const BYTEA = 17
@@ -94,7 +101,7 @@ function parameterType(value: unknown): number {
     case 'boolean':
       return BOOL
     case 'object':
-      return value instanceof Uint8Array ? BYTEA : 0
+      return value instanceof Uint8Array && !(value instanceof UntypedBinary) ? BYTEA : 0
     default:
       return 0
   }

@@ -1,10 +1,25 @@
 import { compareCodePoints, type Metadata, type Row, type VectorMatch, type VectorRecord } from '@engram/core'
+import { UntypedBinary } from './pg-type-parsers.js'
 
 /** pgvector's text form, `[x,y,…]`; a float32 printed as a double parses back to the same float32. */
 export function vectorLiteral(vector: Float32Array): string {
   let out = '['
   for (let i = 0; i < vector.length; i++) out += (i === 0 ? '' : ',') + vector[i]
   return `${out}]`
+}
+
+/**
+ * A query vector in pgvector's binary form (int16 dimension, int16 zero, then each number as a
+ * big-endian float4), for the server to read without parsing text. The same float32 values as
+ * `vectorLiteral`, at a fraction of the cost on both sides: printing and parsing 1,536 numbers as
+ * text took about 0.6 ms of a 1.4 ms HNSW query (docs/postgres.md).
+ */
+export function vectorParam(vector: Float32Array): UntypedBinary {
+  const out = new UntypedBinary(4 + 4 * vector.length)
+  const view = new DataView(out.buffer)
+  view.setInt16(0, vector.length)
+  for (let i = 0; i < vector.length; i++) view.setFloat32(4 + 4 * i, vector[i] as number)
+  return out
 }
 
 /** Reads pgvector's text form back into a vector. */

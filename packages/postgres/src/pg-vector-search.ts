@@ -4,7 +4,7 @@ import { hybridSearch } from './pg-vector-hybrid.js'
 import { distanceSql, HNSW_SETTINGS, type PgHnswIndex } from './pg-vector-index.js'
 import { filterCondition } from './pg-vector-records.js'
 import type { PgCollection } from './pg-vector-registry.js'
-import { byScoreThenId, toMatch, vectorLiteral } from './pg-vector-rows.js'
+import { byScoreThenId, toMatch, vectorParam } from './pg-vector-rows.js'
 import { textListSql } from './pg-vector-text-list.js'
 import type { PgTextQuery } from './pg-vector-text-query.js'
 
@@ -58,7 +58,7 @@ export async function searchCollection(
     )
     return rows.map(toMatch)
   }
-  params.q = vectorLiteral(query.vector as Float32Array)
+  params.q = vectorParam(query.vector as Float32Array)
   const score = scoreSql(collection.metric)
   if (query.mode === 'hybrid') {
     const text = await parts.text.prepare(collection, query.text ?? '', parts.index.sizeLimit(collection))

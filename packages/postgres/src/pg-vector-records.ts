@@ -9,7 +9,7 @@ import type {
 } from '@engram/core'
 import { pgFilter } from './pg-filter.js'
 import { atomically, type PgCollection } from './pg-vector-registry.js'
-import { toRecord, vectorLiteral } from './pg-vector-rows.js'
+import { toRecord, vectorArrayParam } from './pg-vector-rows.js'
 
 /** Rows per upsert statement. */
 const UPSERT_CHUNK = 500
@@ -32,19 +32,25 @@ export async function upsertRows(
   tenant: string,
   records: readonly ValidRecord[],
 ): Promise<void> {
+  // Row n's vector is the n-th slice of `:dimension` numbers of the one binary `real[]`.
   const sql = `INSERT INTO ${collection.table} (tenant_id, id, embedding, metadata, text)
-    SELECT :tenant, u.id, u.embedding::vector, u.metadata::jsonb, u.text
-    FROM unnest(:ids::text[], :embeddings::text[], :metadata::text[], :texts::text[]) AS u(id, embedding, metadata, text)
+    SELECT :tenant, u.id, (:embeddings::real[])[u.n * :dimension - :dimension + 1 : u.n * :dimension]::vector,
+      u.metadata::jsonb, u.text
+    FROM unnest(:ids::text[], :metadata::text[], :texts::text[]) WITH ORDINALITY AS u(id, metadata, text, n)
     ON CONFLICT (tenant_id, id) DO UPDATE
     SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, text = EXCLUDED.text`
   const write = async (tx: StorageAdapter): Promise<void> => {
-    // One statement per chunk of rows (arrays bound as four parameters), never one round trip per row.
+    // One statement per chunk of rows (arrays bound as five parameters), never one round trip per row.
     for (let start = 0; start < records.length; start += UPSERT_CHUNK) {
       const chunk = records.slice(start, start + UPSERT_CHUNK)
       await tx.run(sql, {
         tenant,
+        dimension: collection.dimension,
         ids: chunk.map((r) => r.id),
-        embeddings: chunk.map((r) => vectorLiteral(r.vector)),
+        embeddings: vectorArrayParam(
+          chunk.map((r) => r.vector),
+          collection.dimension,
+        ),
         metadata: chunk.map((r) => (r.metadata === undefined ? null : JSON.stringify(r.metadata))),
         texts: chunk.map((r) => r.text ?? null),
       })

@@ -1,10 +1,11 @@
 import type { StorageAdapter } from '@engram/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPostgresAdapter } from '../src/index.js'
-import { vectorLiteral, vectorParam } from '../src/pg-vector-rows.js'
-import { PG_URL, requireDatabase } from './pg-test-env.js'
+import { createPgVectorStore, createPostgresAdapter } from '../src/index.js'
+import { vectorArrayParam, vectorParam } from '../src/pg-vector-rows.js'
+import { admin, freshSchema, PG_URL, requireDatabase } from './pg-test-env.js'
 
 let db: StorageAdapter
+const schema = freshSchema('engram_vparam')
 
 beforeAll(async () => {
   await requireDatabase()
@@ -13,7 +14,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.close()
+  await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
 })
+
+/** pgvector's text form, as hand-written SQL sends a vector. */
+const literal = (vector: Float32Array): string => `[${Array.from(vector).join(',')}]`
 
 /** Values whose float32 bits a text round trip or a byte-order slip would change. */
 const AWKWARD = Float32Array.of(
@@ -30,7 +35,7 @@ const AWKWARD = Float32Array.of(
 describe('query vectors bound in binary', () => {
   it('reach pgvector as exactly the float32 values the text form gives', async () => {
     const binary = await db.get<{ v: string }>('SELECT ?::vector::text AS v', [vectorParam(AWKWARD)])
-    const text = await db.get<{ v: string }>('SELECT ?::vector::text AS v', [vectorLiteral(AWKWARD)])
+    const text = await db.get<{ v: string }>('SELECT ?::vector::text AS v', [literal(AWKWARD)])
     expect(binary?.v).toBe(text?.v)
     const numbers = await db.get<{ n: number[] }>('SELECT ?::vector::real[] AS n', [vectorParam(AWKWARD)])
     expect(Float32Array.from(numbers?.n ?? [])).toEqual(AWKWARD)
@@ -66,5 +71,38 @@ describe('query vectors bound in binary', () => {
       name: 'StorageError',
       message: expect.stringMatching(/different vector dimensions 3 and 2/),
     })
+  })
+})
+
+describe('batches of vectors bound as one binary real[]', () => {
+  it('give each row its own slice, exactly', async () => {
+    const vectors = [AWKWARD, AWKWARD.map((x) => -x), AWKWARD.map((x, i) => x / (i + 2))]
+    const rows = await db.all<{ n: number; v: number[] }>(
+      'SELECT n::int AS n, (?::real[])[n * ? - ? + 1 : n * ?] AS v FROM generate_series(1, 3) AS n ORDER BY n',
+      [vectorArrayParam(vectors, AWKWARD.length), AWKWARD.length, AWKWARD.length, AWKWARD.length],
+    )
+    expect(rows.map((row) => Float32Array.from(row.v))).toEqual(vectors)
+  })
+
+  it('store every record of a multi-statement upsert under its own id', async () => {
+    const store = createPgVectorStore({ adapter: db, schema })
+    await store.createCollection('batches', { dimension: 3, metric: 'euclidean' })
+    // 1,203 records: three statements of at most 500 rows, the last one short.
+    const records = Array.from({ length: 1203 }, (_, i) => ({
+      id: `r${i}`,
+      vector: Float32Array.of(i, -i, i / 7),
+    }))
+    await store.upsert('batches', records)
+    const stored = await store.get(
+      'batches',
+      records.map((r) => r.id),
+    )
+    const byId = new Map(stored.map((r) => [r.id, Array.from(r.vector)]))
+    expect(byId.size).toBe(1203)
+    for (const record of records) expect(byId.get(record.id)).toEqual(Array.from(record.vector))
+    const [nearest] = await store.query('batches', { vector: [600, -600, 600 / 7], topK: 1 })
+    expect(nearest?.id).toBe('r600')
+    expect(Math.abs(nearest?.score ?? 1)).toBe(0)
+    await store.close()
   })
 })

@@ -219,7 +219,11 @@ async function conversations(sizes: MemorySizes, folder: string, url: string, sc
   })
 }
 
-/** The hand-written baseline: the same two tables and indexes, prepared statements, one transaction per turn. */
+/**
+ * The hand-written baseline: ConversationMemory's two tables with the same columns and indexes,
+ * prepared statements, one transaction per turn, and the same reads (the same columns, the same
+ * order and tie-breaks), returning the driver's rows as they come.
+ */
 function rawConversations(path: string): ConversationSystem {
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
@@ -227,11 +231,13 @@ function rawConversations(path: string): ConversationSystem {
   db.pragma('foreign_keys = ON')
   db.exec(`
     CREATE TABLE conversations (user_id TEXT NOT NULL, conversation_id TEXT NOT NULL, agent_id TEXT,
-      created_at INTEGER NOT NULL, last_activity INTEGER NOT NULL, PRIMARY KEY (user_id, conversation_id));
-    CREATE INDEX conversations_by_activity ON conversations (user_id, last_activity);
+      created_at INTEGER NOT NULL, last_activity INTEGER NOT NULL, title TEXT, summary TEXT, persona TEXT,
+      PRIMARY KEY (user_id, conversation_id));
+    CREATE INDEX conversations_by_recent ON conversations (user_id, last_activity DESC, conversation_id);
     CREATE TABLE turns (seq INTEGER PRIMARY KEY, storage_id TEXT NOT NULL, user_id TEXT NOT NULL,
       conversation_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT, created_at INTEGER NOT NULL,
-      agent_id TEXT, model TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, metadata TEXT,
+      agent_id TEXT, model TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER,
+      tool_calls TEXT, tool_call_id TEXT, metadata TEXT, summary TEXT,
       FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, conversation_id) ON DELETE CASCADE);
     CREATE UNIQUE INDEX turns_storage_id ON turns (user_id, storage_id);
     CREATE INDEX turns_by_time ON turns (user_id, conversation_id, created_at, seq);`)
@@ -241,12 +247,16 @@ function rawConversations(path: string): ConversationSystem {
     last_activity = MAX(last_activity, excluded.last_activity), agent_id = COALESCE(excluded.agent_id, agent_id)`)
   const insert =
     db.prepare(`INSERT INTO turns (storage_id, user_id, conversation_id, role, content, created_at,
-    agent_id, model, prompt_tokens, completion_tokens, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    agent_id, model, prompt_tokens, completion_tokens, total_tokens, tool_calls, tool_call_id, metadata, summary)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const first = db.prepare(
-    `SELECT * FROM turns WHERE user_id = ? AND conversation_id = ? ORDER BY created_at, seq LIMIT 50`,
+    `SELECT storage_id, user_id, conversation_id, role, content, created_at, agent_id, model, prompt_tokens,
+    completion_tokens, total_tokens, tool_calls, tool_call_id, metadata, summary
+    FROM turns WHERE user_id = ? AND conversation_id = ? ORDER BY created_at, seq LIMIT 50`,
   )
   const latest = db.prepare(
-    'SELECT * FROM conversations WHERE user_id = ? ORDER BY last_activity DESC LIMIT 20',
+    `SELECT user_id, conversation_id, agent_id, created_at, last_activity, title, summary, persona
+    FROM conversations WHERE user_id = ? ORDER BY last_activity DESC, conversation_id LIMIT 20`,
   )
   const store = db.transaction((userId: string, conversationId: string, turn: PlannedTurn['turn']) => {
     const at = turn.timestamp ?? Date.now()
@@ -262,7 +272,11 @@ function rawConversations(path: string): ConversationSystem {
       turn.model ?? null,
       turn.usage?.prompt_tokens ?? null,
       turn.usage?.completion_tokens ?? null,
+      turn.usage?.total_tokens ?? null,
+      turn.tool_calls === undefined ? null : JSON.stringify(turn.tool_calls),
+      turn.tool_call_id ?? null,
       turn.metadata ? JSON.stringify(turn.metadata) : null,
+      turn.summary ?? null,
     )
   })
   return {

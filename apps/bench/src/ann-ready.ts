@@ -1,11 +1,12 @@
 import type { VectorStore } from '@engram/core'
-import type { SqliteVectorStore } from '@engram/sqlite-vector'
 
 /**
- * Waits until a SQLite store's HNSW index answers with every record. The SQLite tier builds its
- * index in a worker after a bulk load and searches exactly meanwhile, so a row that times its ANN
- * path calls this first and reports the wait as the build. Other stores resolve at once.
+ * Waits until a store's ANN index answers. The SQLite tier builds its HNSW index in a worker
+ * after a bulk load, and a Memory on PostgreSQL builds pgvector's in the background on its first
+ * recall; both search exactly meanwhile, so a row that times its ANN path calls this first and
+ * reports the wait as the build. Stores without `buildIndex` resolve at once.
  */
 export async function annReady(store: VectorStore, collection: string): Promise<void> {
-  if ('annStatus' in store) await (store as SqliteVectorStore).buildIndex(collection)
+  const buildable = store as VectorStore & { buildIndex?: (collection: string) => Promise<unknown> }
+  if (typeof buildable.buildIndex === 'function') await buildable.buildIndex(collection)
 }

@@ -20,7 +20,9 @@ export async function defaultVectorStore(
   exactOnly: (reason: string) => void,
 ): Promise<VectorStoreFactory> {
   if (storage.dialect === 'postgres') {
-    let module: { createPgVectorStore?: VectorStoreFactoryOf<{ adapter: StorageAdapter }> }
+    let module: {
+      createPgVectorStore?: VectorStoreFactoryOf<{ adapter: StorageAdapter; buildIndexInBackground: boolean }>
+    }
     try {
       module = await import(/* @vite-ignore */ '@engram/postgres')
     } catch (error) {
@@ -33,7 +35,8 @@ export async function defaultVectorStore(
     const { createPgVectorStore } = module
     if (!createPgVectorStore)
       throw new StorageError('DRIVER_NOT_INSTALLED', '@engram/postgres has no createPgVectorStore')
-    return (adapter) => createPgVectorStore({ adapter })
+    // As on SQLite, no recall waits for an index build: exact search answers until it is ready.
+    return (adapter) => createPgVectorStore({ adapter, buildIndexInBackground: true })
   }
   // The HNSW sidecar is a Node addon; elsewhere (a browser, a phone) search is exact by design, not by omission.
   if (detectRuntime() !== 'node') return (adapter) => createSqliteVectorStore({ adapter, exactBelow })

@@ -56,6 +56,14 @@ export interface PgVectorStoreConfig {
    * graph is built in memory instead of spilling to disk. Default is `'256MB'`.
    */
   indexBuildMemory?: string
+  /**
+   * Build a collection's HNSW index in the background when a search first needs it, on a
+   * connection of its own, and answer searches exactly until it is ready, instead of building it
+   * inside that search. PostgreSQL's `CREATE INDEX` still holds back writes to the table while it
+   * runs. A build that fails is tried again by the next search that needs it; `close()` waits for
+   * a running build. `Memory` turns this on. Default is `false`.
+   */
+  buildIndexInBackground?: boolean
 }
 
 /** The store's options after checking, with their defaults filled in. */
@@ -84,6 +92,8 @@ export interface PgVectorSettings {
   readonly createExtension: boolean
   /** `maintenance_work_mem` for index builds. */
   readonly indexBuildMemory: string
+  /** Whether the first search that needs an HNSW index starts its build and searches exactly meanwhile. */
+  readonly buildIndexInBackground: boolean
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -133,5 +143,6 @@ export function resolvePgVectorSettings(config: PgVectorStoreConfig): PgVectorSe
     commonTermFraction: fraction,
     createExtension: config.createExtension === true,
     indexBuildMemory: memory,
+    buildIndexInBackground: config.buildIndexInBackground === true,
   }
 }

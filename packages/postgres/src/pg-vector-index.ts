@@ -1,4 +1,4 @@
-import { collectionNotFound, StorageError, type VectorMetric } from '@engram/core'
+import { collectionNotFound, type StorageAdapter, StorageError, type VectorMetric } from '@engram/core'
 import type { PgVectorSettings } from './pg-vector-config.js'
 import { hasAtLeast } from './pg-vector-records.js'
 import {
@@ -52,10 +52,16 @@ export const HNSW_SETTINGS = `(SELECT set_config('hnsw.ef_search', :ef, true) ||
  * Each collection's HNSW index: built once it is needed (by the first search that takes the HNSW
  * path, or by `buildIndex`), because building the graph once from all rows is many times faster
  * than maintaining it on every insert; and the choice, per search, between it and an exact scan.
+ * With `buildIndexInBackground` that first search starts the build on the store's own adapter
+ * and is answered exactly, as every search is until the build has finished.
  */
 export class PgHnswIndex {
   readonly #registry: PgVectorRegistry
   readonly #settings: PgVectorSettings
+  /** The store's adapter, outside any operation's transaction: where background builds run. */
+  readonly #root: StorageAdapter
+  /** Background builds running, by table. */
+  readonly #building = new Map<string, Promise<void>>()
   /** Tables known to have their HNSW index, so the catalog is not asked again. */
   readonly #indexed = new Set<string>()
   /** Tables seen with at least `exactBelow` records for this tenant; they stay on HNSW. */
@@ -63,9 +69,10 @@ export class PgHnswIndex {
   /** Tables this store's role cannot build the index on (it does not own them). */
   readonly #unbuildable = new Set<string>()
 
-  constructor(registry: PgVectorRegistry, settings: PgVectorSettings) {
+  constructor(registry: PgVectorRegistry, settings: PgVectorSettings, root: StorageAdapter) {
     this.#registry = registry
     this.#settings = settings
+    this.#root = root
   }
 
   /**
@@ -121,13 +128,45 @@ export class PgHnswIndex {
       this.#large.add(table)
     }
     if (this.#indexed.has(table) || this.#unbuildable.has(table)) return true
+    if (this.#settings.buildIndexInBackground) {
+      this.#startBuild(collection)
+      return false
+    }
+    await this.#buildUnlessForbidden(collection)
+    return true
+  }
+
+  /** Waits for the background build of `table` if one is running (it may have failed; it throws nothing). */
+  async settled(table: string): Promise<void> {
+    await this.#building.get(table)
+  }
+
+  /** Waits for every background build running now. */
+  async settleAll(): Promise<void> {
+    await Promise.all(this.#building.values())
+  }
+
+  /** Starts the collection's build in the background unless one is running; searches stay exact until it ends. */
+  #startBuild(collection: PgCollection): void {
+    const { table } = collection
+    if (this.#building.has(table)) return
+    // Its own transaction on the root adapter: the search that started it may be in one that ends first.
+    const own: PgCollection = { ...collection, db: this.#root, inTransaction: false }
+    const running = this.#buildUnlessForbidden(own)
+      // A failed build leaves no index (CREATE INDEX rolls back); the next search that needs it tries again.
+      .catch(() => undefined)
+      .finally(() => this.#building.delete(table))
+    this.#building.set(table, running)
+  }
+
+  /** Builds the index; a role that may not (it does not own the table) is remembered, and searches it exactly. */
+  async #buildUnlessForbidden(collection: PgCollection): Promise<void> {
     try {
       await this.build(collection)
     } catch (error) {
       if (causeCode(error) !== INSUFFICIENT_PRIVILEGE) throw error
-      this.#unbuildable.add(table)
+      this.#unbuildable.add(collection.table)
     }
-    return true
   }
 
   /** The `hnsw.ef_search` for a search of `topK`: `efSearch`, raised to topK, at most 1,000. */

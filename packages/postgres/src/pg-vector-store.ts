@@ -38,12 +38,14 @@ import { createPostgresAdapter } from './postgres-adapter.js'
 
 /**
  * A `VectorStore` on PostgreSQL with pgvector. A collection's HNSW index is built once it is
- * needed: by the first search that takes the HNSW path, or by `buildIndex`.
+ * needed: by the first search that takes the HNSW path (or, with `buildIndexInBackground`, in the
+ * background from that search on), or by `buildIndex`.
  */
 export interface PgVectorStore extends VectorStore {
   /**
-   * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race).
-   * Call it after a bulk ingest so the first search does not pay for the build. Needs the
+   * Builds the collection's HNSW index now if it does not exist yet (idempotent, safe to race),
+   * after waiting for a background build a search started. Call it after a bulk ingest so the
+   * first search does not pay for the build (or, in the background, search exactly). Needs the
    * table's owner. A collection above 4,000 dimensions has no HNSW index. On a collection made
    * by an earlier version it also adds the repeated-words index text ranking uses (see docs/postgres.md).
    *
@@ -105,12 +107,13 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
     this.#ownsAdapter = config.adapter === undefined
     this.#db = config.adapter === undefined ? openAdapter(config.connectionString) : checkAdapter(config)
     this.#registry = new PgVectorRegistry(this.#db, settings)
-    this.#index = new PgHnswIndex(this.#registry, settings)
+    this.#index = new PgHnswIndex(this.#registry, settings, this.#db)
     this.#search = { settings, index: this.#index, text: new PgTextQuery(this.#registry, settings) }
   }
 
   async buildIndex(collection: string): Promise<void> {
     await this.onCollection(collection, async (target) => {
+      await this.#index.settled(target.table)
       await this.#index.build(target)
       await this.#search.text.build(target)
     })
@@ -213,6 +216,7 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
   }
 
   protected async closeResources(): Promise<void> {
+    await this.#index.settleAll()
     if (this.#ownsAdapter) await this.#db.close()
   }
 }

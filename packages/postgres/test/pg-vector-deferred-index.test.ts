@@ -142,6 +142,69 @@ describe('deferred HNSW index', () => {
     }
   })
 
+  it('with buildIndexInBackground, the first large search answers exactly while the build runs', async () => {
+    const store = createPgVectorStore({ adapter, schema, exactBelow: 100, buildIndexInBackground: true })
+    // A second session holds the build's advisory lock, so the build cannot finish until it lets go.
+    const holder = createPostgresAdapter({ connectionString: PG_URL, max: 1 })
+    try {
+      await store.createCollection('background', { dimension })
+      await store.upsert('background', records)
+      const row = await adapter.get<{ id: number }>(
+        `SELECT id FROM "${schema}".engram_collections WHERE name = 'background'`,
+      )
+      const key = `"${schema}"."engram_v${Number(row?.id)}".hnsw`
+      let release: () => void = () => undefined
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let locked: () => void = () => undefined
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve))
+      const holding = holder.transaction(async (tx) => {
+        await tx.get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', [key])
+        locked()
+        await released
+      })
+      await lockTaken
+
+      const query = Float32Array.from(records[42]?.vector as number[])
+      const exact = records
+        .map((r) => ({ id: r.id, score: similarity('cosine', query, Float32Array.from(r.vector)) }))
+        .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+        .slice(0, 10)
+      // The build waits for the lock; the searches do not wait for the build, and are exact.
+      for (let i = 0; i < 3; i++) {
+        const matches = await store.query('background', { vector: query, topK: 10 })
+        expect(matches.map((m) => m.id)).toEqual(exact.map((e) => e.id))
+      }
+      expect(await hnswIndexes(adapter, schema, 'background')).toEqual([])
+
+      release()
+      await holding
+      await store.buildIndex('background') // waits for the running build
+      expect(await hnswIndexes(adapter, schema, 'background')).toHaveLength(1)
+      const [best] = await store.query('background', { vector: query, topK: 1 })
+      expect(best?.id).toBe(records[42]?.id)
+    } finally {
+      await store.dropCollection('background')
+      await store.close()
+      await holder.close()
+    }
+  })
+
+  it('with buildIndexInBackground, close() waits for a running build', async () => {
+    const store = createPgVectorStore({ adapter, schema, exactBelow: 100, buildIndexInBackground: true })
+    try {
+      await store.createCollection('closing', { dimension })
+      await store.upsert('closing', records)
+      await store.query('closing', { vector: records[0]?.vector as number[], topK: 3 })
+    } finally {
+      await store.close()
+    }
+    // Nothing of the store runs after close(): the build it started has finished.
+    expect(await hnswIndexes(adapter, schema, 'closing')).toHaveLength(1)
+    const cleanup = createPgVectorStore({ adapter, schema })
+    await cleanup.dropCollection('closing')
+    await cleanup.close()
+  })
+
   it('does nothing above 4,000 dimensions, where search is always exact', async () => {
     const store = createPgVectorStore({ adapter, schema, exactBelow: 1 })
     try {

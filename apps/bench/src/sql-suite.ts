@@ -282,6 +282,7 @@ async function postgresContenders(
     const roles: Array<[string, Role]> = [
       ['raw pg', 'raw'],
       ['engram postgres', 'engram'],
+      ['engram postgres (preparedStatements: true)', 'engram'],
       ['@framers/sql-storage-adapter', 'alternative'],
       ['Kysely', 'alternative'],
     ]
@@ -327,6 +328,18 @@ async function postgresContenders(
     engramContender(
       'engram postgres',
       createPostgresAdapter({ connectionString: url, max: 10, searchPath: [schema] }),
+    ),
+  )
+  // The option that prepares each statement once per connection (off by default: see docs/postgres.md).
+  out.push(
+    engramContender(
+      'engram postgres (preparedStatements: true)',
+      createPostgresAdapter({
+        connectionString: url,
+        max: 10,
+        searchPath: [schema],
+        preparedStatements: true,
+      }),
     ),
   )
 

@@ -31,6 +31,16 @@ export interface PostgresConfig {
   connectTimeout?: number
   /** Schemas to search for unqualified table names, first one first (sets `search_path`). Default is the server's. */
   searchPath?: string | readonly string[]
+  /**
+   * Give each statement with parameters a name, so every connection parses and plans it once and
+   * later calls only bind and run it (server-side prepared statements, at most 256 per connection;
+   * statements past that run unnamed). Leave it off behind a pooler in transaction mode (PgBouncer
+   * before 1.21, Supavisor), which hands each statement to any server connection, and after
+   * `DEALLOCATE` or `DISCARD ALL` of your own. A `SELECT *` prepared before a migration adds a
+   * column to its table fails on that connection ("cached plan must not change result type"):
+   * name the columns. Default is `false`.
+   */
+  preparedStatements?: boolean
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/
@@ -99,6 +109,7 @@ export function createPostgresAdapter(config: PostgresConfig): StorageAdapter {
       pool,
       owned: ownsPool,
       parsers,
+      prepared: config.preparedStatements === true,
       target: describeTarget(target),
       password: target.password,
     }),

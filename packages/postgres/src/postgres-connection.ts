@@ -7,6 +7,10 @@ import { postgresErrorCode } from './postgres-error-code.js'
 
 /** Rows read per round trip by `iterate()`. */
 const CURSOR_BATCH = 500
+/** Named statements per connection with `preparedStatements`; statements past these run unnamed. */
+const NAMED_PER_CONNECTION = 256
+/** Each pooled client's statement names, by parameter types and text. */
+const statementNames = new WeakMap<object, Map<string, string>>()
 const CHANGE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
 /**
@@ -19,13 +23,16 @@ export class PostgresConnection implements SqlConnection {
   broken: unknown
   readonly #client: pg.PoolClient
   readonly #parsers: PgTypeParsers
+  /** Whether statements with parameters are named (prepared once per connection). */
+  readonly #prepared: boolean
   readonly #onError = (error: unknown): void => {
     this.broken ??= error
   }
 
-  constructor(client: pg.PoolClient, parsers: PgTypeParsers) {
+  constructor(client: pg.PoolClient, parsers: PgTypeParsers, prepared = false) {
     this.#client = client
     this.#parsers = parsers
+    this.#prepared = prepared
     client.on('error', this.#onError)
   }
 
@@ -102,7 +109,31 @@ export class PostgresConnection implements SqlConnection {
     // pg reads `types` both as the row parsers and as the Parse message's parameter types.
     const types = oids === undefined ? this.#parsers : Object.assign(oids, this.#parsers)
     const query = { text: sql, values: params, types, queryMode: 'extended' } as pg.QueryConfig
+    if (this.#prepared && params.length > 0) {
+      const name = this.#statementName(sql, oids)
+      if (name !== undefined) query.name = name
+    }
     return this.#client.query<Row>(query)
+  }
+
+  /**
+   * The name this connection's statement of `sql` with these parameter types has (pg parses a
+   * named statement only the first time); `undefined` once the connection has its share of names.
+   */
+  #statementName(sql: string, oids: number[] | undefined): string | undefined {
+    let names = statementNames.get(this.#client)
+    if (names === undefined) {
+      names = new Map()
+      statementNames.set(this.#client, names)
+    }
+    // The same text with other parameter types is another statement: its Parse message differs.
+    const key = oids === undefined ? sql : `${oids.join(',')}\u0000${sql}`
+    let name = names.get(key)
+    if (name === undefined && names.size < NAMED_PER_CONNECTION) {
+      name = `engram_${names.size + 1}`
+      names.set(key, name)
+    }
+    return name
   }
 
   #checkAlive(): void {
@@ -118,6 +149,8 @@ export interface PostgresPoolOptions {
   owned: boolean
   /** Type parsers for every connection. */
   parsers: PgTypeParsers
+  /** Name statements with parameters, so each connection prepares them once. */
+  prepared: boolean
   /** `host:port (database …)`, for connection errors; never holds the password. */
   target: string
   /** The password, scrubbed from connection errors. */
@@ -126,7 +159,7 @@ export interface PostgresPoolOptions {
 
 /** A `pg.Pool` as core's `SqlConnectionPool`: check out, give back (destroying broken clients), end. */
 export function postgresPool(options: PostgresPoolOptions): SqlConnectionPool<PostgresConnection> {
-  const { pool, owned, parsers, target, password } = options
+  const { pool, owned, parsers, prepared, target, password } = options
   return {
     async acquire() {
       let client: pg.PoolClient
@@ -143,7 +176,7 @@ export function postgresPool(options: PostgresPoolOptions): SqlConnectionPool<Po
           { cause: error },
         )
       }
-      return new PostgresConnection(client, parsers)
+      return new PostgresConnection(client, parsers, prepared)
     },
     release(connection, failure) {
       connection.release(failure)

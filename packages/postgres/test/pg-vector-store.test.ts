@@ -26,3 +26,11 @@ describeVectorStore(
   async () => createPgVectorStore({ connectionString: PG_URL, schema, tenant: 'tenant-a' }),
   { groups: { lifecycle: false } },
 )
+
+// Every search on the HNSW path, whose first one starts the index build in the background and,
+// like every search until the build ends, is answered exactly; a store's close() waits for it.
+describeVectorStore(
+  'pgvector (HNSW path, index built in the background)',
+  async () => createPgVectorStore({ adapter, schema, exactBelow: 0, buildIndexInBackground: true }),
+  { approximate: true },
+)

@@ -9,8 +9,8 @@ import { postgresErrorCode } from './postgres-error-code.js'
 const CURSOR_BATCH = 500
 /** Named statements per connection with `preparedStatements`; statements past these run unnamed. */
 const NAMED_PER_CONNECTION = 256
-/** Each pooled client's statement names, by parameter types and text. */
-const statementNames = new WeakMap<object, Map<string, string>>()
+/** Each pooled client's statement names, by text and then by parameter types, and how many it has. */
+const statementNames = new WeakMap<object, { count: number; byText: Map<string, Map<string, string>> }>()
 const CHANGE_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
 /**
@@ -123,17 +123,22 @@ export class PostgresConnection implements SqlConnection {
   #statementName(sql: string, oids: number[] | undefined): string | undefined {
     let names = statementNames.get(this.#client)
     if (names === undefined) {
-      names = new Map()
+      names = { count: 0, byText: new Map() }
       statementNames.set(this.#client, names)
     }
     // The same text with other parameter types is another statement: its Parse message differs.
-    const key = oids === undefined ? sql : `${oids.join(',')}\u0000${sql}`
-    let name = names.get(key)
-    if (name === undefined && names.size < NAMED_PER_CONNECTION) {
-      name = `engram_${names.size + 1}`
-      names.set(key, name)
+    let byTypes = names.byText.get(sql)
+    const types = oids === undefined ? '' : oids.join(',')
+    const name = byTypes?.get(types)
+    if (name !== undefined || names.count >= NAMED_PER_CONNECTION) return name
+    if (byTypes === undefined) {
+      byTypes = new Map()
+      names.byText.set(sql, byTypes)
     }
-    return name
+    names.count++
+    const next = `engram_${names.count}`
+    byTypes.set(types, next)
+    return next
   }
 
   #checkAlive(): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createReferenceVectorStore, expectStorageError } from '@engram/conformance'
 import type { StorageAdapter } from '@engram/core'
-import { createPostgresAdapter } from '@engram/postgres'
+import { createPostgresAdapter, type PgVectorStore } from '@engram/postgres'
 import type { SqliteVectorStore } from '@engram/sqlite-vector'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { Embedder } from '../src/embedder.js'
@@ -296,6 +296,27 @@ describe('Memory.rememberMany', () => {
     expect(await memory.count('odd')).toBe(5)
     await expectStorageError(memory.rememberMany([{ text: 'fine' }, { text: '' }]), 'INVALID_ARGUMENT')
     expect(await memory.count()).toBe(10)
+  })
+})
+
+describe('Memory on Postgres', () => {
+  it('builds the pgvector index in the background: the first recall past exactBelow does not wait for it', async () => {
+    const memory = await open({ storage: await postgresStorage() })
+    // PgVectorStore searches exactly below 10,000 records; past that the HNSW index is needed.
+    const items = Array.from({ length: 10_050 }, (_, i) => ({ text: `note ${i} on topic ${i % 97}` }))
+    await memory.rememberMany(items, { batchSize: 2_000 })
+    const store = memory.vectors as PgVectorStore
+    expect(await store.indexStatus(memory.collection)).toMatchObject({ present: false, building: false })
+    const hits = await memory.recall('note 5 on topic 5', { topK: 3, mode: 'vector' })
+    expect(hits).toHaveLength(3)
+    // The recall answered exactly and left the build running; building 10,000 vectors takes far longer than this check.
+    expect(await store.indexStatus(memory.collection)).toMatchObject({ present: false, building: true })
+    await store.buildIndex(memory.collection)
+    expect(await store.indexStatus(memory.collection)).toEqual({
+      indexable: true,
+      present: true,
+      building: false,
+    })
   })
 })
 

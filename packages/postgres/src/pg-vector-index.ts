@@ -13,6 +13,25 @@ const MAX_VECTOR_INDEX = 2_000
 const MAX_HALFVEC_INDEX = 4_000
 /** The largest `hnsw.ef_search` pgvector accepts. */
 const MAX_EF_SEARCH = 1_000
+/** How long after a failed background build searches wait before they start another. */
+const RETRY_AFTER_MS = 60_000
+
+/** Where a collection's HNSW index stands, from `PgVectorStore.indexStatus`. */
+export interface PgIndexStatus {
+  /** Whether the collection can have an HNSW index: `false` above 4,000 dimensions, where search is always exact. */
+  indexable: boolean
+  /** Whether the index exists on the server, whoever built it. */
+  present: boolean
+  /** Whether this store is building it in the background now; its searches are exact meanwhile. */
+  building: boolean
+  /**
+   * Why this store's last background build failed, until a build succeeds. Searches stay exact
+   * and start another build no sooner than a minute after the failure; `buildIndex` tries at once.
+   */
+  error?: string
+  /** When that build failed. */
+  failedAt?: Date
+}
 
 const OPERATOR: Readonly<Record<VectorMetric, string>> = { cosine: '<=>', dot: '<#>', euclidean: '<->' }
 const OPCLASS: Readonly<Record<VectorMetric, string>> = {
@@ -68,6 +87,8 @@ export class PgHnswIndex {
   readonly #large = new Set<string>()
   /** Tables this store's role cannot build the index on (it does not own them). */
   readonly #unbuildable = new Set<string>()
+  /** The last failed background build of each table, until a build succeeds. */
+  readonly #failures = new Map<string, { error: unknown; at: number }>()
 
   constructor(registry: PgVectorRegistry, settings: PgVectorSettings, root: StorageAdapter) {
     this.#registry = registry
@@ -97,6 +118,26 @@ export class PgHnswIndex {
       })
     }
     this.#indexed.add(collection.table)
+    this.#failures.delete(collection.table)
+  }
+
+  /** Where the collection's index stands: on the server, and in this store's background builds. */
+  async status(collection: PgCollection): Promise<PgIndexStatus> {
+    const { table } = collection
+    const indexable = collection.dimension <= MAX_HALFVEC_INDEX
+    let present = indexable && this.#indexed.has(table)
+    if (indexable && !present) {
+      const found = await this.#registry.indexState(collection.db, collection)
+      if (found === undefined) throw collectionNotFound(collection.name)
+      present = found.present
+    }
+    const status: PgIndexStatus = { indexable, present, building: this.#building.has(table) }
+    const failure = this.#failures.get(table)
+    if (failure !== undefined) {
+      status.error = failure.error instanceof Error ? failure.error.message : String(failure.error)
+      status.failedAt = new Date(failure.at)
+    }
+    return status
   }
 
   /**
@@ -146,15 +187,23 @@ export class PgHnswIndex {
     await Promise.all(this.#building.values())
   }
 
-  /** Starts the collection's build in the background unless one is running; searches stay exact until it ends. */
+  /**
+   * Starts the collection's build in the background unless one is running or the last one failed
+   * less than a minute ago; searches stay exact until a build ends.
+   */
   #startBuild(collection: PgCollection): void {
     const { table } = collection
     if (this.#building.has(table)) return
+    const failure = this.#failures.get(table)
+    if (failure !== undefined && Date.now() - failure.at < RETRY_AFTER_MS) return
     // Its own transaction on the root adapter: the search that started it may be in one that ends first.
     const own: PgCollection = { ...collection, db: this.#root, inTransaction: false }
     const running = this.#buildUnlessForbidden(own)
-      // A failed build leaves no index (CREATE INDEX rolls back); the next search that needs it tries again.
-      .catch(() => undefined)
+      // A failed build leaves no index (CREATE INDEX rolls back). It is kept for `status`, and a
+      // search a minute later tries again: a build that keeps failing does not rerun on every search.
+      .catch((error: unknown) => {
+        this.#failures.set(table, { error, at: Date.now() })
+      })
       .finally(() => this.#building.delete(table))
     this.#building.set(table, running)
   }

@@ -20,7 +20,7 @@ import {
   type PgVectorStoreConfig,
   resolvePgVectorSettings,
 } from './pg-vector-config.js'
-import { PgHnswIndex } from './pg-vector-index.js'
+import { PgHnswIndex, type PgIndexStatus } from './pg-vector-index.js'
 import {
   countRows,
   deleteRows,
@@ -54,6 +54,15 @@ export interface PgVectorStore extends VectorStore {
    * await store.buildIndex('docs')
    */
   buildIndex(collection: string): Promise<void>
+
+  /**
+   * Where the collection's HNSW index stands: whether it exists, whether this store is building
+   * it in the background, and why its last background build failed, if one did.
+   *
+   * @example
+   * const { present, building, error } = await store.indexStatus('docs')
+   */
+  indexStatus(collection: string): Promise<PgIndexStatus>
 }
 
 /** pgvector stores `vector` columns of up to 16,000 dimensions. */
@@ -117,6 +126,10 @@ class PgVectorStoreImpl extends VectorStoreBase<PgCollection> implements PgVecto
       await this.#index.build(target)
       await this.#search.text.build(target)
     })
+  }
+
+  async indexStatus(collection: string): Promise<PgIndexStatus> {
+    return this.onCollection(collection, (target) => this.#index.status(target))
   }
 
   protected override setUp(): Promise<void> {

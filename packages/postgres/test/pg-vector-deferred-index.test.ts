@@ -43,6 +43,47 @@ function clustered(count: number, dimension: number): VectorRecord[] {
   }))
 }
 
+/**
+ * A second session that holds a collection's build lock (the advisory lock the HNSW build takes)
+ * until `release()`, so a build of that collection waits. `close()` lets go whatever failed.
+ */
+function buildLockHolder(): {
+  hold(collection: string): Promise<void>
+  release(): Promise<void>
+  close(): Promise<void>
+} {
+  const holder = createPostgresAdapter({ connectionString: PG_URL, max: 1 })
+  let letGo: () => void = () => undefined
+  const released = new Promise<void>((resolve) => (letGo = resolve))
+  let holding: Promise<void> = Promise.resolve()
+  const release = async () => {
+    letGo()
+    await holding
+  }
+  return {
+    async hold(collection) {
+      const row = await adapter.get<{ id: number }>(
+        `SELECT id FROM "${schema}".engram_collections WHERE name = ?`,
+        [collection],
+      )
+      const key = `"${schema}"."engram_v${Number(row?.id)}".hnsw`
+      let locked: () => void = () => undefined
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve))
+      holding = holder.transaction(async (tx) => {
+        await tx.get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', [key])
+        locked()
+        await released
+      })
+      await lockTaken
+    },
+    release,
+    async close() {
+      await release()
+      await holder.close()
+    },
+  }
+}
+
 describe('deferred HNSW index', () => {
   const dimension = 16
   const records = clustered(1200, dimension)
@@ -145,25 +186,11 @@ describe('deferred HNSW index', () => {
   it('with buildIndexInBackground, the first large search answers exactly while the build runs', async () => {
     const store = createPgVectorStore({ adapter, schema, exactBelow: 100, buildIndexInBackground: true })
     // A second session holds the build's advisory lock, so the build cannot finish until it lets go.
-    const holder = createPostgresAdapter({ connectionString: PG_URL, max: 1 })
-    let release: () => void = () => undefined
-    const released = new Promise<void>((resolve) => (release = resolve))
-    let holding: Promise<void> = Promise.resolve()
+    const lock = buildLockHolder()
     try {
       await store.createCollection('background', { dimension })
       await store.upsert('background', records)
-      const row = await adapter.get<{ id: number }>(
-        `SELECT id FROM "${schema}".engram_collections WHERE name = 'background'`,
-      )
-      const key = `"${schema}"."engram_v${Number(row?.id)}".hnsw`
-      let locked: () => void = () => undefined
-      const lockTaken = new Promise<void>((resolve) => (locked = resolve))
-      holding = holder.transaction(async (tx) => {
-        await tx.get('SELECT pg_advisory_xact_lock(hashtext(?)) AS locked', [key])
-        locked()
-        await released
-      })
-      await lockTaken
+      await lock.hold('background')
 
       const query = Float32Array.from(records[42]?.vector as number[])
       const exact = records
@@ -184,19 +211,65 @@ describe('deferred HNSW index', () => {
       }
       expect(await hnswIndexes(adapter, schema, 'background')).toEqual([])
 
-      release()
-      await holding
+      await lock.release()
       await store.buildIndex('background') // waits for the running build
       expect(await hnswIndexes(adapter, schema, 'background')).toHaveLength(1)
       const [best] = await store.query('background', { vector: query, topK: 1 })
       expect(best?.id).toBe(records[42]?.id)
     } finally {
       // Let go of the lock first, whatever failed, so the build and the drop can finish.
-      release()
-      await holding
+      await lock.close()
       await store.dropCollection('background')
       await store.close()
-      await holder.close()
+    }
+  })
+
+  it('with buildIndexInBackground, a failed build is reported by indexStatus and not rerun by the next search', async () => {
+    const store = createPgVectorStore({ adapter, schema, exactBelow: 100, buildIndexInBackground: true })
+    const lock = buildLockHolder()
+    try {
+      await store.createCollection('failing', { dimension })
+      await store.upsert('failing', records)
+      expect(await store.indexStatus('failing')).toEqual({ indexable: true, present: false, building: false })
+      await lock.hold('failing')
+
+      const query = records[42]?.vector as number[]
+      await store.query('failing', { vector: query, topK: 10 })
+      expect(await store.indexStatus('failing')).toMatchObject({ present: false, building: true })
+      // The build waits for the lock; cancel it there, as an operator cancelling a long build would.
+      const waiting = async () =>
+        adapter.get<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%maintenance_work_mem%'`,
+        )
+      let build = await waiting()
+      for (let i = 0; build === undefined && i < 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25))
+        build = await waiting()
+      }
+      expect(build, 'the build never waited for the lock').toBeDefined()
+      await adapter.get('SELECT pg_cancel_backend(?) AS cancelled', [build?.pid as number])
+      let status = await store.indexStatus('failing')
+      for (let i = 0; status.building && i < 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25))
+        status = await store.indexStatus('failing')
+      }
+      expect(status).toMatchObject({ present: false, building: false })
+      expect(status.error).toMatch(/cancel/i)
+      expect(status.failedAt).toBeInstanceOf(Date)
+
+      // The next searches are exact and correct, and do not start the failed build over.
+      const [best] = await store.query('failing', { vector: query, topK: 1 })
+      expect(best?.id).toBe(records[42]?.id)
+      expect(await store.indexStatus('failing')).toMatchObject({ building: false, error: status.error })
+
+      await lock.release()
+      await store.buildIndex('failing') // tries at once, and clears the failure
+      expect(await store.indexStatus('failing')).toEqual({ indexable: true, present: true, building: false })
+      expect(await hnswIndexes(adapter, schema, 'failing')).toHaveLength(1)
+    } finally {
+      await lock.close()
+      await store.dropCollection('failing')
+      await store.close()
     }
   })
 
@@ -223,6 +296,7 @@ describe('deferred HNSW index', () => {
       const vector = Array.from({ length: 4100 }, (_, j) => Math.cos(j))
       await store.upsert('huge', [{ id: 'h', vector }])
       await store.buildIndex('huge')
+      expect(await store.indexStatus('huge')).toEqual({ indexable: false, present: false, building: false })
       const [best] = await store.query('huge', { vector, topK: 1 })
       expect(best?.id).toBe('h')
       expect(await hnswIndexes(adapter, schema, 'huge')).toEqual([])

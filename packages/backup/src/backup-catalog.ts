@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { StorageError } from '@engram/core'
+import { booleanOption, StorageError } from '@engram/core'
 import type { BackupDestination } from './backup-destination.js'
 import type { BackupEvent, BackupInfo, BackupPhase } from './backup-events.js'
 import { listBackups, type PruneResult, planPrune } from './backup-listing.js'
@@ -135,7 +135,7 @@ export class Catalog implements BackupCatalog {
     }
     try {
       const applied = await restoreBackup(this.destination, manifest, options.into, {
-        replace: options.replace ?? false,
+        replace: booleanOption(options.replace, false, 'replace'),
         folder,
         report,
       })

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os'
-import { StorageError } from '@engram/core'
+import { booleanOption, StorageError } from '@engram/core'
 import type { BackupEvent } from './backup-events.js'
 import {
   type BackupCompression,
@@ -118,12 +118,7 @@ export function resolveBackupOptions(options: BackupManagerOptions = {}): Backup
   if (onEvent !== undefined && typeof onEvent !== 'function') {
     throw new StorageError('INVALID_ARGUMENT', 'onEvent must be a function (event) => void')
   }
-  if (typeof runOnStart !== 'boolean') {
-    throw new StorageError(
-      'INVALID_ARGUMENT',
-      `runOnStart must be true or false; got ${JSON.stringify(runOnStart)}`,
-    )
-  }
+  booleanOption(runOnStart, false, 'runOnStart')
   if (typeof tempDir !== 'string' || tempDir.length === 0) {
     throw new StorageError('INVALID_ARGUMENT', 'tempDir must be the path of a folder')
   }

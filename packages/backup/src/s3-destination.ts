@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import type * as S3 from '@aws-sdk/client-s3'
-import { StorageError } from '@engram/core'
+import { booleanOption, StorageError } from '@engram/core'
 import type {
   BackupDestination,
   FetchedObject,
@@ -124,6 +124,7 @@ function checkConfig(config: S3DestinationConfig): Settings {
       'Pass either client (configured already) or region/endpoint/credentials (engram makes the client), not both',
     )
   }
+  booleanOption(config.forcePathStyle, false, 'forcePathStyle')
   if (config.endpoint !== undefined && !/^https?:\/\/[^/]/.test(String(config.endpoint))) {
     throw new StorageError(
       'INVALID_ARGUMENT',

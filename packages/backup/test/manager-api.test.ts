@@ -175,6 +175,7 @@ describe('options', () => {
       [{ name: 'bad name' }, /name must be 1 to 63/],
       [{ retries: -1 }, /retries must be a whole number/],
       [{ onEvent: 'log' }, /onEvent must be a function/],
+      [{ runOnStart: 'true' }, /runOnStart must be true or false, got "true"/],
     ]
     for (const [options, message] of bad) {
       expect(() => createBackupManager(db, destination, options as never), JSON.stringify(options)).toThrow(

@@ -1,5 +1,6 @@
 import type { ISQLiteConnection, ISQLiteDBConnection } from '@capacitor-community/sqlite'
 import {
+  booleanOption,
   createConnectionAdapter,
   type StorageAdapter,
   type StorageCapabilities,
@@ -130,7 +131,7 @@ function validate(config: CapacitorConfig): Validated {
       `"${name}" is not a database name: the plugin keeps databases in the app's own folder, so pass a plain name such as "app" (no path, no ":memory:")`,
     )
   }
-  const encrypted = config.encrypted ?? false
+  const encrypted = booleanOption(config.encrypted, false, 'encrypted')
   const mode = config.mode ?? (encrypted ? 'secret' : 'no-encryption')
   if (typeof mode !== 'string' || mode === '') {
     throw new StorageError('INVALID_ARGUMENT', `mode must be one of the plugin's modes, such as 'secret'`)
@@ -143,7 +144,14 @@ function validate(config: CapacitorConfig): Validated {
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new StorageError('INVALID_ARGUMENT', `pageSize must be a positive integer, got ${String(pageSize)}`)
   }
-  return { database, readonly: config.readonly ?? false, encrypted, mode, version, pageSize }
+  return {
+    database,
+    readonly: booleanOption(config.readonly, false, 'readonly'),
+    encrypted,
+    mode,
+    version,
+    pageSize,
+  }
 }
 
 /** Fails early, with the fix, when an encrypted database is opened before a passphrase was stored. */

@@ -143,6 +143,8 @@ describe('connections', () => {
     }
     await expectStorageError(phone.open('x', { pageSize: 0 }), 'INVALID_ARGUMENT')
     await expectStorageError(phone.open('x', { version: 1.5 }), 'INVALID_ARGUMENT')
+    await expectStorageError(phone.open('x', { encrypted: 'no' as never }), 'INVALID_ARGUMENT')
+    await expectStorageError(phone.open('x', { readonly: 'false' as never }), 'INVALID_ARGUMENT')
     expect(phone.plugin.calls).toEqual([])
   })
 

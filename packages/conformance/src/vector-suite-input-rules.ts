@@ -1,4 +1,4 @@
-import type { DeleteTarget, Filter, VectorRecord } from '@engram/core'
+import type { DeleteTarget, Filter, VectorQuery, VectorRecord } from '@engram/core'
 import { expect, it } from 'vitest'
 import {
   collectBatches,
@@ -170,6 +170,14 @@ export function inputRuleTests(settings: SuiteSettings): void {
     const name = await twoRecords()
     await expectCode(() => h.store.count(name, { tag: 'a\uD800' }), 'INVALID_ARGUMENT')
     await expectCode(() => h.store.count(name, { tag: { $in: ['a', '\uDC00'] } }), 'INVALID_ARGUMENT')
+  })
+
+  it('includeVectors that is not a boolean is INVALID_ARGUMENT, not read as on or off', async () => {
+    const name = await twoRecords()
+    for (const includeVectors of ['false', 1, null]) {
+      const query = { vector: [1, 0], includeVectors } as unknown as VectorQuery
+      await expectCode(() => h.store.query(name, query), 'INVALID_ARGUMENT')
+    }
   })
 
   it('topK above capabilities.maxTopK is INVALID_ARGUMENT', async () => {

@@ -7,6 +7,7 @@ export {
   HNSW_DEFAULTS,
   type HnswSettings,
 } from './ann-index.js'
+export { booleanOption } from './boolean-option.js'
 export { bindParams, type CompiledSql, compileSql, MAX_PARAMETERS } from './compile-sql.js'
 export {
   type ConnectionAdapterConfig,

@@ -1,3 +1,4 @@
+import { booleanOption } from './boolean-option.js'
 import { type Filter, type FilterNode, type ValidateFilterOptions, validateFilter } from './filter.js'
 import { StorageError } from './storage-error.js'
 import type {
@@ -280,7 +281,12 @@ export function validateQuery(query: VectorQuery, dimension: number, maxTopK = 1
   const rrfK = query.rrfK ?? 60
   if (!Number.isFinite(rrfK) || rrfK < 0)
     throw new StorageError('INVALID_ARGUMENT', 'rrfK must be a non-negative number')
-  const valid: ValidQuery = { topK, mode, rrfK, includeVectors: query.includeVectors === true }
+  const valid: ValidQuery = {
+    topK,
+    mode,
+    rrfK,
+    includeVectors: booleanOption(query.includeVectors, false, 'includeVectors'),
+  }
   if (vector) valid.vector = vector
   if (text !== undefined) valid.text = text
   if (query.filter !== undefined) valid.filter = query.filter

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { HNSW_DEFAULTS, StorageError } from '@engram/core'
+import { HNSW_DEFAULTS, integerOption, StorageError } from '@engram/core'
 import type { BuildReply, BuildRequest, BuildWorkerData } from './hnsw-build-worker.js'
 import { HnswGraph } from './hnsw-graph.js'
 import {
@@ -67,7 +67,7 @@ export async function buildHnswIndex(
     dimension,
     m: config.m ?? HNSW_DEFAULTS.m,
     efConstruction: config.efConstruction ?? HNSW_DEFAULTS.efConstruction,
-    capacity: Math.max(16, config.initialCapacity ?? 1024),
+    capacity: Math.max(16, integerOption(config.initialCapacity, 1024, 'initialCapacity')),
     output,
   }
   if (extend) data.base = { path, bytes: base.bytes, removed: base.deleted }

@@ -4,6 +4,7 @@ import {
   type AnnIndexOptions,
   type CheckpointedAnnIndex,
   HNSW_DEFAULTS,
+  integerOption,
   Mutex,
   StorageError,
   type VectorMetric,
@@ -54,7 +55,7 @@ export async function createHnswIndex(config: HnswIndexConfig): Promise<HnswInde
       loaded.record,
     )
   const native = HnswGraph.create(SPACE[checked.metric], checked.dimension, {
-    capacity: Math.max(16, config.initialCapacity ?? 1024),
+    capacity: Math.max(16, integerOption(config.initialCapacity, 1024, 'initialCapacity')),
     m: config.m ?? HNSW_DEFAULTS.m,
     efConstruction: config.efConstruction ?? HNSW_DEFAULTS.efConstruction,
   })

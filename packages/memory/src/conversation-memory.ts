@@ -1,4 +1,4 @@
-import { isStorageError, type SqlValue, type StorageAdapter, StorageError } from '@engram/core'
+import { booleanOption, isStorageError, type SqlValue, type StorageAdapter, StorageError } from '@engram/core'
 import {
   checkImport,
   type ImportCounts,
@@ -129,7 +129,7 @@ export class ConversationMemory implements IMemoryAdapter {
       }
     }
     this.storage = storage
-    this.#closeAdapter = checked.closeAdapter === true
+    this.#closeAdapter = booleanOption(checked.closeAdapter, false, 'closeAdapter')
     this.#onDelete = checked.onDeleteConversation
     this.#onDeleteInTransaction = checked.onDeleteInTransaction
   }

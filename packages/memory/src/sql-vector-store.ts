@@ -3,6 +3,7 @@
  * `@engram/sqlite-vector`. They keep working for one release and are removed in the next minor
  * release; each says what to use instead.
  */
+
 import type {
   AnnIndexFactory as CoreAnnIndexFactory,
   AnnIndexOptions as CoreAnnIndexOptions,
@@ -11,6 +12,7 @@ import type {
   SqlValue,
   StorageAdapter,
 } from '@engram/core'
+import { booleanOption } from '@engram/core'
 import * as engine from '@engram/sqlite-vector'
 
 /** @deprecated Use `SqliteVectorStoreConfig['ann']` from `@engram/sqlite-vector` (`M` is now `m`). */
@@ -66,7 +68,7 @@ export function createSqlVectorStore(
     options.ann = M === undefined ? hnsw : { ...hnsw, m: M }
   }
   const store = engine.createSqliteVectorStore(options)
-  if (!closeAdapter) return store
+  if (!booleanOption(closeAdapter, false, 'closeAdapter')) return store
   const closeStore = store.close.bind(store)
   let closing: Promise<void> | undefined
   // The old store closed the adapter after its own indexes; the new one leaves that to its caller.

@@ -225,6 +225,9 @@ function describeConversationInput(backend: TestBackend): void {
       expect(() => new ConversationMemory(memory.storage, 'close' as never)).toThrow(
         /config must be an object/,
       )
+      expect(() => new ConversationMemory(memory.storage, { closeAdapter: 'true' as never })).toThrow(
+        /closeAdapter must be true or false, got "true"/,
+      )
       expect(await storedRows(memory)).toBe(0)
     })
 

@@ -1,4 +1,5 @@
 import {
+  booleanOption,
   type Row,
   type RunResult,
   type SqlParams,
@@ -94,6 +95,8 @@ export function createDualAdapter(config: DualAdapterConfig): DualAdapter {
       `readFrom must be 'primary' or 'secondary', got ${JSON.stringify(readFrom)}`,
     )
   }
+  booleanOption(config.failOnSecondaryError, false, 'failOnSecondaryError')
+  booleanOption(config.compareReads, false, 'compareReads')
   const stats = { mirrored: 0, discrepancies: 0, secondaryErrors: 0 }
   const report =
     config.onDiscrepancy ??

@@ -1,4 +1,10 @@
-import { type SqlDialect, type StorageAdapter, StorageError, type VectorStore } from '@engram/core'
+import {
+  booleanOption,
+  type SqlDialect,
+  type StorageAdapter,
+  StorageError,
+  type VectorStore,
+} from '@engram/core'
 import type { Mismatch } from './check-parity.js'
 import { type Checkpoint, CheckpointStore } from './checkpoint-store.js'
 import type { ColumnKind } from './column-type.js'
@@ -401,9 +407,9 @@ function checkOptions(options: MigrateOptions): Settings {
     tables: options.tables,
     collections: options.collections,
     batchSize,
-    dryRun: options.dryRun === true,
-    resume: options.resume === true,
-    verify: options.verify === true,
+    dryRun: booleanOption(options.dryRun, false, 'dryRun'),
+    resume: booleanOption(options.resume, false, 'resume'),
+    verify: booleanOption(options.verify, false, 'verify'),
     onConflict,
     columnTypes: options.columnTypes ?? {},
     onProgress: options.onProgress ?? (() => undefined),

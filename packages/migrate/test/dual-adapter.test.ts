@@ -57,6 +57,18 @@ describe('createDualAdapter', () => {
     expect(createDualAdapter({ primary, secondary, dialect: 'postgres' }).dialect).toBe('postgres')
   })
 
+  it('refuses on/off options that are not booleans', async () => {
+    const { primary, secondary } = await pair()
+    for (const flag of ['compareReads', 'failOnSecondaryError']) {
+      expect(() => createDualAdapter({ primary, secondary, [flag]: 'false' })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: `${flag} must be true or false, got "false"`,
+        }),
+      )
+    }
+  })
+
   it('commits a transaction on both, and rolls both back when the callback throws', async () => {
     const { primary, secondary } = await pair()
     const db = createDualAdapter({ primary, secondary })

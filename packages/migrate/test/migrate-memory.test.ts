@@ -189,6 +189,17 @@ describe('migrating a memory from SQLite to PostgreSQL', () => {
     await memory.close()
   })
 
+  it('refuses dryRun, resume or verify that is not a boolean before opening either end', async () => {
+    for (const flag of ['dryRun', 'resume', 'verify']) {
+      const options = { from: source, to: 'postgres://nobody@127.0.0.1:1/none', [flag]: 'false' }
+      const error = await migrate(options as never).catch((e: unknown) => e)
+      expect(error, flag).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `${flag} must be true or false, got "false"`,
+      })
+    }
+  })
+
   it('stops before writing anything when the target already holds rows, and says which choices there are', async () => {
     const { name, url } = await env.schema()
     const storage = env.postgres(name)

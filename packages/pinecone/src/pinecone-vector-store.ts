@@ -1,4 +1,5 @@
 import {
+  booleanOption,
   type CollectionInfo,
   type CollectionSpec,
   FILTER_OPERATORS,
@@ -145,7 +146,7 @@ class PineconeVectorStore extends VectorStoreBase<PineconeCollection> {
         `metric must be one of ${METRICS.join(', ')}, got ${JSON.stringify(config.metric)}`,
       )
     }
-    this.#pad = config.padSmallerDimensions === true
+    this.#pad = booleanOption(config.padSmallerDimensions, false, 'padSmallerDimensions')
     this.#policy = {
       retries: count(config.rateLimitRetries, 5, 'rateLimitRetries'),
       backoffMs: count(config.rateLimitBackoffMs, 500, 'rateLimitBackoffMs'),

@@ -81,6 +81,7 @@ describe('Pinecone store: setting up', () => {
       { apiKey: '', indexName: 'errors' },
       { apiKey: 'k', indexName: 'errors', metric: 'manhattan' },
       { apiKey: 'k', indexName: 'errors', rateLimitRetries: -1 },
+      { apiKey: 'k', indexName: 'errors', padSmallerDimensions: 'yes' },
     ]
     for (const config of bad) {
       expect(() => createPineconeVectorStore(config as never), JSON.stringify(config)).toThrow(

@@ -1,4 +1,11 @@
-import { HNSW_DEFAULTS, integerOption, type StorageAdapter, StorageError, validateTenant } from '@engram/core'
+import {
+  booleanOption,
+  HNSW_DEFAULTS,
+  integerOption,
+  type StorageAdapter,
+  StorageError,
+  validateTenant,
+} from '@engram/core'
 
 /** Options for `createPgVectorStore`. Give `adapter` or `connectionString`, not both. */
 export interface PgVectorStoreConfig {
@@ -109,7 +116,7 @@ export function resolvePgVectorSettings(config: PgVectorStoreConfig): PgVectorSe
     )
   }
   const tenant = validateTenant(config.tenant ?? '')
-  const rowLevelSecurity = config.rowLevelSecurity === true
+  const rowLevelSecurity = booleanOption(config.rowLevelSecurity, false, 'rowLevelSecurity')
   if (rowLevelSecurity && tenant === '') {
     throw new StorageError(
       'INVALID_ARGUMENT',
@@ -141,8 +148,8 @@ export function resolvePgVectorSettings(config: PgVectorStoreConfig): PgVectorSe
     hybridCandidates: integerOption(config.hybridCandidates, 200, 'hybridCandidates'),
     termPruningThreshold: integerOption(config.termPruningThreshold, 10_000, 'termPruningThreshold'),
     commonTermFraction: fraction,
-    createExtension: config.createExtension === true,
+    createExtension: booleanOption(config.createExtension, false, 'createExtension'),
     indexBuildMemory: memory,
-    buildIndexInBackground: config.buildIndexInBackground === true,
+    buildIndexInBackground: booleanOption(config.buildIndexInBackground, false, 'buildIndexInBackground'),
   }
 }

@@ -1,5 +1,7 @@
 import {
+  booleanOption,
   createConnectionAdapter,
+  integerOption,
   type StorageAdapter,
   type StorageCapabilities,
   StorageError,
@@ -66,6 +68,13 @@ export function createPostgresAdapter(config: PostgresConfig): StorageAdapter {
   if (typeof config !== 'object' || config === null) {
     throw new StorageError('INVALID_ARGUMENT', 'createPostgresAdapter needs { connectionString } or { pool }')
   }
+  const prepared = booleanOption(config.preparedStatements, false, 'preparedStatements')
+  const max = integerOption(config.max, 10, 'max')
+  const connectTimeout = integerOption(config.connectTimeout, 10_000, 'connectTimeout', 0)
+  const statementTimeout =
+    config.statementTimeout === undefined
+      ? undefined
+      : integerOption(config.statementTimeout, 0, 'statementTimeout', 0)
   const parsers = createPgTypeParsers()
   let pool: pg.Pool
   const ownsPool = config.pool === undefined
@@ -89,11 +98,11 @@ export function createPostgresAdapter(config: PostgresConfig): StorageAdapter {
     }
     pool = new pg.Pool({
       connectionString: config.connectionString,
-      max: config.max ?? 10,
+      max,
       ssl: config.ssl,
-      statement_timeout: config.statementTimeout,
+      statement_timeout: statementTimeout,
       application_name: config.applicationName ?? 'engram',
-      connectionTimeoutMillis: config.connectTimeout ?? 10_000,
+      connectionTimeoutMillis: connectTimeout,
       options: searchPathOption(config.searchPath),
       types: parsers,
     })
@@ -109,7 +118,7 @@ export function createPostgresAdapter(config: PostgresConfig): StorageAdapter {
       pool,
       owned: ownsPool,
       parsers,
-      prepared: config.preparedStatements === true,
+      prepared,
       target: describeTarget(target),
       password: target.password,
     }),

@@ -87,12 +87,15 @@ describe('PgVectorStore config', () => {
     }
   })
 
-  it('refuses HNSW and threshold options that are not integers in range', () => {
+  it('refuses HNSW and threshold options that are not integers in range, and on/off options that are not booleans', () => {
     const connectionString = PG_URL
     for (const bad of [{ m: 0 }, { efConstruction: -1 }, { efSearch: 1.5 }, { exactBelow: -1 }]) {
       expect(refusal({ connectionString, ...bad })).toBe('INVALID_ARGUMENT')
     }
     expect(refusal({ connectionString, commonTermFraction: 0 })).toBe('INVALID_ARGUMENT')
+    for (const flag of ['rowLevelSecurity', 'createExtension', 'buildIndexInBackground']) {
+      expect(refusal({ connectionString, tenant: 't', [flag]: 'false' }), flag).toBe('INVALID_ARGUMENT')
+    }
     expect(refusal({ connectionString, schema: 'no-dashes' })).toBe('INVALID_ARGUMENT')
   })
 })

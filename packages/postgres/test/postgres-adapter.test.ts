@@ -37,6 +37,21 @@ describe('createPostgresAdapter', () => {
     expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 })
   })
 
+  it('refuses pool sizes, timeouts and on/off options of the wrong type before making a pool', () => {
+    const bad: Array<[string, unknown]> = [
+      ['max', '10'],
+      ['max', 0],
+      ['connectTimeout', 1.5],
+      ['statementTimeout', '1s'],
+      ['preparedStatements', 'yes'],
+    ]
+    for (const [option, value] of bad) {
+      expect(() => createPostgresAdapter({ connectionString: PG_URL, [option]: value }), option).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(option) }),
+      )
+    }
+  })
+
   it('reports the Postgres capabilities and no lastInsertRowid', async () => {
     const db = open()
     expect(db.capabilities).toMatchObject({

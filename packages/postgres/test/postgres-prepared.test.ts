@@ -26,6 +26,17 @@ async function prepared(tx: StorageAdapter): Promise<string[]> {
 }
 
 describe('preparedStatements', () => {
+  it('refuses a value that is not a boolean', () => {
+    expect(() =>
+      createPostgresAdapter({ connectionString: PG_URL, preparedStatements: 'true' as unknown as boolean }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: 'preparedStatements must be true or false, got "true"',
+      }),
+    )
+  })
+
   it('prepares a statement with parameters once per connection and runs it again by name', async () => {
     await db.transaction(async (tx) => {
       const sql = 'SELECT ?::int + 1 AS n'

@@ -1,4 +1,4 @@
-import { HNSW_DEFAULTS, StorageError, validateTenant } from '@engram/core'
+import { booleanOption, HNSW_DEFAULTS, StorageError, validateTenant } from '@engram/core'
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest'
 
 /** Options for `createQdrantVectorStore`. Give `url` or `client`. */
@@ -93,14 +93,14 @@ export function readSettings(config: QdrantVectorStoreConfig): QdrantSettings {
     url: config.url ?? 'the server of the given client',
     tenant: validateTenant(config.tenant ?? ''),
     prefix,
-    hybrid: config.hybrid ?? true,
+    hybrid: booleanOption(config.hybrid, true, 'hybrid'),
     m: integer(config.m, 'm', 0) ?? HNSW_DEFAULTS.m,
     efConstruction: integer(config.efConstruction, 'efConstruction', 4) ?? HNSW_DEFAULTS.efConstruction,
     efSearch: integer(config.efSearch, 'efSearch', 1) ?? HNSW_DEFAULTS.efSearch,
     exactBelow: integer(config.exactBelow, 'exactBelow', 0) ?? 10_000,
     hybridCandidates: integer(config.hybridCandidates, 'hybridCandidates', 1) ?? 200,
     quantization,
-    onDisk: config.onDisk === true,
+    onDisk: booleanOption(config.onDisk, false, 'onDisk'),
     shardNumber: integer(config.shardNumber, 'shardNumber', 1),
     replicationFactor: integer(config.replicationFactor, 'replicationFactor', 1),
     maxRetries: integer(config.maxRetries, 'maxRetries', 0) ?? 3,

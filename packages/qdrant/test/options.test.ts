@@ -110,6 +110,8 @@ describe('configuration', () => {
       { url: target.url, exactBelow: 1.5 },
       { url: target.url, tenant: 'nul\u0000' },
       { url: target.url, quantization: 'int8' as never },
+      { url: target.url, hybrid: 'false' as never },
+      { url: target.url, onDisk: 1 as never },
     ]
     for (const config of bad)
       expect(await codeOf(() => createQdrantVectorStore(config))).toBe('INVALID_ARGUMENT')

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import {
+  booleanOption,
   checkWellFormed,
   createConnectionAdapter,
   fromDriverInteger,
@@ -85,13 +86,20 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
   // A NUL would cut the path short and a lone surrogate would be re-encoded: another file than the one named.
   checkWellFormed(filename, 'filename')
   const inMemory = filename === ':memory:' || filename === ''
+  const readonly = booleanOption(config.readonly, false, 'readonly')
+  const fileMustExist = booleanOption(config.fileMustExist, false, 'fileMustExist')
+  const wal = booleanOption(config.wal, true, 'wal') && !inMemory && !readonly
+  const foreignKeys = booleanOption(config.foreignKeys, true, 'foreignKeys')
+  const guardTransactions = booleanOption(config.guardTransactions, isDevelopment(), 'guardTransactions')
+  const busyTimeout = integerOption(config.busyTimeout, 5000, 'busyTimeout', 0)
+  const statementCacheSize = integerOption(config.statementCacheSize, 200, 'statementCacheSize', 0)
   let db: Database.Database
   try {
-    if (!inMemory && !config.readonly) mkdirSync(dirname(resolve(filename)), { recursive: true })
+    if (!inMemory && !readonly) mkdirSync(dirname(resolve(filename)), { recursive: true })
     db = new Database(filename, {
-      readonly: config.readonly ?? false,
-      fileMustExist: config.fileMustExist ?? false,
-      timeout: config.busyTimeout ?? 5000,
+      readonly,
+      fileMustExist,
+      timeout: busyTimeout,
     })
   } catch (error) {
     const notBuilt = nativeModuleError(error)
@@ -106,9 +114,8 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
   }
   let file: ReturnType<typeof fileWriteLock> | undefined
   try {
-    const wal = !inMemory && !config.readonly && (config.wal ?? true)
     if (wal) db.pragma('journal_mode = WAL')
-    db.pragma(`foreign_keys = ${(config.foreignKeys ?? true) ? 'ON' : 'OFF'}`)
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`)
     const synchronous = config.synchronous ?? (wal ? 'normal' : 'full')
     if (synchronous !== 'full' && synchronous !== 'normal') {
       throw new StorageError(
@@ -143,18 +150,13 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
       concurrency: 'single',
       persistence: inMemory ? 'memory' : 'file',
     },
-    connection: new BetterSqliteConnection(
-      db,
-      config.statementCacheSize ?? 200,
-      file,
-      config.busyTimeout ?? 5000,
-    ),
+    connection: new BetterSqliteConnection(db, statementCacheSize, file, busyTimeout),
     errorCode: sqliteErrorCode,
     beginSql: 'BEGIN IMMEDIATE',
     // The connection settles each row while it checks it for rounded integers: one pass, not two.
     rowsNormalized: true,
     // Lets core turn "called the outer adapter inside its own transaction" into an error instead of a hang.
-    ...((config.guardTransactions ?? isDevelopment()) ? { asyncContext: new AsyncLocalStorage() } : {}),
+    ...(guardTransactions ? { asyncContext: new AsyncLocalStorage() } : {}),
   })
 }
 

@@ -34,6 +34,32 @@ describe('createSqliteNativeAdapter', () => {
     expect(readdirSync(dir)).toEqual([])
   })
 
+  it('refuses an on/off option that is not a boolean, or a count that is not a whole number, before creating anything', () => {
+    const dir = mkdtempSync(join(folder, 'flags-'))
+    // A string from an environment variable: 'false' would otherwise read as on.
+    for (const flag of ['readonly', 'fileMustExist', 'wal', 'foreignKeys', 'guardTransactions']) {
+      expect(() =>
+        createSqliteNativeAdapter({ filename: join(dir, 'x', 'flags.db'), [flag]: 'false' }),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: `${flag} must be true or false, got "false"`,
+        }),
+      )
+    }
+    for (const [option, value] of [
+      ['busyTimeout', '5000'],
+      ['statementCacheSize', -1],
+    ] as const) {
+      expect(() =>
+        createSqliteNativeAdapter({ filename: join(dir, 'x', 'flags.db'), [option]: value }),
+      ).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(option) }),
+      )
+    }
+    expect(readdirSync(dir)).toEqual([])
+  })
+
   it('creates missing parent folders for a file database', async () => {
     const db = track(createSqliteNativeAdapter({ filename: join(folder, 'a', 'b', 'nested.db') }))
     await db.exec('CREATE TABLE t (x INTEGER)')

@@ -1,6 +1,8 @@
 import {
+  booleanOption,
   checkWellFormed,
   createConnectionAdapter,
+  integerOption,
   isStorageError,
   type Row,
   type RunResult,
@@ -97,8 +99,8 @@ export async function createSqlJsAdapter(config: SqlJsConfig = {}): Promise<SqlJ
       persistence: config.persistence ?? (store ? 'file' : 'memory'),
     }
     connection = new SqlJsConnection(db, {
-      foreignKeys: config.foreignKeys ?? true,
-      statementCacheSize: Math.max(0, config.statementCacheSize ?? 200),
+      foreignKeys: options.foreignKeys,
+      statementCacheSize: options.statementCacheSize,
       trackChanges: save !== undefined,
       exportReopens: exportReopens(SQL),
     })
@@ -123,7 +125,11 @@ export async function createSqlJsAdapter(config: SqlJsConfig = {}): Promise<SqlJ
 }
 
 /** Validates the configuration and works out whether a file is involved. */
-function checkConfig(config: SqlJsConfig): { file?: string } {
+function checkConfig(config: SqlJsConfig): {
+  file?: string
+  foreignKeys: boolean
+  statementCacheSize: number
+} {
   if (config === null || typeof config !== 'object') {
     throw new StorageError('INVALID_ARGUMENT', 'createSqlJsAdapter needs an options object (or nothing)')
   }
@@ -161,7 +167,9 @@ function checkConfig(config: SqlJsConfig): { file?: string } {
   if (kind !== undefined && (typeof kind !== 'string' || kind.length === 0)) {
     throw new StorageError('INVALID_ARGUMENT', 'kind must be a non-empty string')
   }
-  return file === undefined ? {} : { file }
+  const foreignKeys = booleanOption(config.foreignKeys, true, 'foreignKeys')
+  const statementCacheSize = integerOption(config.statementCacheSize, 200, 'statementCacheSize', 0)
+  return file === undefined ? { foreignKeys, statementCacheSize } : { file, foreignKeys, statementCacheSize }
 }
 
 async function openStore(filename: string): Promise<NodeFileStore> {

@@ -159,6 +159,7 @@ describe('opening', () => {
       { persistence: 'cloud' as never },
       { filename: 42 as never },
       { persist: 'yes' as never },
+      { foreignKeys: 'false' as never },
     ]
     for (const options of cases) {
       const error = await rejection(createSqlJsAdapter(options))

@@ -1,4 +1,4 @@
-import { StorageError } from '@engram/core'
+import { booleanOption, StorageError } from '@engram/core'
 
 /** Which connection path a Supabase connection string takes. */
 export type SupabasePooler = 'transaction' | 'session' | 'none'
@@ -141,8 +141,7 @@ export function supabaseConnection(options: SupabaseConnectionOptions): Supabase
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     fail(`The connection string must start with postgres:// or postgresql://, not ${url.protocol}//`)
   }
-  const tls = options.tls ?? true
-  if (typeof tls !== 'boolean') fail('tls must be true or false')
+  const tls = booleanOption(options.tls, true, 'tls')
   if (!tls && options.ca !== undefined)
     fail('ca is given but tls is false; a certificate only matters with TLS')
   const pooler = options.pooler ?? detectPooler(decodeURIComponent(url.hostname), url.port)

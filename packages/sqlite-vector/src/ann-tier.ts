@@ -9,6 +9,7 @@ import {
 } from '@engram/core'
 import type { AnnBuildPlan, AnnTierConfig, CheckedAnnConfig } from './ann-config.js'
 import { resolveAnnConfig } from './ann-config.js'
+import { changedRows, countChanged } from './changed-rows.js'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
 import { indexFileName } from './index-file-name.js'
 
@@ -358,18 +359,35 @@ export class AnnTier {
     await this.#prune(name, open)
   }
 
-  /** Rows with `seq` above `from` (all rows for -1), in label order, a page at a time. */
+  /**
+   * Rows with `seq` above `from`, a page at a time: all rows for -1, in label order; else the
+   * changed rows, found through the `seq` index (see `changedRows`).
+   */
   async *#rows(
     collection: CollectionRow,
     from: number,
   ): AsyncIterable<Array<{ label: number; vector: Float32Array }>> {
     const t = collectionTables(collection.cid)
-    const sql = `SELECT label, vector FROM ${t.vectors} WHERE seq > ? AND label > ? ORDER BY label LIMIT ${PAGE}`
+    const decode = (rows: Array<{ label: number; vector: Uint8Array }>) =>
+      rows.map((row) => ({ label: row.label, vector: bytesToVector(row.vector) }))
+    if (from >= 0) {
+      for await (const rows of changedRows<{ label: number; seq: number; vector: Uint8Array }>(
+        this.#db,
+        t.vectors,
+        'label, vector',
+        from,
+        PAGE,
+      )) {
+        yield decode(rows)
+      }
+      return
+    }
+    const sql = `SELECT label, vector FROM ${t.vectors} WHERE label > ? ORDER BY label LIMIT ${PAGE}`
     let after = 0
     while (true) {
-      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [from, after])
+      const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(sql, [after])
       if (rows.length === 0) return
-      yield rows.map((row) => ({ label: row.label, vector: bytesToVector(row.vector) }))
+      yield decode(rows)
       if (rows.length < PAGE) return
       after = (rows[rows.length - 1] as { label: number }).label
     }
@@ -378,11 +396,7 @@ export class AnnTier {
   /** Rows changed since the index's sequence, counted up to one past the background threshold. */
   async #pending(collection: CollectionRow, open: OpenIndex): Promise<number> {
     const t = collectionTables(collection.cid)
-    const row = await this.#db.get<{ n: number }>(
-      `SELECT count(*) AS n FROM (SELECT 1 FROM ${t.vectors} WHERE seq > ? LIMIT ?)`,
-      [open.applied, this.#config.backgroundAbove + 1],
-    )
-    return row?.n ?? 0
+    return countChanged(this.#db, t.vectors, open.applied, this.#config.backgroundAbove)
   }
 
   async #catchUp(collection: CollectionRow, open: OpenIndex): Promise<void> {

@@ -1,4 +1,5 @@
 import { Mutex, type StorageAdapter } from '@engram/core'
+import { changedRows, countChanged } from './changed-rows.js'
 import { type CollectionRow, collectionTables } from './collection-tables.js'
 import { createExactScorer } from './exact-scorer.js'
 import { FloatVectors } from './float-vectors.js'
@@ -176,10 +177,23 @@ export class ExactCache {
   async #catchUp(entry: Entry, c: CollectionRow): Promise<Entry | undefined> {
     const t = collectionTables(c.cid)
     const from = entry.seq
-    const rows = await this.#db.all<{ label: number; vector: Uint8Array }>(
-      `SELECT label, vector FROM ${t.vectors} WHERE seq > ? ORDER BY label`,
-      [from],
-    )
+    let rows: Array<{ label: number; vector: Uint8Array }> = []
+    const few = Math.max(PAGE, Math.floor(c.count / 8))
+    if ((await countChanged(this.#db, t.vectors, from, few)) <= few) {
+      // A few changed rows: found through the seq index, then put in label order.
+      for await (const page of changedRows<{ label: number; seq: number; vector: Uint8Array }>(
+        this.#db,
+        t.vectors,
+        'label, vector',
+        from,
+        PAGE,
+      )) {
+        rows.push(...page)
+      }
+      rows.sort((a, b) => a.label - b.label)
+    } else {
+      rows = await this.#db.all(`SELECT label, vector FROM ${t.vectors} WHERE seq > ? ORDER BY label`, [from])
+    }
     const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
     for (const row of rows) if (!entry.put(row.label, viewVector(row.vector))) return undefined
     if (gone.length > 0) entry.remove(new Set(gone.map((row) => row.label)))

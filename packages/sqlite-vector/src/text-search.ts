@@ -1,7 +1,9 @@
 import { type FilterNode, pruneCommonTerms, type StorageAdapter } from '@engram/core'
-import { type CollectionRow, collectionTables } from './collection-tables.js'
+import { countChanged } from './changed-rows.js'
+import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
+import { type Fts5Totals, fts5Idf, fts5Totals } from './fts5-totals.js'
 import { type Hit, marks } from './record-rows.js'
 import { type SqlFragment, sqliteWhere } from './sqlite-filter.js'
 import { TopK } from './top-k.js'
@@ -10,6 +12,10 @@ import { TopK } from './top-k.js'
 const FREQUENCY_CACHE = 10_000
 /** Queries of more words than this rank every match: the classes of matched words would be too many. */
 const MOST_CLASS_TERMS = 6
+/** Records changed since a word's bound was found, beyond which the bound is found afresh. */
+const MOST_CARRIED_CHANGES = 1000
+/** Times a bound is carried to a later state before it is found afresh (each carry loosens it a little). */
+const MOST_CARRIES = 100
 /**
  * Scores closer than this count as equal, and ties go to the lower label: BM25 sums the same
  * contributions in another order when a query is split, which moves the last bit or two.
@@ -24,14 +30,25 @@ export interface TextSearchConfig {
   commonTermFraction: number
 }
 
-/** Statistics of one collection state: document frequencies, and each word's best BM25 contribution. */
+/** Statistics of one collection state: document frequencies, and a bound on each word's BM25 contribution. */
 interface TermStatistics {
   cid: number
   seq: number
   frequencies: Map<string, number>
   best: Map<string, number>
-  /** Queries answered at this state so far. */
-  queries: number
+}
+
+/** A bound on one word's BM25 contribution to any record, with what carrying it to a later state needs. */
+interface TermBound {
+  bound: number
+  /** The collection state (`seq`) it holds at. */
+  seq: number
+  /** FTS5's totals at that state. */
+  totals: Fts5Totals
+  /** Records holding the word at that state. */
+  hits: number
+  /** How many times it was carried since it was last found by ranking. */
+  carries: number
 }
 
 /**
@@ -48,6 +65,8 @@ export class TextSearch {
   /** Collections whose term-statistics table (`fts5vocab`/`fts4aux`, in the temp schema) this store created. */
   readonly #termTables = new Set<number>()
   #statistics: TermStatistics | undefined
+  /** Word bounds of one collection (by cid and uid), kept across its states. */
+  #bounds: { cid: number; uid: string; terms: Map<string, TermBound> } | undefined
 
   constructor(db: StorageAdapter, { termPruningThreshold, commonTermFraction }: TextSearchConfig) {
     this.#db = db
@@ -180,7 +199,7 @@ export class TextSearch {
       statistics.seq !== c.seq ||
       statistics.frequencies.size + statistics.best.size > FREQUENCY_CACHE
     ) {
-      statistics = { cid: c.cid, seq: c.seq, frequencies: new Map(), best: new Map(), queries: 0 }
+      statistics = { cid: c.cid, seq: c.seq, frequencies: new Map(), best: new Map() }
       this.#statistics = statistics
     }
     return statistics
@@ -193,18 +212,10 @@ export class TextSearch {
    * changed and read-only files work.
    */
   async #documentFrequencies(c: CollectionRow, terms: readonly string[]): Promise<Map<string, number>> {
-    const statistics = this.#current(c)
-    statistics.queries++
-    const known = statistics.frequencies
+    const known = this.#current(c).frequencies
     const missing = terms.filter((term) => !known.has(term))
     if (missing.length === 0) return known
-    const t = collectionTables(c.cid)
-    const stats = `temp.${t.text}_terms`
-    if (!this.#termTables.has(c.cid)) {
-      const using = c.fts === 'fts5' ? `fts5vocab(main, ${t.text}, row)` : `fts4aux(main, ${t.text})`
-      await this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${stats} USING ${using}`)
-      this.#termTables.add(c.cid)
-    }
+    const stats = await this.#termTable(c)
     const sql =
       c.fts === 'fts5'
         ? `SELECT term, doc AS n FROM ${stats} WHERE term IN (${marks(missing.length)})`
@@ -215,26 +226,117 @@ export class TextSearch {
     return known
   }
 
+  /** The collection's term-statistics table, created in the temp schema on first use. */
+  async #termTable(c: CollectionRow): Promise<string> {
+    const t = collectionTables(c.cid)
+    const stats = `temp.${t.text}_terms`
+    if (!this.#termTables.has(c.cid)) {
+      const using = c.fts === 'fts5' ? `fts5vocab(main, ${t.text}, row)` : `fts4aux(main, ${t.text})`
+      await this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${stats} USING ${using}`)
+      this.#termTables.add(c.cid)
+    }
+    return stats
+  }
+
   /**
-   * Each term's best BM25 contribution at the collection's current state (its top score as a
-   * query of its own), for `#byClasses`. Finding it ranks the records holding the term, so it is
-   * worth doing only when the state is read more than once: the first query after a write ranks
-   * every match as usual (`undefined`), later ones reuse what was found.
+   * A bound on each term's BM25 contribution to any record at the collection's current state,
+   * for `#byClasses`. A word's first bound is its top score as a query of its own, which ranks
+   * every record holding it, once; after writes it is carried forward (`#carried`) for the cost of
+   * a few small statements, so a query after each write, as an agent makes them, ranks no more
+   * than a query at a settled state. `undefined` when FTS5's totals cannot be read.
    */
   async #bestContributions(
     c: CollectionRow,
     terms: readonly string[],
   ): Promise<Map<string, number> | undefined> {
-    const statistics = this.#current(c)
-    const best = statistics.best
+    const best = this.#current(c).best
     const missing = terms.filter((term) => !best.has(term))
     if (missing.length === 0) return best
-    if (statistics.queries < 2) return undefined
+    const t = collectionTables(c.cid)
+    const totals = await fts5Totals(this.#db, t.text)
+    if (totals === undefined) return undefined
+    // Read at this state: the check below proves no write committed since the query began.
+    const hits = await this.#documentFrequencies(c, missing)
+    const known = this.#knownBounds(c)
+    const found = new Map<string, TermBound>()
+    const changes = new Map<number, number>()
     for (const term of missing) {
-      const [top] = await this.#ranked(c, quote(term), 1, undefined)
-      best.set(term, top?.score ?? 0)
+      const now = hits.get(term) ?? 0
+      const old = known.get(term)
+      let bound = old === undefined ? undefined : await this.#carried(c, term, old, totals, now, changes)
+      // Found at this very state (the per-state cache was full) is not a carry.
+      const carries = old === undefined || bound === undefined ? 0 : old.carries + (old.seq === c.seq ? 0 : 1)
+      if (bound === undefined) {
+        const [top] = await this.#ranked(c, quote(term), 1, undefined)
+        bound = top?.score ?? 0
+      }
+      best.set(term, bound)
+      found.set(term, { bound, seq: c.seq, totals, hits: now, carries })
     }
+    // Kept for later states only when every read above saw this very state.
+    if (await this.#unchanged(c)) for (const [term, bound] of found) known.set(term, bound)
     return best
+  }
+
+  /**
+   * The bound of `term` carried from the state it was found at to this one (read with `totals`,
+   * the word in `hits` records), or `undefined` when more than `MOST_CARRIED_CHANGES` records changed
+   * in between. A record that did not change has the same term frequency and length, so its
+   * contribution changed only through the IDF, computed exactly from both states' counts, and
+   * through the average length, by which a BM25 term weight grows at most in proportion: the old
+   * bound times both ratios still bounds every unchanged record. The changed records are scored.
+   */
+  async #carried(
+    c: CollectionRow,
+    term: string,
+    old: TermBound,
+    totals: Fts5Totals,
+    hits: number,
+    changes: Map<number, number>,
+  ): Promise<number | undefined> {
+    if (old.seq > c.seq || old.carries >= MOST_CARRIES) return undefined
+    if (old.seq === c.seq) return old.bound
+    if (totals.rows === 0 || old.totals.rows === 0 || old.totals.tokens === 0) return undefined
+    const t = collectionTables(c.cid)
+    let changed = changes.get(old.seq)
+    if (changed === undefined) {
+      changed = await countChanged(this.#db, t.vectors, old.seq, MOST_CARRIED_CHANGES)
+      changes.set(old.seq, changed)
+    }
+    if (changed > MOST_CARRIED_CHANGES) return undefined
+    const idfGrowth = fts5Idf(totals.rows, hits) / fts5Idf(old.totals.rows, old.hits)
+    const lengthGrowth = Math.max(1, totals.tokens / totals.rows / (old.totals.tokens / old.totals.rows))
+    let bound = old.bound * idfGrowth * lengthGrowth
+    if (changed > 0) {
+      // bm25() cannot feed an aggregate, so the best changed record comes first instead.
+      const row = await this.#db.get<{ rank: number }>(
+        `SELECT bm25(${t.text}) AS rank FROM ${t.text}
+          WHERE ${t.text} MATCH ? AND ${t.text}.rowid IN (SELECT label FROM ${t.vectors} WHERE seq > ?)
+          ORDER BY rank LIMIT 1`,
+        [quote(term), old.seq],
+      )
+      if (row !== undefined) bound = Math.max(bound, -row.rank)
+    }
+    return bound
+  }
+
+  /** The word bounds kept for this collection, started afresh for another one (or a new namesake). */
+  #knownBounds(c: CollectionRow): Map<string, TermBound> {
+    let kept = this.#bounds
+    if (kept?.cid !== c.cid || kept.uid !== c.uid || kept.terms.size > FREQUENCY_CACHE) {
+      kept = { cid: c.cid, uid: c.uid, terms: new Map() }
+      this.#bounds = kept
+    }
+    return kept.terms
+  }
+
+  /** Whether the collection is still at the state `c` was read at: no write batch committed since. */
+  async #unchanged(c: CollectionRow): Promise<boolean> {
+    const row = await this.#db.get<{ seq: number; uid: string }>(
+      `SELECT seq, uid FROM ${REGISTRY} WHERE cid = ?`,
+      [c.cid],
+    )
+    return row?.seq === c.seq && row.uid === c.uid
   }
 }
 

@@ -45,12 +45,7 @@ describe('text search on a large FTS5 collection', () => {
       for (const topK of [1, 10, 50, 300]) {
         for (const filter of [undefined, { even: true }]) {
           const query = { text, mode: 'text' as const, topK, ...(filter ? { filter } : {}) }
-          // A fresh store ranks every match on its first query at a collection state.
-          const reference = createSqliteVectorStore({ adapter: openAdapter(), ...settings })
-          await reference.createCollection('docs', { dimension: 2 })
-          await reference.upsert('docs', records)
-          const expected = await reference.query('docs', query)
-          await reference.close()
+          const expected = await rankEveryMatch(adapter, text, topK, filter !== undefined)
           for (let round = 0; round < 3; round++) {
             const got = await store.query('docs', query)
             expect(ids(got), `${text} topK ${topK} round ${round}`).toEqual(ids(expected))
@@ -65,7 +60,88 @@ describe('text search on a large FTS5 collection', () => {
     expect(classQueries.length).toBeGreaterThan(0)
     await store.close()
   })
+
+  it('stays exact when each query follows a small write, carrying word bounds instead of ranking each word again', async () => {
+    const records = corpus(3_000)
+    const settings = { termPruningThreshold: 1, commonTermFraction: 1 }
+    const singleWordRankings: string[] = []
+    const adapter = watch(openAdapter(), (params) => {
+      const match = params[0]
+      if (typeof match === 'string' && /^"w\d+"$/.test(match) && params[params.length - 1] === 1) {
+        singleWordRankings.push(match)
+      }
+    })
+    const store = createSqliteVectorStore({ adapter, ...settings })
+    await store.createCollection('docs', { dimension: 2 })
+    await store.upsert('docs', records)
+    const check = async (label: string) => {
+      for (const text of QUERIES) {
+        for (const filter of [undefined, { even: true }]) {
+          const expected = await rankEveryMatch(adapter, text, 20, filter !== undefined)
+          const got = await store.query('docs', {
+            text,
+            mode: 'text',
+            topK: 20,
+            ...(filter ? { filter } : {}),
+          })
+          expect(ids(got), `${text} ${label}`).toEqual(ids(expected))
+          got.forEach((match, i) => {
+            expect(match.score).toBeCloseTo(expected[i]?.score as number, 9)
+          })
+        }
+      }
+    }
+    await check('before any write')
+    const rankedBefore = singleWordRankings.length
+    expect(rankedBefore).toBeGreaterThan(0)
+    // Writes that move every bound: short records repeating a rare word (a higher best than any
+    // before), a very long one (the average length grows), a rewritten text, and a delete.
+    const writes: Array<() => Promise<unknown>> = [
+      () =>
+        store.upsert('docs', [
+          { id: 'short', vector: [1, 0], text: 'w59 w59 w59', metadata: { even: true } },
+        ]),
+      () => store.upsert('docs', [{ id: 'long', vector: [0, 1], text: Array(400).fill('w1 w57').join(' ') }]),
+      () =>
+        store.upsert('docs', [{ id: 'r7', vector: [1, 1], text: 'w30 w55 w55', metadata: { even: true } }]),
+      () => store.delete('docs', { ids: ['short'] }),
+      () => store.upsert('docs', [{ id: 'tiny', vector: [1, 0], text: 'w58', metadata: { even: false } }]),
+    ]
+    for (const [i, write] of writes.entries()) {
+      await write()
+      await check(`after write ${i}`)
+    }
+    // Words already ranked once were carried through every write, not ranked again.
+    expect(singleWordRankings.slice(rankedBefore)).toEqual([])
+    await store.close()
+  })
 })
+
+/**
+ * The reference: the best `k` of the OR of the query's words by `bm25()`, every match ranked in
+ * one statement, ties by label, as text search promises (no word is pruned in these tests).
+ */
+async function rankEveryMatch(
+  db: StorageAdapter,
+  text: string,
+  k: number,
+  evenOnly: boolean,
+): Promise<VectorMatch[]> {
+  const row = await db.get<{ cid: number }>("SELECT cid FROM engram_collections WHERE name = 'docs'")
+  const f = `engram_fts_${row?.cid}`
+  const v = `engram_vec_${row?.cid}`
+  const match = text
+    .split(' ')
+    .map((word) => `"${word}"`)
+    .join(' OR ')
+  const rows = await db.all<{ id: string; rank: number }>(
+    `SELECT v.id AS id, bm25(${f}) AS rank FROM ${f} JOIN ${v} AS v ON v.label = ${f}.rowid
+      WHERE ${f} MATCH ? ${evenOnly ? "AND json_extract(v.metadata, '$.even') = 1" : ''}
+      ORDER BY round(rank / 1e-9), ${f}.rowid LIMIT ?`,
+    [match, k],
+  )
+  return rows.map((r) => ({ id: r.id, score: -r.rank }))
+}
 
 /** The same adapter, telling `see` the parameters of every `all()` call. */
 function watch(adapter: StorageAdapter, see: (params: readonly unknown[]) => void): StorageAdapter {

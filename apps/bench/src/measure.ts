@@ -241,12 +241,13 @@ export async function measureCases(
  * Times each call of `call` (sequential, one at a time) and returns its `Stats`. With `maxMs`,
  * it stops early once that much time has gone and at least `minCount` calls were timed, so a
  * system that turns out slow cannot stretch a run by hours; `Stats.ops` says how many ran.
+ * `before` runs ahead of each call, untimed (a write the timed read follows).
  */
 export async function timeEach(
   count: number,
   call: (i: number) => Promise<unknown> | unknown,
   unitsPerOp = 1,
-  limit: { maxMs?: number; minCount?: number } = {},
+  limit: { maxMs?: number; minCount?: number; before?: (i: number) => Promise<unknown> | unknown } = {},
 ): Promise<Stats> {
   const sampler = new MemorySampler()
   const latencies: number[] = []
@@ -255,6 +256,7 @@ export async function timeEach(
   const minCount = limit.minCount ?? 20
   for (let i = 0; i < count; i++) {
     if (i >= minCount && performance.now() - started > maxMs) break
+    await limit.before?.(i)
     const t0 = performance.now()
     const result = call(i)
     if (result instanceof Promise) await result

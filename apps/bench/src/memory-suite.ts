@@ -306,6 +306,8 @@ async function engramConversations(system: string, storage: StorageAdapter): Pro
   }
 }
 
+type MemoryItem = ReturnType<typeof memoryItems>[number]
+
 /** A memory layer under test: ingest everything, then recall. */
 interface RecallSystem {
   system: string
@@ -313,6 +315,8 @@ interface RecallSystem {
   /** Stores the items the way the library recommends for bulk; returns how and how many (nothing when another row already did). */
   ingest: (items: ReturnType<typeof memoryItems>) => Promise<{ how: string; stored: number } | undefined>
   recall: (query: string) => Promise<number>
+  /** Stores one more memory the way an agent does between recalls (the default-mode rows only). */
+  remember?: (item: MemoryItem) => Promise<unknown>
   /** Resolves once any index the system builds after a bulk load answers (timed apart from the ingest). */
   ready?: () => Promise<void>
   close: () => Promise<void>
@@ -327,6 +331,10 @@ async function recall(
 ): Promise<void> {
   const items = memoryItems(sizes.memories)
   const queries = recallQueries(sizes.queries)
+  // The memories stored between recalls in the after-write case: further items of the same generator.
+  const rounds = Math.max(1, Math.floor(sizes.queries / 2))
+  const later = memoryItems(sizes.memories + rounds).slice(sizes.memories)
+  const afterWrite: ResultRow[] = []
   const embed = createLocalEmbedder({ dimensions: DIMENSIONS })
   const rows: ResultRow[] = []
   const engramRecall = (memory: Memory, mode: 'hybrid' | 'text' | 'vector') => async (query: string) =>
@@ -345,7 +353,12 @@ async function recall(
           role: 'engram' as const,
           ingest: i === 0 ? engramIngest(memory) : async () => undefined,
           recall: engramRecall(memory, mode),
-          ...(i === 0 ? { ready: () => annReady(memory.vectors, memory.collection) } : {}),
+          ...(i === 0
+            ? {
+                ready: () => annReady(memory.vectors, memory.collection),
+                remember: ({ text, ...options }: MemoryItem) => memory.remember(text, options),
+              }
+            : {}),
           close: i === 2 ? () => memory.close() : async () => undefined,
         }))
       },
@@ -374,7 +387,12 @@ async function recall(
                 }
               : async () => undefined,
           recall: engramRecall(memory, mode),
-          ...(i === 0 ? { ready: () => annReady(memory.vectors, memory.collection) } : {}),
+          ...(i === 0
+            ? {
+                ready: () => annReady(memory.vectors, memory.collection),
+                remember: ({ text, ...options }: MemoryItem) => memory.remember(text, options),
+              }
+            : {}),
           close:
             i === 2
               ? async () => {
@@ -419,6 +437,7 @@ async function recall(
               return { how: 'remember, one at a time (no batch API)', stored }
             },
             recall: async (query) => (await memory.recall(query, { limit: TOP_K })).length,
+            remember: (item) => memory.remember(item.text, { tags: item.tags ?? [] }),
             close: () => memory.close(),
           },
         ]
@@ -465,6 +484,19 @@ async function recall(
       })
       rows.push(row)
     }
+    // After the settled figures: an agent stores a memory and recalls soon after, so each timed
+    // recall here follows one remember() (untimed), and every recall meets a changed collection.
+    for (const system of systems) {
+      const remember = system.remember
+      if (remember === undefined) continue
+      afterWrite.push(
+        await attempt(system.system, system.role, async () => ({
+          stats: await timeEach(rounds, (i) => system.recall(queries[i] as string), 1, {
+            before: (i) => remember(later[i] as MemoryItem),
+          }),
+        })),
+      )
+    }
     for (const system of systems) await system.close().catch(() => undefined)
   }
   printResultTable({
@@ -475,6 +507,15 @@ async function recall(
     extraColumns: ['ingest', 'index ready after ingest', 'first recall', 'queries with < 10 hits'],
     notes: [
       `${sizes.queries} different queries, one at a time, after 20 warm-up queries; no scope filter, so every query searches all memories. "index ready after ingest": the SQLite tier builds its HNSW index in a worker once the ingest passes 1,000 memories, a PostgreSQL memory builds pgvector's in the background from its first recall on, and both search exactly until it is ready; the suite waits for it (\`buildIndex\`) before timing recalls. "time vs raw" is empty: there is no hand-written baseline for hybrid recall.`,
+    ],
+  })
+  printResultTable({
+    suite: 'memory',
+    title: `recall(query, top ${TOP_K}) right after remember(), at ${sizes.memories.toLocaleString('en-US')} memories`,
+    unit: 'queries',
+    rows: afterWrite,
+    notes: [
+      `${rounds} rounds after the recalls above, each storing one new memory with remember() (not timed) and then timing one recall, as an agent loop alternates them; the default mode of each memory layer. "time vs raw" is empty: there is no hand-written baseline.`,
     ],
   })
 }

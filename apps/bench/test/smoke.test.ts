@@ -169,7 +169,14 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
 
   it('memory: ConversationMemory and Memory on SQLite and PostgreSQL, raw better-sqlite3, @framers/agentos', async () => {
     const { tables } = await smoke('memory')
-    expect(tables).toHaveLength(4)
+    expect(tables).toHaveLength(5)
+    // The last table times a recall right after each remember(), for each memory layer's default mode.
+    expect(tables[4]?.title).toContain('right after remember()')
+    expect(tables[4]?.rows.map((r) => r.system.split(' (')[0])).toEqual([
+      'engram Memory, SQLite',
+      'engram Memory, PostgreSQL',
+      '@framers/agentos 0.9.164 Memory.createSqlite',
+    ])
     expectRows(tables, {
       'raw better-sqlite3': 'runs',
       'engram ConversationMemory, SQLite': 'runs',

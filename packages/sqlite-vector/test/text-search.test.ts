@@ -117,6 +117,36 @@ describe('text search on a large FTS5 collection', () => {
   })
 })
 
+describe('carried word bounds', () => {
+  it('grow with the average length, so a short record is not skipped after long ones arrive', async () => {
+    const db = openAdapter()
+    const store = createSqliteVectorStore({ adapter: db, termPruningThreshold: 1, commonTermFraction: 1 })
+    await store.createCollection('docs', { dimension: 2 })
+    await store.upsert('docs', [
+      { id: 'D', vector: [1, 0], text: 't' },
+      { id: 'E', vector: [1, 0], text: 't u' },
+      ...Array.from({ length: 30 }, (_, i) => ({ id: `f${i}`, vector: [0, 1], text: `f${i} g${i}` })),
+    ])
+    const query = { text: 't u', mode: 'text' as const, topK: 1 }
+    // The first query finds the bounds of t and u.
+    expect(ids(await store.query('docs', query))).toEqual(ids(await rankEveryMatch(db, 't u', 1, false)))
+    // Fifty long records holding u: the average length grows about 60-fold, u becomes too common to
+    // weigh anything, and the one-word record D now outscores E, whose u counts for nothing. D's score
+    // grew with the average length beyond its old bound times the IDF ratio alone.
+    await store.upsert(
+      'docs',
+      Array.from({ length: 50 }, (_, i) => ({
+        id: `z${i}`,
+        vector: [0, 1],
+        text: `u ${Array(200).fill(`z${i}`).join(' ')}`,
+      })),
+    )
+    expect(ids(await rankEveryMatch(db, 't u', 1, false))).toEqual(['D'])
+    expect(ids(await store.query('docs', query))).toEqual(['D'])
+    await store.close()
+  })
+})
+
 /**
  * The reference: the best `k` of the OR of the query's words by `bm25()`, every match ranked in
  * one statement, ties by label, as text search promises (no word is pruned in these tests).

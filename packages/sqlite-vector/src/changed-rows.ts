@@ -15,13 +15,14 @@ export async function* changedRows<T extends { label: number; seq: number }>(
   page: number,
 ): AsyncIterable<T[]> {
   const first = `SELECT ${columns}, seq FROM ${table} WHERE seq > ? ORDER BY seq, label LIMIT ${page}`
-  const next = `SELECT ${columns}, seq FROM ${table} WHERE (seq, label) > (?, ?) ORDER BY seq, label LIMIT ${page}`
+  // After (seq, label), without row values, which SQLite before 3.15 (old Android builds) lacks.
+  const next = `SELECT ${columns}, seq FROM ${table} WHERE seq >= ? AND (seq > ? OR label > ?) ORDER BY seq, label LIMIT ${page}`
   let rows = await db.all<T>(first, [from])
   while (rows.length > 0) {
     yield rows
     if (rows.length < page) return
     const last = rows[rows.length - 1] as T
-    rows = await db.all<T>(next, [last.seq, last.label])
+    rows = await db.all<T>(next, [last.seq, last.seq, last.label])
   }
 }
 

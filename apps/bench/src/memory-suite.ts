@@ -329,11 +329,12 @@ async function recall(
   schema: string,
   ingestBudgetMs: number,
 ): Promise<void> {
-  const items = memoryItems(sizes.memories)
   const queries = recallQueries(sizes.queries)
-  // The memories stored between recalls in the after-write case: further items of the same generator.
   const rounds = Math.max(1, Math.floor(sizes.queries / 2))
-  const later = memoryItems(sizes.memories + rounds).slice(sizes.memories)
+  // The memories stored between recalls in the after-write case follow the ingested ones.
+  const generated = memoryItems(sizes.memories + rounds)
+  const items = generated.slice(0, sizes.memories)
+  const later = generated.slice(sizes.memories)
   const afterWrite: ResultRow[] = []
   const embed = createLocalEmbedder({ dimensions: DIMENSIONS })
   const rows: ResultRow[] = []

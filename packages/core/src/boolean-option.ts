@@ -1,3 +1,4 @@
+import { describeOptionValue } from './option-value.js'
 import { StorageError } from './storage-error.js'
 
 /**
@@ -11,19 +12,10 @@ import { StorageError } from './storage-error.js'
 export function booleanOption(value: unknown, fallback: boolean, name: string): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') {
-    throw new StorageError('INVALID_ARGUMENT', `${name} must be true or false, got ${describe(value)}`)
+    throw new StorageError(
+      'INVALID_ARGUMENT',
+      `${name} must be true or false, got ${describeOptionValue(value)}`,
+    )
   }
   return value
-}
-
-/** A short rendering of a wrong value for an error message. */
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  if (value === null || typeof value !== 'object') return String(value)
-  try {
-    return JSON.stringify(value) ?? 'an object'
-  } catch {
-    return 'an object'
-  }
 }

@@ -1,3 +1,4 @@
+import { describeOptionValue } from './option-value.js'
 import { StorageError } from './storage-error.js'
 
 /**
@@ -11,8 +12,7 @@ export function integerOption(value: unknown, fallback: number, name: string, mi
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     const range = min === 0 ? 'a whole number (0 or more)' : `an integer of at least ${min}`
-    const got = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))
-    throw new StorageError('INVALID_ARGUMENT', `${name} must be ${range}, got ${got}`)
+    throw new StorageError('INVALID_ARGUMENT', `${name} must be ${range}, got ${describeOptionValue(value)}`)
   }
   return value
 }

@@ -1,3 +1,5 @@
+import { bm25Idf } from './fts5-totals.js'
+
 const K1 = 1.2
 const B = 0.75
 
@@ -23,7 +25,7 @@ export function fts4Rank(matchinfo: Uint8Array): number {
       const inRow = ints[base] as number
       if (inRow === 0) continue
       const withHits = ints[base + 2] as number
-      const idf = Math.max(Math.log((rows - withHits + 0.5) / (withHits + 0.5)), 1e-6)
+      const idf = bm25Idf(rows, withHits)
       const length = ints[lengths + c] as number
       const average = Math.max(1, ints[averages + c] as number)
       score += (idf * (inRow * (K1 + 1))) / (inRow + K1 * (1 - B + (B * length) / average))

@@ -24,8 +24,8 @@ export async function fts5Totals(db: StorageAdapter, table: string): Promise<Fts
   return { rows: rows.value, tokens: tokens.value }
 }
 
-/** The IDF `bm25()` gives a term found in `hits` of `rows` rows (never below its floor of 1e-6). */
-export function fts5Idf(rows: number, hits: number): number {
+/** The IDF FTS5's `bm25()` gives a term found in `hits` of `rows` rows (1e-6 where it would not be positive). */
+export function bm25Idf(rows: number, hits: number): number {
   const idf = Math.log((rows - hits + 0.5) / (hits + 0.5))
   return idf > 0 ? idf : 1e-6
 }

@@ -3,7 +3,7 @@ import { countChanged } from './changed-rows.js'
 import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
-import { type Fts5Totals, fts5Idf, fts5Totals } from './fts5-totals.js'
+import { bm25Idf, type Fts5Totals, fts5Totals } from './fts5-totals.js'
 import { type Hit, marks } from './record-rows.js'
 import { type SqlFragment, sqliteWhere } from './sqlite-filter.js'
 import { TopK } from './top-k.js'
@@ -215,7 +215,13 @@ export class TextSearch {
     const known = this.#current(c).frequencies
     const missing = terms.filter((term) => !known.has(term))
     if (missing.length === 0) return known
-    const stats = await this.#termTable(c)
+    const t = collectionTables(c.cid)
+    const stats = `temp.${t.text}_terms`
+    if (!this.#termTables.has(c.cid)) {
+      const using = c.fts === 'fts5' ? `fts5vocab(main, ${t.text}, row)` : `fts4aux(main, ${t.text})`
+      await this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${stats} USING ${using}`)
+      this.#termTables.add(c.cid)
+    }
     const sql =
       c.fts === 'fts5'
         ? `SELECT term, doc AS n FROM ${stats} WHERE term IN (${marks(missing.length)})`
@@ -224,18 +230,6 @@ export class TextSearch {
     for (const term of missing) known.set(term, 0)
     for (const row of rows) known.set(row.term, Number(row.n))
     return known
-  }
-
-  /** The collection's term-statistics table, created in the temp schema on first use. */
-  async #termTable(c: CollectionRow): Promise<string> {
-    const t = collectionTables(c.cid)
-    const stats = `temp.${t.text}_terms`
-    if (!this.#termTables.has(c.cid)) {
-      const using = c.fts === 'fts5' ? `fts5vocab(main, ${t.text}, row)` : `fts4aux(main, ${t.text})`
-      await this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${stats} USING ${using}`)
-      this.#termTables.add(c.cid)
-    }
-    return stats
   }
 
   /**
@@ -304,7 +298,7 @@ export class TextSearch {
       changes.set(old.seq, changed)
     }
     if (changed > MOST_CARRIED_CHANGES) return undefined
-    const idfGrowth = fts5Idf(totals.rows, hits) / fts5Idf(old.totals.rows, old.hits)
+    const idfGrowth = bm25Idf(totals.rows, hits) / bm25Idf(old.totals.rows, old.hits)
     const lengthGrowth = Math.max(1, totals.tokens / totals.rows / (old.totals.tokens / old.totals.rows))
     let bound = old.bound * idfGrowth * lengthGrowth
     if (changed > 0) {

@@ -16,8 +16,6 @@ export interface Hit {
   label: number
   /** Higher is better. */
   score: number
-  /** The record itself, when the search already read it (the ANN path reads its winners once). */
-  row?: LabelledRow
 }
 
 /** A stored row with its label. */
@@ -76,9 +74,6 @@ export async function toMatches(
   hits: readonly Hit[],
   includeVectors: boolean,
 ): Promise<VectorMatch[]> {
-  if (hits.every((hit) => hit.row !== undefined)) {
-    return hits.map((hit) => toMatch(hit.row as LabelledRow, hit.score, includeVectors))
-  }
   const columns = `label, id, metadata, text${includeVectors ? ', vector' : ''}`
   const rows = await rowsByLabel<LabelledRow>(
     db,

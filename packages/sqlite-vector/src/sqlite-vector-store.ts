@@ -312,7 +312,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       hits = await this.#text.search(c, q.text as string, q.topK, q.filter)
     } else {
       const depth = Math.max(q.topK, this.#hybridCandidates)
-      const vectorHits = await this.#vectors.search(c, q.vector as Float32Array, depth, where, false)
+      const vectorHits = await this.#vectors.search(c, q.vector as Float32Array, depth, where)
       const textHits = await this.#text.search(c, q.text as string, depth, q.filter)
       const fused = reciprocalRankFusion([vectorHits.map(asItem), textHits.map(asItem)], {
         k: q.rrfK,

@@ -3,7 +3,7 @@ import type { AnnTier } from './ann-tier.js'
 import { type CollectionRow, collectionTables } from './collection-tables.js'
 import type { ExactCache } from './exact-cache.js'
 import { createExactScorer } from './exact-scorer.js'
-import { type Hit, type LabelledRow, rowsByLabel } from './record-rows.js'
+import type { Hit } from './record-rows.js'
 import type { SqlFragment } from './sqlite-filter.js'
 import { TopK } from './top-k.js'
 import { viewVector } from './vector-view.js'
@@ -23,8 +23,9 @@ export interface VectorSearchConfig {
 
 /**
  * Vector search on one database: an exact scan (from the cache when the collection fits it, else
- * from the database in pages) below `exactBelow` records, the ANN index at or above it. ANN
- * candidates are re-scored from the stored blobs, so both paths give the same scores.
+ * from the database in pages) below `exactBelow` records, the ANN index at or above it. ANN hits
+ * carry the index's own scores (Float32 arithmetic, within about 1e-6 of the exact scan's), so
+ * a query reads no vectors back from the database.
  */
 export class VectorSearch {
   readonly #db: StorageAdapter
@@ -40,18 +41,14 @@ export class VectorSearch {
   }
 
   /**
-   * The `k` best records for `vector` among those `where` selects, best first (ties by label).
-   * With `rows` (a vector query's own results), ANN winners are read once, vectors included, and
-   * re-scored from those bytes, so their scores are exactly the exact path's and the hits carry
-   * their records. Without it (hybrid's vector list, which only needs ranks) the index's own
-   * order and float32 scores are used, and nothing is read.
+   * The `k` best records for `vector` among those `where` selects, best first: by exact score
+   * (ties by label) below `exactBelow`, in the index's order with its scores above it.
    */
   async search(
     c: CollectionRow,
     vector: Float32Array,
     k: number,
     where: SqlFragment | undefined,
-    rows = true,
   ): Promise<Hit[]> {
     const annTier = this.#annTier
     const exactBelow = this.#exactBelow
@@ -73,19 +70,8 @@ export class VectorSearch {
     if (candidates === undefined || candidates.length < Math.min(k, selected?.length ?? c.count)) {
       return this.#exact(c, vector, k, where, selected)
     }
-    if (!rows) return candidates
-    // One read of the winners, vectors included: re-scored from the stored bytes, ANN scores
-    // are exactly the exact path's scores. A record deleted meanwhile is left out.
-    const score = createExactScorer(c.metric, vector)
-    const found = await rowsByLabel<LabelledRow>(
-      this.#db,
-      c,
-      'label, id, vector, metadata, text',
-      candidates.map((hit) => hit.label),
-    )
-    return found
-      .map((row) => ({ label: row.label, score: score(viewVector(row.vector)), row }))
-      .sort((a, b) => b.score - a.score || a.label - b.label)
+    // Best first, equal scores by label as on the exact path, whatever order the index returns.
+    return candidates.sort((a, b) => b.score - a.score || a.label - b.label)
   }
 
   /** The labels of the records `where` selects, ascending. */

@@ -87,6 +87,7 @@ export type {
   VectorStore,
 } from './vector-store.js'
 export {
+  type CollectionUse,
   DEFAULT_MAX_TOP_K,
   type StoreDeleteTarget,
   type StoredCollection,

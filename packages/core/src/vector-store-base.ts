@@ -52,6 +52,13 @@ export interface StoreScanOptions {
   batchSize: number
 }
 
+/**
+ * What an operation does with the collection `withCollection` hands it: `query` only reads and
+ * can check at its end that the collection did not change, `read` reads, `write` changes records
+ * or the collection's state.
+ */
+export type CollectionUse = 'query' | 'read' | 'write'
+
 /** The largest `topK` a store accepts unless its capabilities say otherwise. */
 export const DEFAULT_MAX_TOP_K = 10_000
 
@@ -98,11 +105,15 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     this.checkOpen()
     validateCollectionName(name)
     await this.#setUp()
-    return this.withCollection(name, async (collection) => {
-      if (collection === undefined) return undefined
-      const count = await this.countRecords(collection, undefined)
-      return { name, dimension: collection.dimension, metric: collection.metric, count }
-    })
+    return this.withCollection(
+      name,
+      async (collection) => {
+        if (collection === undefined) return undefined
+        const count = await this.countRecords(collection, undefined)
+        return { name, dimension: collection.dimension, metric: collection.metric, count }
+      },
+      'read',
+    )
   }
 
   async listCollections(): Promise<string[]> {
@@ -124,30 +135,39 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     if (!Array.isArray(records))
       throw new StorageError('INVALID_ARGUMENT', 'upsert() takes an array of records')
     await this.#setUp()
-    await this.#withExisting(collection, async (target) => {
-      const valid = validateRecords(records, target.dimension)
-      if (valid.length > 0) await this.upsertRecords(target, valid)
-    })
+    await this.#withExisting(
+      collection,
+      async (target) => {
+        const valid = validateRecords(records, target.dimension)
+        if (valid.length > 0) await this.upsertRecords(target, valid)
+      },
+      'write',
+    )
   }
 
   async query(collection: string, query: VectorQuery): Promise<VectorMatch[]> {
     this.checkOpen()
     validateCollectionName(collection)
     await this.#setUp()
-    return this.#withExisting(collection, (target) => {
-      const valid = validateQuery(query, target.dimension, this.capabilities.maxTopK ?? DEFAULT_MAX_TOP_K)
-      if (valid.mode !== 'vector' && !this.capabilities.hybrid) {
-        throw new StorageError(
-          'UNSUPPORTED',
-          `The ${this.kind} store has no text search, so ${valid.mode} queries are not possible`,
-        )
-      }
-      const { filter, ...rest } = valid
-      const checked: StoreQuery = rest
-      const node = this.#filter(filter)
-      if (node !== undefined) checked.filter = node
-      return this.searchRecords(target, checked)
-    })
+    return this.#withExisting(
+      collection,
+      (target) => {
+        // Checked against the collection inside: a store may hand over the collection as it last saw it.
+        const valid = validateQuery(query, target.dimension, this.capabilities.maxTopK ?? DEFAULT_MAX_TOP_K)
+        if (valid.mode !== 'vector' && !this.capabilities.hybrid) {
+          throw new StorageError(
+            'UNSUPPORTED',
+            `The ${this.kind} store has no text search, so ${valid.mode} queries are not possible`,
+          )
+        }
+        const { filter, ...rest } = valid
+        const checked: StoreQuery = rest
+        const node = this.#filter(filter)
+        if (node !== undefined) checked.filter = node
+        return this.searchRecords(target, checked)
+      },
+      'query',
+    )
   }
 
   async get(collection: string, ids: readonly string[]): Promise<VectorRecord[]> {
@@ -155,16 +175,20 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     validateCollectionName(collection)
     const wanted = validateIds(ids)
     await this.#setUp()
-    return this.#withExisting(collection, async (target) => {
-      if (wanted.length === 0) return []
-      const found = await this.getRecords(target, wanted)
-      // Every store answers in the order the ids were asked for, each id once.
-      const byId = new Map(found.map((record) => [record.id, record]))
-      return wanted.flatMap((id) => {
-        const record = byId.get(id)
-        return record === undefined ? [] : [record]
-      })
-    })
+    return this.#withExisting(
+      collection,
+      async (target) => {
+        if (wanted.length === 0) return []
+        const found = await this.getRecords(target, wanted)
+        // Every store answers in the order the ids were asked for, each id once.
+        const byId = new Map(found.map((record) => [record.id, record]))
+        return wanted.flatMap((id) => {
+          const record = byId.get(id)
+          return record === undefined ? [] : [record]
+        })
+      },
+      'read',
+    )
   }
 
   async delete(collection: string, target: DeleteTarget): Promise<number> {
@@ -172,10 +196,14 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     validateCollectionName(collection)
     const where = validateDeleteTarget(target, this.#filterOptions())
     await this.#setUp()
-    return this.#withExisting(collection, async (found) => {
-      if ('ids' in where && where.ids.length === 0) return 0
-      return this.deleteRecords(found, where)
-    })
+    return this.#withExisting(
+      collection,
+      async (found) => {
+        if ('ids' in where && where.ids.length === 0) return 0
+        return this.deleteRecords(found, where)
+      },
+      'write',
+    )
   }
 
   async count(collection: string, filter?: Filter): Promise<number> {
@@ -183,7 +211,7 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     validateCollectionName(collection)
     const node = this.#filter(filter)
     await this.#setUp()
-    return this.#withExisting(collection, (target) => this.countRecords(target, node))
+    return this.#withExisting(collection, (target) => this.countRecords(target, node), 'read')
   }
 
   async *scan(
@@ -227,12 +255,17 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
   /**
    * Runs an operation of a store's own (beyond the contract) on an existing collection, with
    * the same checks as the contract's: open, a valid name, set-up done, `NOT_FOUND` otherwise.
+   * `use` says what it does with the collection (default `write`, which assumes the most).
    */
-  protected async onCollection<T>(name: string, fn: (collection: C) => Promise<T>): Promise<T> {
+  protected async onCollection<T>(
+    name: string,
+    fn: (collection: C) => Promise<T>,
+    use: CollectionUse = 'write',
+  ): Promise<T> {
     this.checkOpen()
     validateCollectionName(name)
     await this.#setUp()
-    return this.#withExisting(name, fn)
+    return this.#withExisting(name, fn, use)
   }
 
   /** One-time set-up (a registry table, a connectivity check). A failure is retried by the next call. Default does nothing. */
@@ -248,8 +281,14 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
    * operation in one transaction (to set a tenant for row-level security) wraps it here.
    * Default looks the collection up with `findCollection`. `scan` does not come through here:
    * it looks the collection up with `findCollection`, and each page is the store's own call.
+   * `use` says what the operation does with it, so a store can, for example, let a query use the
+   * collection as it last read it and check at the query's end that it did not change.
    */
-  protected async withCollection<T>(name: string, fn: (collection: C | undefined) => Promise<T>): Promise<T> {
+  protected async withCollection<T>(
+    name: string,
+    fn: (collection: C | undefined) => Promise<T>,
+    _use: CollectionUse,
+  ): Promise<T> {
     return fn(await this.findCollection(name))
   }
 
@@ -291,11 +330,15 @@ export abstract class VectorStoreBase<C extends StoredCollection = StoredCollect
     return this.#ready
   }
 
-  #withExisting<T>(name: string, fn: (collection: C) => Promise<T>): Promise<T> {
-    return this.withCollection(name, async (collection) => {
-      if (collection === undefined) throw collectionNotFound(name)
-      return fn(collection)
-    })
+  #withExisting<T>(name: string, fn: (collection: C) => Promise<T>, use: CollectionUse): Promise<T> {
+    return this.withCollection(
+      name,
+      async (collection) => {
+        if (collection === undefined) throw collectionNotFound(name)
+        return fn(collection)
+      },
+      use,
+    )
   }
 
   #filterOptions(): ValidateFilterOptions {

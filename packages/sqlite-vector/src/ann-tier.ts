@@ -10,7 +10,7 @@ import {
 import type { AnnBuildPlan, AnnTierConfig, CheckedAnnConfig } from './ann-config.js'
 import { resolveAnnConfig } from './ann-config.js'
 import { changedRows, countChanged } from './changed-rows.js'
-import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+import { type CollectionRow, collectionTables, REGISTRY, registryFloor } from './collection-tables.js'
 import { indexFileName } from './index-file-name.js'
 
 /** Where a collection's ANN index stands, from `SqliteVectorStore.annStatus`. */
@@ -268,7 +268,12 @@ export class AnnTier {
         return undefined
       }
       if (need === 'write') return open
-      await this.#catchUp(collection, open)
+      if (!(await this.#catchUp(collection, open))) {
+        // Another store pruned tombstones this index needed while it caught up: start over from the file.
+        this.#open.delete(name)
+        await open.index.close()
+        return this.#ready(await this.#current(collection), need)
+      }
     }
     return open
   }
@@ -399,7 +404,8 @@ export class AnnTier {
     return countChanged(this.#db, t.vectors, open.applied, this.#config.backgroundAbove)
   }
 
-  async #catchUp(collection: CollectionRow, open: OpenIndex): Promise<void> {
+  /** Applies the changes since the index's sequence; `false` if tombstones it needed were pruned meanwhile. */
+  async #catchUp(collection: CollectionRow, open: OpenIndex): Promise<boolean> {
     const sequence = await this.#sequence(collection)
     const t = collectionTables(collection.cid)
     const from = open.applied
@@ -409,10 +415,12 @@ export class AnnTier {
       added += batch.length
     }
     const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
+    if ((await registryFloor(this.#db, collection)) > from) return false
     await open.index.remove(gone.map((row) => row.label))
     open.applied = sequence
     open.pending += added + gone.length
     if (open.pending >= this.#config.persistEvery) await this.#checkpoint(collection.name, open)
+    return true
   }
 
   async #sequence(collection: CollectionRow): Promise<number> {

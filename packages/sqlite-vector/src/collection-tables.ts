@@ -95,6 +95,19 @@ export async function createCollectionTables(
   await db.exec(script)
 }
 
+/**
+ * The collection's tombstone floor now (tombstones at or below it have been pruned), or
+ * `Infinity` once it was dropped. A catch-up reads it after the tombstones: a floor above the
+ * sequence it caught up from means some of them were pruned meanwhile.
+ */
+export async function registryFloor(db: StorageAdapter, c: CollectionRow): Promise<number> {
+  const row = await db.get<{ floor: number; uid: string }>(
+    `SELECT floor, uid FROM ${REGISTRY} WHERE cid = ?`,
+    [c.cid],
+  )
+  return row?.uid === c.uid ? row.floor : Number.POSITIVE_INFINITY
+}
+
 /** Drops a collection's tables (their triggers go with them). */
 export async function dropCollectionTables(db: StorageAdapter, cid: number): Promise<void> {
   const t = collectionTables(cid)

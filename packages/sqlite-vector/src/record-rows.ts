@@ -5,7 +5,7 @@ import {
   type VectorMatch,
   type VectorRecord,
 } from '@engram/core'
-import { type CollectionRow, collectionTables } from './collection-tables.js'
+import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
 
 /** Ids or labels per `IN (…)` list, well under SQLite's parameter limit. */
 export const CHUNK = 500
@@ -67,25 +67,59 @@ export async function rowsByLabel<T>(
   return out
 }
 
-/** Turns hits into matches in the hits' order, reading each record once; a record deleted meanwhile is left out. */
+/**
+ * Turns hits into matches in the hits' order, reading each record once; a record deleted
+ * meanwhile is left out. With `check`, the first read also reads the collection's registry row
+ * in the same statement, and the answer is `undefined` when its sequence or uid no longer match
+ * `c` (a store wrote, dropped or recreated the collection since `c` was read).
+ */
 export async function toMatches(
   db: StorageAdapter,
   c: CollectionRow,
   hits: readonly Hit[],
   includeVectors: boolean,
-): Promise<VectorMatch[]> {
-  const columns = `label, id, metadata, text${includeVectors ? ', vector' : ''}`
-  const rows = await rowsByLabel<LabelledRow>(
-    db,
-    c,
-    columns,
-    hits.map((hit) => hit.label),
-  )
+  check = false,
+): Promise<VectorMatch[] | undefined> {
+  const columns = ['label', 'id', 'metadata', 'text', ...(includeVectors ? ['vector'] : [])]
+  const labels = hits.map((hit) => hit.label)
+  let rows: LabelledRow[]
+  if (check) {
+    const first = await rowsIfUnchanged(db, c, columns, labels.slice(0, CHUNK))
+    if (first === undefined) return undefined
+    rows = first
+    if (labels.length > CHUNK)
+      rows.push(...(await rowsByLabel<LabelledRow>(db, c, columns.join(', '), labels.slice(CHUNK))))
+  } else {
+    rows = await rowsByLabel<LabelledRow>(db, c, columns.join(', '), labels)
+  }
   const byLabel = new Map(rows.map((row) => [row.label, row]))
   return hits.flatMap((hit) => {
     const row = byLabel.get(hit.label)
     return row ? [toMatch(row, hit.score, includeVectors)] : []
   })
+}
+
+/** Up to `CHUNK` rows by label, read with the registry row in one statement; `undefined` if that row changed. */
+async function rowsIfUnchanged(
+  db: StorageAdapter,
+  c: CollectionRow,
+  columns: readonly string[],
+  labels: readonly number[],
+): Promise<LabelledRow[] | undefined> {
+  const t = collectionTables(c.cid)
+  // One row per found label, or a single row of NULLs beside the registry's when none is found.
+  const rows = await db.all<LabelledRow & { registry_seq: number; registry_uid: string }>(
+    `SELECT r.seq AS registry_seq, r.uid AS registry_uid,
+      ${columns.map((column) => `v.${column} AS ${column}`).join(', ')}
+      FROM ${REGISTRY} AS r LEFT JOIN ${t.vectors} AS v ON v.label IN (${marks(labels.length)})
+      WHERE r.cid = ?`,
+    [...labels, c.cid],
+  )
+  const registry = rows[0]
+  // The floor may have risen (a checkpoint pruned tombstones): catch-ups check it themselves.
+  if (registry === undefined || registry.registry_seq !== c.seq || registry.registry_uid !== c.uid)
+    return undefined
+  return rows.filter((row) => row.label !== null)
 }
 
 function toMatch(row: StoredRow, score: number, includeVectors: boolean): VectorMatch {

@@ -1,9 +1,11 @@
 import {
   type CollectionSpec,
+  type CollectionUse,
   collectionNotFound,
   FILTER_OPERATORS,
   type FilterNode,
   integerOption,
+  isStorageError,
   reciprocalRankFusion,
   type StorageAdapter,
   StorageError,
@@ -176,6 +178,10 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   readonly #text: TextSearch
   readonly #exactBelow: number
   readonly #hybridCandidates: number
+  /** Each collection's registry row as this store last read it, for queries (see `withCollection`). */
+  readonly #known = new Map<string, CollectionRow>()
+  /** Rows a query was handed from `#known`, which it checks at its end. */
+  readonly #reused = new WeakSet<CollectionRow>()
   #tier: Promise<AnnTier> | undefined
 
   constructor(db: StorageAdapter, settings: StoreSettings) {
@@ -203,10 +209,14 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   }
 
   async annStatus(collection: string): Promise<AnnStatus> {
-    return this.onCollection(collection, async (c) => {
-      if (!this.#ann) return { open: false, size: 0, appliedSequence: 0, sequence: c.seq, building: false }
-      return (await this.#annTier()).status(c)
-    })
+    return this.onCollection(
+      collection,
+      async (c) => {
+        if (!this.#ann) return { open: false, size: 0, appliedSequence: 0, sequence: c.seq, building: false }
+        return (await this.#annTier()).status(c)
+      },
+      'read',
+    )
   }
 
   async buildIndex(collection: string): Promise<void> {
@@ -230,7 +240,45 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     return findCollection(this.#db, name)
   }
 
+  /**
+   * A query uses the collection's registry row as this store last read it, so it starts without
+   * reading the registry: the statement that reads its winners reads the registry row too, and if
+   * that changed (a write, a drop or re-creation by any store or process) the query runs again on
+   * the current row. So does a query that failed as a stale row would make it fail (`NOT_FOUND`,
+   * `DIMENSION_MISMATCH`) once the row turns out to have changed. A remembered row's tombstone
+   * floor may be behind; every catch-up reads the floor itself after the tombstones, so none
+   * relies on it. Reads and writes read the row first, as before, and a write forgets it.
+   */
+  protected override async withCollection<T>(
+    name: string,
+    fn: (collection: CollectionRow | undefined) => Promise<T>,
+    use: CollectionUse,
+  ): Promise<T> {
+    const known = use === 'query' ? this.#known.get(name) : undefined
+    if (known !== undefined) {
+      const reused = { ...known }
+      this.#reused.add(reused)
+      try {
+        return await fn(reused)
+      } catch (error) {
+        const changed = error instanceof CollectionChanged
+        if (!changed && !isStorageError(error, 'NOT_FOUND') && !isStorageError(error, 'DIMENSION_MISMATCH'))
+          throw error
+        const current = await this.#lookUp(name, use)
+        if (!changed && current !== undefined && sameState(current, known)) throw error
+        return fn(current)
+      }
+    }
+    try {
+      return await fn(await this.#lookUp(name, use))
+    } finally {
+      // A write changes the row; whatever was remembered meanwhile may be older than it.
+      if (use === 'write') this.#known.delete(name)
+    }
+  }
+
   protected async addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {
+    this.#known.delete(name)
     await this.#db.transaction(async (tx) => {
       const existing = await findCollection(tx, name)
       if (existing) {
@@ -248,6 +296,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   }
 
   protected async removeCollection(name: string): Promise<void> {
+    this.#known.delete(name)
     const dropped = await this.#db.transaction(async (tx) => {
       const row = await findCollection(tx, name)
       if (!row) return undefined
@@ -320,7 +369,9 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       })
       hits = fused.map((item) => ({ label: Number(item.id), score: item.score }))
     }
-    return toMatches(this.#db, c, hits, q.includeVectors)
+    const matches = await toMatches(this.#db, c, hits, q.includeVectors, this.#reused.has(c))
+    if (matches === undefined) throw new CollectionChanged()
+    return matches
   }
 
   protected async getRecords(c: CollectionRow, ids: string[]): Promise<VectorRecord[]> {
@@ -415,6 +466,14 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       .catch(() => undefined)
   }
 
+  /** Reads the collection's registry row, remembering it for queries unless `use` is a write. */
+  async #lookUp(name: string, use: CollectionUse): Promise<CollectionRow | undefined> {
+    const row = await findCollection(this.#db, name)
+    if (row === undefined || use === 'write') this.#known.delete(name)
+    else this.#known.set(name, row)
+    return row
+  }
+
   #annTier(): Promise<AnnTier> {
     const ann = this.#ann as CheckedAnnConfig
     if (!this.#tier) {
@@ -427,6 +486,14 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     }
     return this.#tier
   }
+}
+
+/** Thrown inside a query that used a remembered registry row once the row turns out to have changed. */
+class CollectionChanged extends Error {}
+
+/** Whether two registry rows describe the same records of the same collection. */
+function sameState(a: CollectionRow, b: CollectionRow): boolean {
+  return a.uid === b.uid && a.seq === b.seq
 }
 
 async function findCollection(db: StorageAdapter, name: string): Promise<CollectionRow | undefined> {

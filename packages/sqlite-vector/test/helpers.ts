@@ -22,3 +22,25 @@ export function openAdapter(filename = ':memory:'): StorageAdapter {
   onTestFinished(() => adapter.close())
   return adapter
 }
+
+/** The same adapter, counting the statements each method runs (`get`, `all`, `run`, `exec`). */
+export function countingStatements(adapter: StorageAdapter): {
+  adapter: StorageAdapter
+  counts: Record<'get' | 'all' | 'run' | 'exec', number>
+} {
+  const counts = { get: 0, all: 0, run: 0, exec: 0 }
+  const counted = new Proxy(adapter, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver)
+      if (typeof value !== 'function') return value
+      if (key in counts) {
+        return (...args: unknown[]) => {
+          counts[key as keyof typeof counts]++
+          return value.apply(target, args)
+        }
+      }
+      return value.bind(target)
+    },
+  })
+  return { adapter: counted, counts }
+}

@@ -16,11 +16,11 @@ import { measureSearch, sizeOnDisk, TOP_K, type VectorDataset, vectorExtras } fr
  * same graph; they are the settings the published figures were measured with (engram's own
  * defaults are core's `HNSW_DEFAULTS`).
  */
-const HNSW = { m: 16, efConstruction: 200, efSearch: 64 }
+export const HNSW = { m: 16, efConstruction: 200, efSearch: 64 }
 const BATCH = 1000
 
 /** The part of hnswlib-node's API the raw row uses (described here, so no types are imported). */
-interface HnswModule {
+export interface HnswModule {
   HierarchicalNSW: new (
     space: 'cosine' | 'l2' | 'ip',
     dimension: number,
@@ -36,7 +36,7 @@ interface HnswModule {
  * hnswlib-node is not a dependency of the bench app, only of @engram/hnsw-sidecar; resolving it
  * from there gives the raw row the very build the sidecar runs on, without a second install.
  */
-function loadHnswlib(): HnswModule {
+export function loadHnswlib(): HnswModule {
   const sidecar = fileURLToPath(import.meta.resolve('@engram/hnsw-sidecar'))
   return createRequire(sidecar)('hnswlib-node') as HnswModule
 }

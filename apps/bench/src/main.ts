@@ -15,8 +15,11 @@ import type { VectorSize } from './vectors-suite.js'
 const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => Promise<void> }> = {
   overhead: {
     about:
-      'quick: @engram/sqlite-native against raw better-sqlite3 (point read, 1,000-row inserts), about 30 s',
-    run: async (options) => (await import('./sqlite-overhead.js')).sqliteOverhead({ smoke: options.smoke }),
+      'quick: @engram/sqlite-native against raw better-sqlite3 (point read, 1,000-row inserts), and the HNSW sidecar against hnswlib-node at 10k × 384, about a minute',
+    run: async (options) => {
+      await (await import('./sqlite-overhead.js')).sqliteOverhead({ smoke: options.smoke })
+      await (await import('./sidecar-overhead.js')).sidecarOverhead({ smoke: options.smoke })
+    },
   },
   sql: {
     about:

@@ -190,6 +190,7 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
   it('overhead: the quick sqlite-native suite', async () => {
     const { stdout } = await smoke('overhead')
     expect(stdout).toContain('engram sqlite-native get()')
+    expect(stdout).toContain('engram sqlite-vector query() with the HNSW sidecar')
   })
 
   it('sqljs: the sql.js persistence suite, beside raw sql.js and sqlite-native', async () => {

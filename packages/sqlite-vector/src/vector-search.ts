@@ -41,8 +41,8 @@ export class VectorSearch {
   }
 
   /**
-   * The `k` best records for `vector` among those `where` selects, best first: by exact score
-   * (ties by label) below `exactBelow`, in the index's order with its scores above it.
+   * The `k` best records for `vector` among those `where` selects, best first with equal scores
+   * by label: exact scores below `exactBelow`, the index's own scores at or above it.
    */
   async search(
     c: CollectionRow,

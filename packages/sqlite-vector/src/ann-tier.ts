@@ -10,7 +10,7 @@ import {
 import type { AnnBuildPlan, AnnTierConfig, CheckedAnnConfig } from './ann-config.js'
 import { resolveAnnConfig } from './ann-config.js'
 import { changedRows, countChanged } from './changed-rows.js'
-import { type CollectionRow, collectionTables, REGISTRY, registryFloor } from './collection-tables.js'
+import { type CollectionRow, collectionTables, currentRow, REGISTRY } from './collection-tables.js'
 import { indexFileName } from './index-file-name.js'
 
 /** Where a collection's ANN index stands, from `SqliteVectorStore.annStatus`. */
@@ -415,7 +415,7 @@ export class AnnTier {
       added += batch.length
     }
     const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
-    if ((await registryFloor(this.#db, collection)) > from) return false
+    if ((await this.#current(collection)).floor > from) return false
     await open.index.remove(gone.map((row) => row.label))
     open.applied = sequence
     open.pending += added + gone.length
@@ -429,11 +429,8 @@ export class AnnTier {
 
   /** The collection's registry row now; `NOT_FOUND` if it was dropped (or dropped and created again). */
   async #current(collection: CollectionRow): Promise<CollectionRow> {
-    const row = await this.#db.get<CollectionRow>(
-      `SELECT cid, name, uid, dimension, metric, fts, seq, floor, count FROM ${REGISTRY} WHERE cid = ?`,
-      [collection.cid],
-    )
-    if (!row || row.uid !== collection.uid)
+    const row = await currentRow(this.#db, collection)
+    if (!row)
       throw new StorageError(
         'NOT_FOUND',
         `Collection "${collection.name}" was dropped while its index was being built or searched`,

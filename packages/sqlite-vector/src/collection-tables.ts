@@ -96,16 +96,16 @@ export async function createCollectionTables(
 }
 
 /**
- * The collection's tombstone floor now (tombstones at or below it have been pruned), or
- * `Infinity` once it was dropped. A catch-up reads it after the tombstones: a floor above the
- * sequence it caught up from means some of them were pruned meanwhile.
+ * The collection's registry row as it is now, or `undefined` once it was dropped (or dropped
+ * and created again). A catch-up reads it after the tombstones: a floor above the sequence it
+ * caught up from means some of them were pruned meanwhile.
  */
-export async function registryFloor(db: StorageAdapter, c: CollectionRow): Promise<number> {
-  const row = await db.get<{ floor: number; uid: string }>(
-    `SELECT floor, uid FROM ${REGISTRY} WHERE cid = ?`,
+export async function currentRow(db: StorageAdapter, c: CollectionRow): Promise<CollectionRow | undefined> {
+  const row = await db.get<CollectionRow>(
+    `SELECT cid, name, uid, dimension, metric, fts, seq, floor, count FROM ${REGISTRY} WHERE cid = ?`,
     [c.cid],
   )
-  return row?.uid === c.uid ? row.floor : Number.POSITIVE_INFINITY
+  return row?.uid === c.uid ? row : undefined
 }
 
 /** Drops a collection's tables (their triggers go with them). */

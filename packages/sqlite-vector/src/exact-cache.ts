@@ -1,6 +1,6 @@
 import { Mutex, type StorageAdapter } from '@engram/core'
 import { changedRows, countChanged } from './changed-rows.js'
-import { type CollectionRow, collectionTables, registryFloor } from './collection-tables.js'
+import { type CollectionRow, collectionTables, currentRow } from './collection-tables.js'
 import { createExactScorer } from './exact-scorer.js'
 import { FloatVectors } from './float-vectors.js'
 import { QuantizedVectors } from './quantized-vectors.js'
@@ -196,7 +196,7 @@ export class ExactCache {
     }
     const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
     // Tombstones above `from` may have been pruned since `c` was read: the floor, read after them, says.
-    if ((await registryFloor(this.#db, c)) > from) return undefined
+    if (((await currentRow(this.#db, c))?.floor ?? Number.POSITIVE_INFINITY) > from) return undefined
     for (const row of rows) if (!entry.put(row.label, viewVector(row.vector))) return undefined
     if (gone.length > 0) entry.remove(new Set(gone.map((row) => row.label)))
     // The reads saw at least the state at `c.seq`; an entry already ahead of it stays ahead.

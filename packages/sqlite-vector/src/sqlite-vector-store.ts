@@ -264,15 +264,15 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
         const changed = error instanceof CollectionChanged
         if (!changed && !isStorageError(error, 'NOT_FOUND') && !isStorageError(error, 'DIMENSION_MISMATCH'))
           throw error
-        const current = await this.#lookUp(name, use)
+        const current = await this.#lookUp(name)
         if (!changed && current !== undefined && sameState(current, known)) throw error
         return fn(current)
       }
     }
     try {
-      return await fn(await this.#lookUp(name, use))
+      return await fn(await this.#lookUp(name))
     } finally {
-      // A write changes the row; whatever was remembered meanwhile may be older than it.
+      // A write changes the row: what was remembered before it ends is older than it.
       if (use === 'write') this.#known.delete(name)
     }
   }
@@ -466,10 +466,10 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       .catch(() => undefined)
   }
 
-  /** Reads the collection's registry row, remembering it for queries unless `use` is a write. */
-  async #lookUp(name: string, use: CollectionUse): Promise<CollectionRow | undefined> {
+  /** Reads the collection's registry row and remembers it for queries. */
+  async #lookUp(name: string): Promise<CollectionRow | undefined> {
     const row = await findCollection(this.#db, name)
-    if (row === undefined || use === 'write') this.#known.delete(name)
+    if (row === undefined) this.#known.delete(name)
     else this.#known.set(name, row)
     return row
   }

@@ -1,6 +1,6 @@
 import { type FilterNode, pruneCommonTerms, type StorageAdapter } from '@engram/core'
 import { countChanged } from './changed-rows.js'
-import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+import { type CollectionRow, collectionTables, currentRow } from './collection-tables.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
 import { bm25Idf, type Fts5Totals, fts5Totals } from './fts5-totals.js'
@@ -326,11 +326,7 @@ export class TextSearch {
 
   /** Whether the collection is still at the state `c` was read at: no write batch committed since. */
   async #unchanged(c: CollectionRow): Promise<boolean> {
-    const row = await this.#db.get<{ seq: number; uid: string }>(
-      `SELECT seq, uid FROM ${REGISTRY} WHERE cid = ?`,
-      [c.cid],
-    )
-    return row?.seq === c.seq && row.uid === c.uid
+    return (await currentRow(this.#db, c))?.seq === c.seq
   }
 }
 

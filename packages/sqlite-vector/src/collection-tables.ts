@@ -3,6 +3,9 @@ import type { StorageAdapter, VectorMetric } from '@engram/core'
 /** The registry of collections: one row per collection, shared by every store on the database. */
 export const REGISTRY = 'engram_collections'
 
+/** The registry's columns, in `CollectionRow`'s order. */
+export const REGISTRY_COLUMNS = 'cid, name, uid, dimension, metric, fts, seq, floor, count'
+
 /** A collection as the registry stores it. */
 export interface CollectionRow {
   /** The registry key; table names are derived from it, never from the user's name. */
@@ -101,10 +104,9 @@ export async function createCollectionTables(
  * caught up from means some of them were pruned meanwhile.
  */
 export async function currentRow(db: StorageAdapter, c: CollectionRow): Promise<CollectionRow | undefined> {
-  const row = await db.get<CollectionRow>(
-    `SELECT cid, name, uid, dimension, metric, fts, seq, floor, count FROM ${REGISTRY} WHERE cid = ?`,
-    [c.cid],
-  )
+  const row = await db.get<CollectionRow>(`SELECT ${REGISTRY_COLUMNS} FROM ${REGISTRY} WHERE cid = ?`, [
+    c.cid,
+  ])
   return row?.uid === c.uid ? row : undefined
 }
 

@@ -30,6 +30,25 @@ export function bm25Idf(rows: number, hits: number): number {
   return idf > 0 ? idf : 1e-6
 }
 
+/** FTS5's `bm25()` constants: term-frequency saturation and length normalisation. */
+const K1 = 1.2
+const B = 0.75
+
+/**
+ * One word's contribution to a record's `bm25()` score (one column of weight 1): `idf` from
+ * `bm25Idf`, the word `frequency` times in a record of `length` tokens, against the average
+ * length. The same arithmetic in the same order as FTS5's, so it agrees with `-bm25()` of a
+ * one-word query to the last bit or two.
+ */
+export function bm25Contribution(
+  idf: number,
+  frequency: number,
+  length: number,
+  averageLength: number,
+): number {
+  return idf * ((frequency * (K1 + 1.0)) / (frequency + K1 * (1 - B + (B * length) / averageLength)))
+}
+
 /** A SQLite varint (big-endian groups of 7 bits, a ninth byte of 8) at `at`, or `undefined` past the end. */
 function readVarint(bytes: Uint8Array, at: number): { value: number; next: number } | undefined {
   let value = 0

@@ -30,6 +30,7 @@ import {
   dropCollectionTables,
   ensureRegistry,
   REGISTRY,
+  REGISTRY_COLUMNS,
 } from './collection-tables.js'
 import { ExactCache } from './exact-cache.js'
 import { CHUNK, type Hit, marks, type StoredRow, toMatches, toRecord } from './record-rows.js'
@@ -179,7 +180,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   readonly #exactBelow: number
   readonly #hybridCandidates: number
   /** Each collection's registry row as this store last read it, for queries (see `withCollection`). */
-  readonly #known = new Map<string, CollectionRow>()
+  readonly #known = new Map<string, KnownRow>()
   /** Rows a query was handed from `#known`, which it checks at its end. */
   readonly #reused = new WeakSet<CollectionRow>()
   #tier: Promise<AnnTier> | undefined
@@ -242,19 +243,22 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
 
   /**
    * A query uses the collection's registry row as this store last read it, so it starts without
-   * reading the registry: the statement that reads its winners reads the registry row too, and if
-   * that changed (a write, a drop or re-creation by any store or process) the query runs again on
-   * the current row. So does a query that failed as a stale row would make it fail (`NOT_FOUND`,
-   * `DIMENSION_MISMATCH`) once the row turns out to have changed. A remembered row's tombstone
-   * floor may be behind; every catch-up reads the floor itself after the tombstones, so none
-   * relies on it. Reads and writes read the row first, as before, and a write forgets it.
+   * reading the registry, unless the connection has written anything since (`total_changes()`,
+   * which counts this store's writes and those of every other store or transaction on the same
+   * adapter, such as a memory's vector writers). The statement that reads its winners reads the
+   * registry row too, and if that changed (a write by another connection or process, a drop or
+   * re-creation) the query runs again on the current row. So does a query that failed as a stale
+   * row would make it fail (`NOT_FOUND`, `DIMENSION_MISMATCH`) once the row turns out to have
+   * changed. A remembered row's tombstone floor may be behind; every catch-up reads the floor
+   * itself after the tombstones, so none relies on it. Reads and writes read the row first, and a
+   * write forgets it.
    */
   protected override async withCollection<T>(
     name: string,
     fn: (collection: CollectionRow | undefined) => Promise<T>,
     use: CollectionUse,
   ): Promise<T> {
-    const known = use === 'query' ? this.#known.get(name) : undefined
+    const known = use === 'query' ? await this.#remembered(name) : undefined
     if (known !== undefined) {
       const reused = { ...known }
       this.#reused.add(reused)
@@ -361,7 +365,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       hits = await this.#text.search(c, q.text as string, q.topK, q.filter)
     } else {
       const depth = Math.max(q.topK, this.#hybridCandidates)
-      const vectorHits = await this.#vectors.search(c, q.vector as Float32Array, depth, where)
+      const vectorHits = await this.#vectors.search(c, q.vector as Float32Array, depth, where, true)
       const textHits = await this.#text.search(c, q.text as string, depth, q.filter)
       const fused = reciprocalRankFusion([vectorHits.map(asItem), textHits.map(asItem)], {
         k: q.rrfK,
@@ -466,12 +470,27 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       .catch(() => undefined)
   }
 
-  /** Reads the collection's registry row and remembers it for queries. */
+  /** Reads the collection's registry row and remembers it for queries, with the connection's change count. */
   async #lookUp(name: string): Promise<CollectionRow | undefined> {
-    const row = await findCollection(this.#db, name)
-    if (row === undefined) this.#known.delete(name)
-    else this.#known.set(name, row)
+    const found = await this.#db.get<CollectionRow & { changes: number }>(
+      `SELECT total_changes() AS changes, ${REGISTRY_COLUMNS} FROM ${REGISTRY} WHERE name = ?`,
+      [name],
+    )
+    if (found === undefined) {
+      this.#known.delete(name)
+      return undefined
+    }
+    const { changes, ...row } = found
+    this.#known.set(name, { row, changes: Number(changes) })
     return row
+  }
+
+  /** The remembered row of `name`, unless this connection wrote anything since it was read. */
+  async #remembered(name: string): Promise<CollectionRow | undefined> {
+    const known = this.#known.get(name)
+    if (known === undefined) return undefined
+    const now = await this.#db.get<{ changes: number }>('SELECT total_changes() AS changes')
+    return Number(now?.changes) === known.changes ? known.row : undefined
   }
 
   #annTier(): Promise<AnnTier> {
@@ -496,11 +515,14 @@ function sameState(a: CollectionRow, b: CollectionRow): boolean {
   return a.uid === b.uid && a.seq === b.seq
 }
 
+/** A registry row as this store last read it, and the connection's `total_changes()` when it was read. */
+interface KnownRow {
+  row: CollectionRow
+  changes: number
+}
+
 async function findCollection(db: StorageAdapter, name: string): Promise<CollectionRow | undefined> {
-  return db.get<CollectionRow>(
-    `SELECT cid, name, uid, dimension, metric, fts, seq, floor, count FROM ${REGISTRY} WHERE name = ?`,
-    [name],
-  )
+  return db.get<CollectionRow>(`SELECT ${REGISTRY_COLUMNS} FROM ${REGISTRY} WHERE name = ?`, [name])
 }
 
 /** Bumps and returns the collection's change sequence; call it inside the writing transaction. */

@@ -1,9 +1,10 @@
 import { type FilterNode, pruneCommonTerms, type StorageAdapter } from '@engram/core'
 import { countChanged } from './changed-rows.js'
+import { type ChangedWords, changedWords } from './changed-words.js'
 import { type CollectionRow, collectionTables, currentRow } from './collection-tables.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
-import { bm25Idf, type Fts5Totals, fts5Totals } from './fts5-totals.js'
+import { bm25Contribution, bm25Idf, type Fts5Totals, fts5Totals } from './fts5-totals.js'
 import { type Hit, marks } from './record-rows.js'
 import { type SqlFragment, sqliteWhere } from './sqlite-filter.js'
 import { TopK } from './top-k.js'
@@ -12,7 +13,7 @@ import { TopK } from './top-k.js'
 const FREQUENCY_CACHE = 10_000
 /** Queries of more words than this rank every match: the classes of matched words would be too many. */
 const MOST_CLASS_TERMS = 6
-/** Records changed since a word's bound was found, beyond which the bound is found afresh. */
+/** Records changed since a word's statistics were read, beyond which they are read afresh. */
 const MOST_CARRIED_CHANGES = 1000
 /** Times a bound is carried to a later state before it is found afresh (each carry loosens it a little). */
 const MOST_CARRIES = 100
@@ -38,17 +39,30 @@ interface TermStatistics {
   best: Map<string, number>
 }
 
-/** A bound on one word's BM25 contribution to any record, with what carrying it to a later state needs. */
-interface TermBound {
-  bound: number
-  /** The collection state (`seq`) it holds at. */
+/** One word's statistics at one collection state, with what carrying them to a later state needs. */
+interface WordState {
+  /** The collection state (`seq`) they hold at. */
   seq: number
   /** FTS5's totals at that state. */
   totals: Fts5Totals
   /** Records holding the word at that state. */
   hits: number
-  /** How many times it was carried since it was last found by ranking. */
+  /** A bound on its BM25 contribution to any record at that state, once one was needed. */
+  bound: number | undefined
+  /** How many times the bound was carried since it was last found by ranking. */
   carries: number
+}
+
+/** What one search read at its collection's state, kept for later states once that state is confirmed. */
+interface StateReads {
+  /** Every word of the query, for the changed records' word counts. */
+  words: readonly string[]
+  /** FTS5's totals at this state, once read (`null`: unreadable). */
+  totals: Fts5Totals | null | undefined
+  /** The changed records since each earlier state asked about (`null`: too many). */
+  changes: Map<number, ChangedWords | null>
+  /** The words whose statistics were read or carried to this state. */
+  found: Map<string, WordState>
 }
 
 /**
@@ -65,8 +79,8 @@ export class TextSearch {
   /** Collections whose term-statistics table (`fts5vocab`/`fts4aux`, in the temp schema) this store created. */
   readonly #termTables = new Set<number>()
   #statistics: TermStatistics | undefined
-  /** Word bounds of one collection (by cid and uid), kept across its states. */
-  #bounds: { cid: number; uid: string; terms: Map<string, TermBound> } | undefined
+  /** Word statistics of one collection (by cid and uid), kept across its states. */
+  #words: { cid: number; uid: string; terms: Map<string, WordState> } | undefined
 
   constructor(db: StorageAdapter, { termPruningThreshold, commonTermFraction }: TextSearchConfig) {
     this.#db = db
@@ -76,12 +90,28 @@ export class TextSearch {
 
   /** The `k` best text matches among the records `filter` selects, best first. */
   async search(c: CollectionRow, text: string, k: number, filter: FilterNode | undefined): Promise<Hit[]> {
-    const terms = await this.#terms(c, text)
+    const match = ftsMatchQuery(text)
+    if (match === undefined) return []
+    // ftsMatchQuery quotes whole words (letters, digits, marks), so no term holds a quote or a space.
+    const words = match.split(' OR ').map((quoted) => quoted.slice(1, -1))
+    const reads: StateReads = { words, totals: undefined, changes: new Map(), found: new Map() }
+    const hits = await this.#search(c, reads, k, filter)
+    await this.#keep(c, reads)
+    return hits
+  }
+
+  async #search(
+    c: CollectionRow,
+    reads: StateReads,
+    k: number,
+    filter: FilterNode | undefined,
+  ): Promise<Hit[]> {
+    const terms = await this.#terms(c, reads)
     if (terms.length === 0) return []
     const where = filter && sqliteWhere(filter, 'v.metadata')
     if (c.fts !== 'fts5') return this.#fts4(c, orMatch(terms), k, where)
     if (terms.length >= 2 && terms.length <= MOST_CLASS_TERMS) {
-      const best = await this.#bestContributions(c, terms)
+      const best = await this.#bestContributions(c, terms, reads)
       if (best !== undefined) return this.#byClasses(c, terms, best, k, where)
     }
     return this.#ranked(c, orMatch(terms), k, where)
@@ -178,13 +208,10 @@ export class TextSearch {
    * holds. Text mode and hybrid's text list both come through here, so hybrid stays RRF over
    * the text mode's list.
    */
-  async #terms(c: CollectionRow, text: string): Promise<string[]> {
-    const match = ftsMatchQuery(text)
-    if (match === undefined) return []
-    // ftsMatchQuery quotes whole words (letters, digits, marks), so no term holds a quote or a space.
-    const terms = match.split(' OR ').map((quoted) => quoted.slice(1, -1))
-    if (c.count < this.#pruneFrom) return terms
-    const frequencies = await this.#documentFrequencies(c, terms)
+  async #terms(c: CollectionRow, reads: StateReads): Promise<string[]> {
+    const terms = reads.words
+    if (c.count < this.#pruneFrom) return [...terms]
+    const frequencies = await this.#documentFrequencies(c, terms, reads)
     const kept = pruneCommonTerms(terms, frequencies, c.count, this.#commonFraction)
     // A word no record holds matches nothing and adds nothing; the rarest word stays regardless.
     const held = kept.filter((term) => (frequencies.get(term) ?? 0) > 0)
@@ -206,14 +233,22 @@ export class TextSearch {
   }
 
   /**
-   * How many records hold each term, read from the FTS index's own statistics (an `fts5vocab` or
-   * `fts4aux` table over it), one indexed lookup per term, remembered until the collection changes.
-   * The statistics table lives in the connection's temp schema, so the database file is never
-   * changed and read-only files work.
+   * How many records hold each term, remembered until the collection changes. On FTS5, a count
+   * read at an earlier state is carried to this one when every record changed since was new
+   * (`#carriedFrequencies`); otherwise it is read from the FTS index's own statistics (an
+   * `fts5vocab` or `fts4aux` table over it, one indexed lookup per term, which counts the term's
+   * records). The statistics table lives in the connection's temp schema, so the database file is
+   * never changed and read-only files work.
    */
-  async #documentFrequencies(c: CollectionRow, terms: readonly string[]): Promise<Map<string, number>> {
+  async #documentFrequencies(
+    c: CollectionRow,
+    terms: readonly string[],
+    reads: StateReads,
+  ): Promise<Map<string, number>> {
     const known = this.#current(c).frequencies
-    const missing = terms.filter((term) => !known.has(term))
+    let missing = terms.filter((term) => !known.has(term))
+    if (missing.length === 0) return known
+    if (c.fts === 'fts5') missing = await this.#carriedFrequencies(c, missing, known, reads)
     if (missing.length === 0) return known
     const t = collectionTables(c.cid)
     const stats = `temp.${t.text}_terms`
@@ -229,7 +264,55 @@ export class TextSearch {
     const rows = await this.#db.all<{ term: string; n: number }>(sql, missing)
     for (const term of missing) known.set(term, 0)
     for (const row of rows) known.set(row.term, Number(row.n))
+    const totals = c.fts === 'fts5' ? await this.#totals(c, reads) : undefined
+    if (totals !== undefined) {
+      for (const term of missing) {
+        reads.found.set(term, {
+          seq: c.seq,
+          totals,
+          hits: known.get(term) ?? 0,
+          bound: undefined,
+          carries: 0,
+        })
+      }
+    }
     return known
+  }
+
+  /**
+   * Sets in `known` the count of each term whose count at an earlier state is remembered, when at
+   * most `MOST_CARRIED_CHANGES` records changed since and every one of them was new: then FTS5's
+   * row count grew by exactly the changed records that have text, none of them held text at that
+   * state, and the count grows by those holding the term. An update or a delete since makes the
+   * two differ, and the term is read afresh. Returns the terms it could not carry.
+   */
+  async #carriedFrequencies(
+    c: CollectionRow,
+    terms: readonly string[],
+    known: Map<string, number>,
+    reads: StateReads,
+  ): Promise<string[]> {
+    const words = this.#knownWords(c)
+    const rest: string[] = []
+    for (const term of terms) {
+      const old = words.get(term)
+      if (old?.seq === c.seq) {
+        known.set(term, old.hits)
+        continue
+      }
+      const totals = old === undefined || old.seq > c.seq ? undefined : await this.#totals(c, reads)
+      const changed =
+        old === undefined || totals === undefined ? null : await this.#changedSince(c, old.seq, reads)
+      if (old === undefined || totals === undefined || changed?.records !== totals.rows - old.totals.rows) {
+        rest.push(term)
+        continue
+      }
+      const hits = old.hits + (changed.holders.get(term)?.length ?? 0)
+      known.set(term, hits)
+      // The bound, if any, is carried separately (`#carried`), from the state it was found at.
+      reads.found.set(term, { seq: c.seq, totals, hits, bound: undefined, carries: 0 })
+    }
+    return rest
   }
 
   /**
@@ -242,22 +325,19 @@ export class TextSearch {
   async #bestContributions(
     c: CollectionRow,
     terms: readonly string[],
+    reads: StateReads,
   ): Promise<Map<string, number> | undefined> {
     const best = this.#current(c).best
     const missing = terms.filter((term) => !best.has(term))
     if (missing.length === 0) return best
-    const t = collectionTables(c.cid)
-    const totals = await fts5Totals(this.#db, t.text)
+    const totals = await this.#totals(c, reads)
     if (totals === undefined) return undefined
-    // Read at this state: the check below proves no write committed since the query began.
-    const hits = await this.#documentFrequencies(c, missing)
-    const known = this.#knownBounds(c)
-    const found = new Map<string, TermBound>()
-    const changes = new Map<number, number>()
+    const hits = await this.#documentFrequencies(c, missing, reads)
+    const known = this.#knownWords(c)
     for (const term of missing) {
       const now = hits.get(term) ?? 0
       const old = known.get(term)
-      let bound = old === undefined ? undefined : await this.#carried(c, term, old, totals, now, changes)
+      let bound = old === undefined ? undefined : await this.#carried(c, old, totals, now, term, reads)
       // Found at this very state (the per-state cache was full) is not a carry.
       const carries = old === undefined || bound === undefined ? 0 : old.carries + (old.seq === c.seq ? 0 : 1)
       if (bound === undefined) {
@@ -265,61 +345,77 @@ export class TextSearch {
         bound = top?.score ?? 0
       }
       best.set(term, bound)
-      found.set(term, { bound, seq: c.seq, totals, hits: now, carries })
+      reads.found.set(term, { seq: c.seq, totals, hits: now, bound, carries })
     }
-    // Kept for later states only when every read above saw this very state.
-    if (await this.#unchanged(c)) for (const [term, bound] of found) known.set(term, bound)
     return best
   }
 
   /**
    * The bound of `term` carried from the state it was found at to this one (read with `totals`,
-   * the word in `hits` records), or `undefined` when more than `MOST_CARRIED_CHANGES` records changed
-   * in between. A record that did not change has the same term frequency and length, so its
-   * contribution changed only through the IDF, computed exactly from both states' counts, and
-   * through the average length, by which a BM25 term weight grows at most in proportion: the old
-   * bound times both ratios still bounds every unchanged record. The changed records are scored.
+   * the word in `hits` records), or `undefined` when it has none yet or more than
+   * `MOST_CARRIED_CHANGES` records changed in between. A record that did not change has the same
+   * term frequency and length, so its contribution changed only through the IDF, computed exactly
+   * from both states' counts, and through the average length, by which a BM25 term weight grows
+   * at most in proportion: the old bound times both ratios still bounds every unchanged record.
+   * The changed records' contributions are computed exactly from their word counts.
    */
   async #carried(
     c: CollectionRow,
-    term: string,
-    old: TermBound,
+    old: WordState,
     totals: Fts5Totals,
     hits: number,
-    changes: Map<number, number>,
+    term: string,
+    reads: StateReads,
   ): Promise<number | undefined> {
-    if (old.seq > c.seq || old.carries >= MOST_CARRIES) return undefined
+    if (old.bound === undefined || old.seq > c.seq || old.carries >= MOST_CARRIES) return undefined
     if (old.seq === c.seq) return old.bound
     if (totals.rows === 0 || old.totals.rows === 0 || old.totals.tokens === 0) return undefined
-    const t = collectionTables(c.cid)
-    let changed = changes.get(old.seq)
-    if (changed === undefined) {
-      changed = await countChanged(this.#db, t.vectors, old.seq, MOST_CARRIED_CHANGES)
-      changes.set(old.seq, changed)
-    }
-    if (changed > MOST_CARRIED_CHANGES) return undefined
-    const idfGrowth = bm25Idf(totals.rows, hits) / bm25Idf(old.totals.rows, old.hits)
-    const lengthGrowth = Math.max(1, totals.tokens / totals.rows / (old.totals.tokens / old.totals.rows))
+    const changed = await this.#changedSince(c, old.seq, reads)
+    if (changed === null) return undefined
+    const idf = bm25Idf(totals.rows, hits)
+    const idfGrowth = idf / bm25Idf(old.totals.rows, old.hits)
+    const average = totals.tokens / totals.rows
+    const lengthGrowth = Math.max(1, average / (old.totals.tokens / old.totals.rows))
     let bound = old.bound * idfGrowth * lengthGrowth
-    if (changed > 0) {
-      // bm25() cannot feed an aggregate, so the best changed record comes first instead.
-      const row = await this.#db.get<{ rank: number }>(
-        `SELECT bm25(${t.text}) AS rank FROM ${t.text}
-          WHERE ${t.text} MATCH ? AND ${t.text}.rowid IN (SELECT label FROM ${t.vectors} WHERE seq > ?)
-          ORDER BY rank LIMIT 1`,
-        [quote(term), old.seq],
-      )
-      if (row !== undefined) bound = Math.max(bound, -row.rank)
+    for (const { frequency, length } of changed.holders.get(term) ?? []) {
+      bound = Math.max(bound, bm25Contribution(idf, frequency, length, average))
     }
     return bound
   }
 
-  /** The word bounds kept for this collection, started afresh for another one (or a new namesake). */
-  #knownBounds(c: CollectionRow): Map<string, TermBound> {
-    let kept = this.#bounds
+  /** FTS5's totals at this search's state, read once per search; `undefined` when unreadable. */
+  async #totals(c: CollectionRow, reads: StateReads): Promise<Fts5Totals | undefined> {
+    if (reads.totals === undefined)
+      reads.totals = (await fts5Totals(this.#db, collectionTables(c.cid).text)) ?? null
+    return reads.totals ?? undefined
+  }
+
+  /** The query words in the records changed since state `from`, read once per search; `null` when too many changed. */
+  async #changedSince(c: CollectionRow, from: number, reads: StateReads): Promise<ChangedWords | null> {
+    let changed = reads.changes.get(from)
+    if (changed === undefined) {
+      const t = collectionTables(c.cid)
+      const many =
+        (await countChanged(this.#db, t.vectors, from, MOST_CARRIED_CHANGES)) > MOST_CARRIED_CHANGES
+      changed = many ? null : await changedWords(this.#db, t.vectors, from, reads.words)
+      reads.changes.set(from, changed)
+    }
+    return changed
+  }
+
+  /** Keeps what the search read for later states, once the collection proves still at its state. */
+  async #keep(c: CollectionRow, reads: StateReads): Promise<void> {
+    if (reads.found.size === 0 || !(await this.#unchanged(c))) return
+    const words = this.#knownWords(c)
+    for (const [term, state] of reads.found) words.set(term, state)
+  }
+
+  /** The word statistics kept for this collection, started afresh for another one (or a new namesake). */
+  #knownWords(c: CollectionRow): Map<string, WordState> {
+    let kept = this.#words
     if (kept?.cid !== c.cid || kept.uid !== c.uid || kept.terms.size > FREQUENCY_CACHE) {
       kept = { cid: c.cid, uid: c.uid, terms: new Map() }
-      this.#bounds = kept
+      this.#words = kept
     }
     return kept.terms
   }

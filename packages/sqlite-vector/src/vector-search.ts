@@ -42,13 +42,16 @@ export class VectorSearch {
 
   /**
    * The `k` best records for `vector` among those `where` selects, best first with equal scores
-   * by label: exact scores below `exactBelow`, the index's own scores at or above it.
+   * by label: exact scores below `exactBelow`, the index's own scores at or above it. With
+   * `candidates` (hybrid's vector list) an unfiltered graph walk that finds fewer than `k` is
+   * taken as it is rather than answered again by an exact scan of the whole collection.
    */
   async search(
     c: CollectionRow,
     vector: Float32Array,
     k: number,
     where: SqlFragment | undefined,
+    candidates = false,
   ): Promise<Hit[]> {
     const annTier = this.#annTier
     const exactBelow = this.#exactBelow
@@ -63,15 +66,19 @@ export class VectorSearch {
       accept = (label) => allowed.has(label)
     }
     const tier = await annTier()
-    const candidates = await tier.search(c, vector, k, accept)
+    const found = await tier.search(c, vector, k, accept)
     // The index is being built in the background: exact search answers until it is ready. A
-    // graph walk under a filter can also run out of matching neighbours before it has `k`; then
-    // exact search finds them all, so a query never returns fewer records than match.
-    if (candidates === undefined || candidates.length < Math.min(k, selected?.length ?? c.count)) {
+    // graph walk under a filter can also run out of matching neighbours before it has `k`, and
+    // one without a filter can miss records it cannot reach (many identical vectors connect
+    // poorly); then exact search finds them all, so a query never returns fewer records than
+    // match. Hybrid's candidates need not be complete: there a scan of every record (hundreds of
+    // milliseconds at 100,000) would cost far more than the few candidates it adds.
+    const short = found !== undefined && found.length < Math.min(k, selected?.length ?? c.count)
+    if (found === undefined || (short && !(candidates && where === undefined))) {
       return this.#exact(c, vector, k, where, selected)
     }
     // Best first, equal scores by label as on the exact path, whatever order the index returns.
-    return candidates.sort((a, b) => b.score - a.score || a.label - b.label)
+    return found.sort((a, b) => b.score - a.score || a.label - b.label)
   }
 
   /** The labels of the records `where` selects, ascending. */

@@ -23,12 +23,14 @@ export function openAdapter(filename = ':memory:'): StorageAdapter {
   return adapter
 }
 
-/** The same adapter, counting the statements each method runs (`get`, `all`, `run`, `exec`). */
+/** The same adapter, counting the statements each method runs (`get`, `all`, `run`, `exec`) and keeping their SQL. */
 export function countingStatements(adapter: StorageAdapter): {
   adapter: StorageAdapter
   counts: Record<'get' | 'all' | 'run' | 'exec', number>
+  sql: string[]
 } {
   const counts = { get: 0, all: 0, run: 0, exec: 0 }
+  const sql: string[] = []
   const counted = new Proxy(adapter, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver)
@@ -36,11 +38,12 @@ export function countingStatements(adapter: StorageAdapter): {
       if (key in counts) {
         return (...args: unknown[]) => {
           counts[key as keyof typeof counts]++
+          sql.push(String(args[0]))
           return value.apply(target, args)
         }
       }
       return value.bind(target)
     },
   })
-  return { adapter: counted, counts }
+  return { adapter: counted, counts, sql }
 }

@@ -119,28 +119,52 @@ describe('sqlite-vector queries on a remembered collection row', () => {
     })
   }
 
-  it('runs one statement for a query on an unchanged collection, and reads the registry again after a write', async () => {
+  it('reads only the change count and its winners on an unchanged collection, and the registry again after any write on the connection', async () => {
     const path = newDatabase()
-    const { adapter, counts } = countingStatements(open(path))
+    const { adapter, sql } = countingStatements(open(path))
     const store: SqliteVectorStore = createSqliteVectorStore({ adapter, ann: { path }, exactBelow: 1 })
+    // A second store on the same adapter writes as a memory's vector writers do.
+    const writer = createSqliteVectorStore({ adapter, ann: { path }, exactBelow: 1 })
     const data = vectors(300, 8, 38)
     await store.createCollection('docs', { dimension: 8 })
     await store.upsert('docs', records(data))
     const probe = data[3] as Float32Array
-    // The first query builds the index, and its checkpoint raises the floor: the row stays usable.
+    // The first query builds the index, and its checkpoint writes; the second looks the row up again.
     await store.query('docs', { vector: probe, topK: 5 })
-    const statements = () => counts.get + counts.all + counts.run + counts.exec
-    let before = statements()
-    const [best] = await store.query('docs', { vector: probe, topK: 5 })
-    expect(best?.id).toBe('r3')
-    expect(statements() - before).toBe(1)
+    await store.query('docs', { vector: probe, topK: 5 })
+    const during = async (query: () => Promise<unknown>) => {
+      const before = sql.length
+      await query()
+      const ran = sql.slice(before)
+      return {
+        statements: ran.length,
+        lookups: ran.filter((s) => s.includes('WHERE name = ?')).length,
+        // The winners' ids and metadata, with the registry row (checked) or without it.
+        winners: ran.filter((s) => s.includes('label IN') && s.includes('metadata')).length,
+      }
+    }
+    const settled = await during(async () => {
+      const [best] = await store.query('docs', { vector: probe, topK: 5 })
+      expect(best?.id).toBe('r3')
+    })
+    expect(settled).toEqual({ statements: 2, lookups: 0, winners: 1 })
 
-    // The store's own write: the next query looks the collection up first and sees the record.
-    await store.upsert('docs', [{ id: 'twin', vector: probe }])
-    before = counts.get
-    const ids = (await store.query('docs', { vector: probe, topK: 2 })).map((m) => m.id).sort()
-    expect(ids).toEqual(['r3', 'twin'])
-    expect(counts.get - before).toBeGreaterThanOrEqual(1)
+    // Another store's write on this connection: looked up first, so the query runs once.
+    await writer.upsert('docs', [{ id: 'twin', vector: probe }])
+    const afterOther = await during(async () => {
+      const ids = (await store.query('docs', { vector: probe, topK: 2 })).map((m) => m.id).sort()
+      expect(ids).toEqual(['r3', 'twin'])
+    })
+    expect(afterOther).toMatchObject({ lookups: 1, winners: 1 })
+
+    // The store's own write, likewise.
+    await store.upsert('docs', [{ id: 'triplet', vector: probe }])
+    const afterOwn = await during(async () => {
+      const ids = (await store.query('docs', { vector: probe, topK: 3 })).map((m) => m.id).sort()
+      expect(ids).toEqual(['r3', 'triplet', 'twin'])
+    })
+    expect(afterOwn).toMatchObject({ lookups: 1, winners: 1 })
+    await writer.close()
     await store.close()
   })
 })

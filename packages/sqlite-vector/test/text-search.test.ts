@@ -1,7 +1,7 @@
 import type { SqlParams, StorageAdapter, VectorMatch } from '@engram/core'
 import { describe, expect, it } from 'vitest'
 import { createSqliteVectorStore } from '../src/index.js'
-import { openAdapter, seeded } from './helpers.js'
+import { countingStatements, openAdapter, seeded } from './helpers.js'
 
 /** Words from common to rare, so some queries mix words held by most records with words held by a few. */
 const WORDS = Array.from({ length: 60 }, (_, i) => `w${i}`)
@@ -143,6 +143,47 @@ describe('carried word bounds', () => {
     )
     expect(ids(await rankEveryMatch(db, 't u', 1, false))).toEqual(['D'])
     expect(ids(await store.query('docs', query))).toEqual(['D'])
+    await store.close()
+  })
+})
+
+describe('carried word counts', () => {
+  it('count each new record, so a word is left out once it turns common, and are read again after an update or a delete', async () => {
+    const { adapter, sql } = countingStatements(openAdapter())
+    // Words held by more than half of the records are left out of a query.
+    const store = createSqliteVectorStore({ adapter, termPruningThreshold: 1, commonTermFraction: 0.5 })
+    await store.createCollection('docs', { dimension: 2 })
+    // 100 records: x in 48 of them, y in 10 others.
+    await store.upsert(
+      'docs',
+      Array.from({ length: 100 }, (_, i) => ({
+        id: `r${i}`,
+        vector: [1, 0],
+        text: i < 48 ? `x filler${i}` : i < 58 ? `y filler${i}` : `filler${i}`,
+      })),
+    )
+    const query = { text: 'x y', mode: 'text' as const, topK: 200 }
+    const countReads = () => sql.filter((s) => s.includes('_terms WHERE')).length
+    expect(await store.query('docs', query)).toHaveLength(58)
+    const readsBefore = countReads()
+    expect(readsBefore).toBeGreaterThan(0)
+    // x is in 48 + n of 100 + n records: kept up to n = 4, left out from n = 5 (53 > 52.5).
+    for (let n = 1; n <= 6; n++) {
+      await store.upsert('docs', [{ id: `new${n}`, vector: [0, 1], text: `x fresh${n}` }])
+      const got = await store.query('docs', query)
+      expect(got.length, `after ${n} new records`).toBe(n <= 4 ? 58 + n : 10)
+    }
+    // Every count came from the records that changed, not from the index's statistics.
+    expect(countReads()).toBe(readsBefore)
+
+    // A rewritten record may have held the word before: counted afresh, and x (55 of 106) stays out.
+    await store.upsert('docs', [{ id: 'r50', vector: [1, 0], text: 'x rewritten' }])
+    expect(await store.query('docs', query)).toHaveLength(9)
+    expect(countReads()).toBe(readsBefore + 1)
+    // Deleting six x records brings x back (49 of 100).
+    await store.delete('docs', { ids: ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'] })
+    expect(await store.query('docs', query)).toHaveLength(49 + 9)
+    expect(countReads()).toBe(readsBefore + 2)
     await store.close()
   })
 })

@@ -4,12 +4,23 @@ import { marks } from './record-rows.js'
 /** The scratch FTS5 table, in the connection's temp schema, with the tokenizer every collection's text table uses. */
 const PROBE = 'engram_text_probe'
 
+/** One changed record holding a word: how often, and the record's length in tokens. */
+export interface WordHolder {
+  label: number
+  /** The record's sequence: the write batch that last changed it. */
+  seq: number
+  frequency: number
+  length: number
+}
+
 /** Where query words occur in the records changed since a collection state. */
 export interface ChangedWords {
-  /** Changed records that have text (an FTS row each). */
-  records: number
-  /** Per word, each changed record holding it: how often, and the record's length in tokens. */
-  holders: Map<string, Array<{ frequency: number; length: number }>>
+  /** The state (`seq`) the records changed since. */
+  from: number
+  /** The sequence of each changed record that has text (an FTS row each), by label. */
+  records: Map<number, number>
+  /** Per word, each changed record holding it. */
+  holders: Map<string, WordHolder[]>
 }
 
 /** Per connection: whether its probe table exists, and the queue that gives it to one search at a time. */
@@ -34,19 +45,26 @@ export function changedWords(
     probes.set(db, probe)
   }
   const own = probe
-  const read = own.queue.then(async () => {
+  const read = own.queue.then(async (): Promise<ChangedWords> => {
     if (!own.created) {
-      await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, tokenize='unicode61');
+      await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, seq UNINDEXED, tokenize='unicode61');
         CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE}_words USING fts5vocab(temp, ${PROBE}, instance);`)
       own.created = true
     }
     await db.run(`DELETE FROM temp.${PROBE}`)
-    const { changes: records } = await db.run(
-      `INSERT INTO temp.${PROBE}(rowid, text) SELECT label, text FROM ${vectors} WHERE seq > ? AND text IS NOT NULL`,
+    const { changes } = await db.run(
+      `INSERT INTO temp.${PROBE}(rowid, text, seq) SELECT label, text, seq FROM ${vectors} WHERE seq > ? AND text IS NOT NULL`,
       [from],
     )
-    const holders = new Map<string, Array<{ frequency: number; length: number }>>()
-    if (records === 0 || words.length === 0) return { records, holders }
+    const records = new Map<number, number>()
+    const holders = new Map<string, WordHolder[]>()
+    if (changes === 0) return { from, records, holders }
+    for (const row of await db.all<{ label: number; seq: number }>(
+      `SELECT rowid AS label, seq FROM temp.${PROBE}`,
+    )) {
+      records.set(Number(row.label), Number(row.seq))
+    }
+    if (words.length === 0) return { from, records, holders }
     // One row per token: a record's count is its length as FTS5 counts it for bm25().
     const lengths = new Map<number, number>()
     for (const row of await db.all<{ doc: number; n: number }>(
@@ -58,12 +76,30 @@ export function changedWords(
       `SELECT term, doc, count(*) AS n FROM temp.${PROBE}_words WHERE term IN (${marks(words.length)}) GROUP BY term, doc`,
       words,
     )) {
+      const label = Number(row.doc)
       const list = holders.get(row.term) ?? []
-      list.push({ frequency: Number(row.n), length: lengths.get(Number(row.doc)) ?? 0 })
+      list.push({
+        label,
+        seq: records.get(label) ?? 0,
+        frequency: Number(row.n),
+        length: lengths.get(label) ?? 0,
+      })
       holders.set(row.term, list)
     }
-    return { records, holders }
+    return { from, records, holders }
   })
   own.queue = read.catch(() => undefined)
   return read
+}
+
+/** The part of `changed` that changed since the later state `from`. */
+export function changedAfter(changed: ChangedWords, from: number): ChangedWords {
+  if (from === changed.from) return changed
+  const records = new Map([...changed.records].filter(([, seq]) => seq > from))
+  const holders = new Map<string, WordHolder[]>()
+  for (const [word, list] of changed.holders) {
+    const later = list.filter((holder) => holder.seq > from)
+    if (later.length > 0) holders.set(word, later)
+  }
+  return { from, records, holders }
 }

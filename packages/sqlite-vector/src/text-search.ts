@@ -1,6 +1,6 @@
 import { type FilterNode, pruneCommonTerms, type StorageAdapter } from '@engram/core'
 import { countChanged } from './changed-rows.js'
-import { type ChangedWords, changedWords } from './changed-words.js'
+import { type ChangedWords, changedAfter, changedWords } from './changed-words.js'
 import { type CollectionRow, collectionTables, currentRow } from './collection-tables.js'
 import { ftsMatchQuery } from './fts-match-query.js'
 import { fts4Rank } from './fts4-rank.js'
@@ -61,6 +61,8 @@ interface StateReads {
   totals: Fts5Totals | null | undefined
   /** The changed records since each earlier state asked about (`null`: too many). */
   changes: Map<number, ChangedWords | null>
+  /** The changed records this search read, since the oldest state it needed. */
+  probe?: ChangedWords
   /** The words whose statistics were read or carried to this state. */
   found: Map<string, WordState>
 }
@@ -303,7 +305,11 @@ export class TextSearch {
       const totals = old === undefined || old.seq > c.seq ? undefined : await this.#totals(c, reads)
       const changed =
         old === undefined || totals === undefined ? null : await this.#changedSince(c, old.seq, reads)
-      if (old === undefined || totals === undefined || changed?.records !== totals.rows - old.totals.rows) {
+      if (
+        old === undefined ||
+        totals === undefined ||
+        changed?.records.size !== totals.rows - old.totals.rows
+      ) {
         rest.push(term)
         continue
       }
@@ -390,17 +396,42 @@ export class TextSearch {
     return reads.totals ?? undefined
   }
 
-  /** The query words in the records changed since state `from`, read once per search; `null` when too many changed. */
+  /**
+   * The query words in the records changed since state `from`; `null` when more than
+   * `MOST_CARRIED_CHANGES` changed. The query's words hold at various earlier states, so the
+   * changed records are read once per search, from the oldest of them, and each later state takes
+   * its part of them.
+   */
   async #changedSince(c: CollectionRow, from: number, reads: StateReads): Promise<ChangedWords | null> {
     let changed = reads.changes.get(from)
-    if (changed === undefined) {
+    if (changed !== undefined) return changed
+    const probe = reads.probe
+    if (probe !== undefined && probe.from <= from) {
+      changed = changedAfter(probe, from)
+    } else {
       const t = collectionTables(c.cid)
-      const many =
-        (await countChanged(this.#db, t.vectors, from, MOST_CARRIED_CHANGES)) > MOST_CARRIED_CHANGES
-      changed = many ? null : await changedWords(this.#db, t.vectors, from, reads.words)
-      reads.changes.set(from, changed)
+      changed = null
+      for (const start of new Set([this.#oldestState(c, reads.words, from), from])) {
+        if ((await countChanged(this.#db, t.vectors, start, MOST_CARRIED_CHANGES)) > MOST_CARRIED_CHANGES)
+          continue
+        reads.probe = await changedWords(this.#db, t.vectors, start, reads.words)
+        changed = changedAfter(reads.probe, from)
+        break
+      }
     }
+    reads.changes.set(from, changed)
     return changed
+  }
+
+  /** The oldest earlier state (at most `from`) that the statistics kept for any of `words` hold at. */
+  #oldestState(c: CollectionRow, words: readonly string[], from: number): number {
+    const kept = this.#knownWords(c)
+    let oldest = from
+    for (const word of words) {
+      const seq = kept.get(word)?.seq
+      if (seq !== undefined && seq < oldest) oldest = seq
+    }
+    return oldest
   }
 
   /** Keeps what the search read for later states, once the collection proves still at its state. */

@@ -1,6 +1,6 @@
 import type { StorageAdapter } from '@engram/core'
 import { describe, expect, it } from 'vitest'
-import { changedWords } from '../src/changed-words.js'
+import { changedAfter, changedWords } from '../src/changed-words.js'
 import { bm25Contribution, bm25Idf, fts5Totals } from '../src/fts5-totals.js'
 import { openAdapter } from './helpers.js'
 
@@ -30,17 +30,23 @@ describe('changedWords', () => {
       '',
     ])
     const changed = await changedWords(db, 'v', 1, ['cafe', 'café', 'alpha', 'beta', 'zeta'])
-    // Records 4 to 7 changed; record 5 has no text, so no FTS row.
-    expect(changed.records).toBe(3)
+    // Records 4 to 7 changed (at sequence 2); record 5 has no text, so no FTS row.
+    expect(changed.records).toEqual(
+      new Map([
+        [4, 2],
+        [6, 2],
+        [7, 2],
+      ]),
+    )
     expect(Object.fromEntries(changed.holders)).toEqual({
       // unicode61 folds case and drops diacritics: three tokens of one word in a record of four.
-      cafe: [{ frequency: 3, length: 4 }],
-      alpha: [{ frequency: 2, length: 3 }],
-      beta: [{ frequency: 1, length: 4 }],
+      cafe: [{ label: 4, seq: 2, frequency: 3, length: 4 }],
+      alpha: [{ label: 6, seq: 2, frequency: 2, length: 3 }],
+      beta: [{ label: 4, seq: 2, frequency: 1, length: 4 }],
     })
     // The probe holds only the latest call's records.
     const none = await changedWords(db, 'v', 2, ['alpha'])
-    expect(none).toEqual({ records: 0, holders: new Map() })
+    expect(none).toEqual({ from: 2, records: new Map(), holders: new Map() })
   })
 
   it('gives each of two searches on one connection its own records, however their calls interleave', async () => {
@@ -50,10 +56,30 @@ describe('changedWords', () => {
       changedWords(db, 'v', 0, ['a']),
       changedWords(db, 'v', 1, ['a']),
     ])
-    expect(early.records).toBe(6)
+    expect(early.records.size).toBe(6)
     expect(early.holders.get('a')).toHaveLength(3)
-    expect(late.records).toBe(3)
+    expect(late.records.size).toBe(3)
     expect(late.holders.get('a')).toHaveLength(2)
+  })
+
+  it('gives a later state its part of the records read since an earlier one', async () => {
+    const db = openAdapter()
+    await collection(db, ['a', 'a b', 'b', 'a', 'b', 'a a'])
+    await db.run('UPDATE v SET seq = 3 WHERE label IN (5, 6)')
+    const since1 = await changedWords(db, 'v', 1, ['a', 'b'])
+    expect([...since1.records.keys()]).toEqual([4, 5, 6])
+    const since2 = changedAfter(since1, 2)
+    expect(since2.records).toEqual(
+      new Map([
+        [5, 3],
+        [6, 3],
+      ]),
+    )
+    expect(Object.fromEntries(since2.holders)).toEqual({
+      a: [{ label: 6, seq: 3, frequency: 2, length: 2 }],
+      b: [{ label: 5, seq: 3, frequency: 1, length: 1 }],
+    })
+    expect(changedAfter(since1, 3)).toEqual({ from: 3, records: new Map(), holders: new Map() })
   })
 })
 

@@ -188,6 +188,37 @@ describe('carried word counts', () => {
   })
 })
 
+describe('carried word counts from several states', () => {
+  it('count for each word only the records changed since the state its count holds at', async () => {
+    const { adapter, sql } = countingStatements(openAdapter())
+    const store = createSqliteVectorStore({ adapter, termPruningThreshold: 1, commonTermFraction: 0.5 })
+    await store.createCollection('docs', { dimension: 2 })
+    // 100 records: x in 40, y in 49, w in 5, apart.
+    await store.upsert(
+      'docs',
+      Array.from({ length: 100 }, (_, i) => ({
+        id: `r${i}`,
+        vector: [1, 0],
+        text: i < 40 ? `x a${i}` : i < 89 ? `y a${i}` : i < 94 ? `w a${i}` : `a${i}`,
+      })),
+    )
+    const query = (text: string) => store.query('docs', { text, mode: 'text', topK: 200 })
+    expect(await query('x y')).toHaveLength(89)
+    await store.upsert('docs', [{ id: 'new1', vector: [0, 1], text: 'x y new1' }])
+    // y: 50 of 101, kept; its count now holds at this state, x's still at the first.
+    expect(await query('y w')).toHaveLength(55)
+    await store.upsert('docs', [{ id: 'new2', vector: [0, 1], text: 'x y new2' }])
+    // y: 51 of 102, still kept (counting new1 twice would make it 52 and leave it out). Both counts
+    // come from one read of the records changed since the older state, not from the index.
+    const before = sql.length
+    expect(await query('x y')).toHaveLength(91)
+    const ran = sql.slice(before)
+    expect(ran.filter((s) => s.includes('_terms WHERE'))).toEqual([])
+    expect(ran.filter((s) => s.includes('INSERT INTO temp.engram_text_probe'))).toHaveLength(1)
+    await store.close()
+  })
+})
+
 /**
  * The reference: the best `k` of the OR of the query's words by `bm25()`, every match ranked in
  * one statement, ties by label, as text search promises (no word is pruned in these tests).

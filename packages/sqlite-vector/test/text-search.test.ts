@@ -147,20 +147,26 @@ describe('carried word bounds', () => {
   })
 })
 
+/**
+ * A store on a counting adapter that leaves out words held by more than half of the records,
+ * with a collection of 100 records whose texts `text` gives.
+ */
+async function halfPruning(text: (i: number) => string) {
+  const { adapter, sql } = countingStatements(openAdapter())
+  const store = createSqliteVectorStore({ adapter, termPruningThreshold: 1, commonTermFraction: 0.5 })
+  await store.createCollection('docs', { dimension: 2 })
+  await store.upsert(
+    'docs',
+    Array.from({ length: 100 }, (_, i) => ({ id: `r${i}`, vector: [1, 0], text: text(i) })),
+  )
+  return { store, sql }
+}
+
 describe('carried word counts', () => {
   it('count each new record, so a word is left out once it turns common, and are read again after an update or a delete', async () => {
-    const { adapter, sql } = countingStatements(openAdapter())
-    // Words held by more than half of the records are left out of a query.
-    const store = createSqliteVectorStore({ adapter, termPruningThreshold: 1, commonTermFraction: 0.5 })
-    await store.createCollection('docs', { dimension: 2 })
-    // 100 records: x in 48 of them, y in 10 others.
-    await store.upsert(
-      'docs',
-      Array.from({ length: 100 }, (_, i) => ({
-        id: `r${i}`,
-        vector: [1, 0],
-        text: i < 48 ? `x filler${i}` : i < 58 ? `y filler${i}` : `filler${i}`,
-      })),
+    // x in 48 of the records, y in 10 others.
+    const { store, sql } = await halfPruning((i) =>
+      i < 48 ? `x filler${i}` : i < 58 ? `y filler${i}` : `filler${i}`,
     )
     const query = { text: 'x y', mode: 'text' as const, topK: 200 }
     const countReads = () => sql.filter((s) => s.includes('_terms WHERE')).length
@@ -190,17 +196,9 @@ describe('carried word counts', () => {
 
 describe('carried word counts from several states', () => {
   it('count for each word only the records changed since the state its count holds at', async () => {
-    const { adapter, sql } = countingStatements(openAdapter())
-    const store = createSqliteVectorStore({ adapter, termPruningThreshold: 1, commonTermFraction: 0.5 })
-    await store.createCollection('docs', { dimension: 2 })
-    // 100 records: x in 40, y in 49, w in 5, apart.
-    await store.upsert(
-      'docs',
-      Array.from({ length: 100 }, (_, i) => ({
-        id: `r${i}`,
-        vector: [1, 0],
-        text: i < 40 ? `x a${i}` : i < 89 ? `y a${i}` : i < 94 ? `w a${i}` : `a${i}`,
-      })),
+    // x in 40 of the records, y in 49, w in 5, apart.
+    const { store, sql } = await halfPruning((i) =>
+      i < 40 ? `x a${i}` : i < 89 ? `y a${i}` : i < 94 ? `w a${i}` : `a${i}`,
     )
     const query = (text: string) => store.query('docs', { text, mode: 'text', topK: 200 })
     expect(await query('x y')).toHaveLength(89)

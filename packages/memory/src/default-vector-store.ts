@@ -51,7 +51,13 @@ export async function defaultVectorStore(
     )
     return (adapter) => createSqliteVectorStore({ adapter, exactBelow })
   }
-  return (adapter) => createSqliteVectorStore({ adapter, ann: { path: annPath }, exactBelow })
+  // Writers leave index builds to the reader, which Memory asks to start them after each commit.
+  return (adapter, role) =>
+    createSqliteVectorStore({
+      adapter,
+      ann: { path: annPath, buildAfterWrites: role === 'reader' },
+      exactBelow,
+    })
 }
 
 type VectorStoreFactoryOf<C> = (config: C) => ReturnType<VectorStoreFactory>

@@ -65,7 +65,7 @@ export {
 } from './migrate-schema.js'
 export type { StorageTarget } from './open-storage.js'
 export { createOpenAIEmbedder, type OpenAIEmbedderConfig } from './openai-embedder.js'
-export type { VectorStoreFactory } from './same-database-vectors.js'
+export type { VectorStoreFactory, VectorStoreRole } from './same-database-vectors.js'
 export {
   type AnnIndexFactory,
   type AnnIndexOptions,

@@ -113,7 +113,7 @@ export class Memory {
     this.#promisedHybrid = parts.promisedHybrid
     this.#outbox = new VectorOutbox(parts.storage, parts.vectors, parts.collection)
     this.#writes = parts.sameDatabase
-      ? new SameDatabaseVectors(parts.storage, parts.sameDatabase, parts.collection)
+      ? new SameDatabaseVectors(parts.storage, parts.sameDatabase, parts.collection, parts.vectors)
       : this.#outbox
     this.graph = new KnowledgeGraph(parts.storage)
     this.state = new AgentState(parts.storage)
@@ -149,7 +149,7 @@ export class Memory {
           warnings.exactOnly(reason, collection, exactBelow),
         )
       }
-      vectors = checkVectorStore(sameDatabase ? sameDatabase(storage) : vectorsOption)
+      vectors = checkVectorStore(sameDatabase ? sameDatabase(storage, 'reader') : vectorsOption)
       const memory = new Memory({
         storage,
         vectors,

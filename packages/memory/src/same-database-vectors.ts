@@ -12,13 +12,23 @@ import type { VectorWrites } from './vector-writes.js'
 
 /**
  * Makes a vector store on an adapter. Give `Memory.open` one (as `vectors`) when the store keeps
- * its vectors in the same database as `storage`: `Memory` then calls it with `storage` for
- * reads, and with write transactions, so a trace and its vector commit together.
+ * its vectors in the same database as `storage`: `Memory` then calls it once with `storage` and
+ * `'reader'` for the store that answers recalls, and with write transactions and `'writer'` for
+ * the stores that write in them, so a trace and its vector commit together. A writer should
+ * leave index builds to the reader (`ann.buildAfterWrites: false` on the SQLite store), which
+ * `Memory` asks to start them once each write commits (`prepareIndex`).
  *
  * @example
- * Memory.open({ storage, vectors: (adapter) => createSqliteVectorStore({ adapter, ann: { path } }) })
+ * Memory.open({
+ *   storage,
+ *   vectors: (adapter, role) =>
+ *     createSqliteVectorStore({ adapter, ann: { path, buildAfterWrites: role === 'reader' } }),
+ * })
  */
-export type VectorStoreFactory = (adapter: StorageAdapter) => VectorStore
+export type VectorStoreFactory = (adapter: StorageAdapter, role: VectorStoreRole) => VectorStore
+
+/** What a store made by a `VectorStoreFactory` is for: answering recalls, or writing inside a memory's transactions. */
+export type VectorStoreRole = 'reader' | 'writer'
 
 interface Writer {
   adapter: LentAdapter
@@ -35,14 +45,16 @@ export class SameDatabaseVectors implements VectorWrites {
   readonly #storage: StorageAdapter
   readonly #make: VectorStoreFactory
   readonly #collection: string
+  readonly #reader: VectorStore
   readonly #idle: Writer[] = []
   #closed = false
 
-  /** Writes to `collection` through stores `make` builds on lent transactions of `storage`. */
-  constructor(storage: StorageAdapter, make: VectorStoreFactory, collection: string) {
+  /** Writes to `collection` through stores `make` builds on lent transactions of `storage`; `reader` answers recalls. */
+  constructor(storage: StorageAdapter, make: VectorStoreFactory, collection: string, reader: VectorStore) {
     this.#storage = storage
     this.#make = make
     this.#collection = collection
+    this.#reader = reader
   }
 
   async upsert(tx: StorageAdapter, records: readonly ValidRecord[]): Promise<void> {
@@ -53,7 +65,13 @@ export class SameDatabaseVectors implements VectorWrites {
     if (ids.length > 0) await this.#within(tx, (store) => store.delete(this.#collection, { ids: [...ids] }))
   }
 
-  async settle(): Promise<void> {}
+  /** The writes committed: the reader may start the index build or catch-up they make due, without waiting for it. */
+  async settle(): Promise<void> {
+    const reader = this.#reader as VectorStore & { prepareIndex?: (collection: string) => Promise<void> }
+    // Only sooner readiness rides on it: the next recall starts whatever this could not.
+    if (typeof reader.prepareIndex === 'function')
+      await reader.prepareIndex(this.#collection).catch(() => undefined)
+  }
 
   async close(): Promise<void> {
     this.#closed = true
@@ -78,7 +96,7 @@ export class SameDatabaseVectors implements VectorWrites {
 
   #newWriter(): Writer {
     const adapter = new LentAdapter(this.#storage)
-    return { adapter, store: this.#make(adapter) }
+    return { adapter, store: this.#make(adapter, 'writer') }
   }
 }
 

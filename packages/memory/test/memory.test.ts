@@ -221,6 +221,22 @@ describe('Memory.open', () => {
     }
   })
 
+  it('starts the HNSW build in the background once a rememberMany commits, before any recall', async () => {
+    const memory = await open({ exactBelow: 10 })
+    const vectors = memory.vectors as SqliteVectorStore
+    // More records than an index takes in within a query (500): built in a worker thread.
+    await memory.rememberMany(
+      Array.from({ length: 600 }, (_, i) => ({ text: `fact ${i} about topic ${i % 17}` })),
+    )
+    expect(await vectors.annStatus(memory.collection)).toMatchObject({ open: false, building: true })
+    await vectors.buildIndex(memory.collection)
+    expect(await vectors.annStatus(memory.collection)).toMatchObject({
+      open: true,
+      size: 600,
+      source: 'rebuilt',
+    })
+  })
+
   it('measures the embedding dimension instead of assuming it', async () => {
     const memory = await open({ embed: createLocalEmbedder({ dimensions: 64 }) })
     expect(memory.dimensions).toBe(64)

@@ -1,6 +1,7 @@
 import {
   type AnnIndexFactory,
   type AnnIndexOptions,
+  booleanOption,
   type CheckpointedAnnIndex,
   HNSW_DEFAULTS,
   type HnswSettings,
@@ -52,6 +53,13 @@ export interface SqliteVectorAnnConfig extends HnswSettings {
    * Default is `500`.
    */
   backgroundAbove?: number
+  /**
+   * Whether this store's writes start the background build or catch-up they make due. Default is
+   * `true`. A store that writes only inside transactions it is lent (a memory's vector writers)
+   * turns it off: a build it started would read through a transaction that is gone, or not yet
+   * committed. The store that answers queries then starts it with `prepareIndex`.
+   */
+  buildAfterWrites?: boolean
   /** Opens an index. Default is `createHnswIndex` from `@engram/hnsw-sidecar`. */
   createIndex?: AnnIndexFactory
   /** Deletes an index's files. Default is `removeHnswIndex` from `@engram/hnsw-sidecar`. */
@@ -78,6 +86,8 @@ export interface AnnTierConfig extends Required<HnswSettings> {
   persistEvery: number
   /** Records to take in past which an index is built in the background. */
   backgroundAbove: number
+  /** Whether writes start the background work they make due. */
+  buildAfterWrites: boolean
 }
 
 /** The settings `checkAnnConfig` returns: the index functions stay open until the sidecar is loaded. */
@@ -106,6 +116,7 @@ export function checkAnnConfig(ann: SqliteVectorAnnConfig, db: StorageAdapter): 
     databasePath: inMemory ? undefined : ann.path,
     persistEvery: integerOption(ann.persistEvery, 10_000, 'ann.persistEvery'),
     backgroundAbove: integerOption(ann.backgroundAbove, 500, 'ann.backgroundAbove', 0),
+    buildAfterWrites: booleanOption(ann.buildAfterWrites, true, 'ann.buildAfterWrites'),
     m: integerOption(ann.m, HNSW_DEFAULTS.m, 'ann.m', 2),
     efConstruction: integerOption(ann.efConstruction, HNSW_DEFAULTS.efConstruction, 'ann.efConstruction'),
     efSearch: integerOption(ann.efSearch, HNSW_DEFAULTS.efSearch, 'ann.efSearch'),

@@ -87,6 +87,12 @@ export interface SqliteVectorStore extends VectorStore {
   /** Where a collection's ANN index stands (whether it is open or building, its size and the sequence it has applied). */
   annStatus(collection: string): Promise<AnnStatus>
   /**
+   * Starts the background build or catch-up the collection's ANN index needs after writes made
+   * elsewhere (another store, a transaction lent to a writer), without waiting for it: the next
+   * query finds the index ready sooner. Does nothing without `ann` or below `exactBelow`.
+   */
+  prepareIndex(collection: string): Promise<void>
+  /**
    * Builds the collection's ANN index now, or catches it up, and resolves once it answers with
    * every record; a failed background build is tried again. Queries never wait for a build (they
    * search exactly meanwhile), so call this after a bulk load to have the index ready. Without
@@ -218,6 +224,10 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       },
       'read',
     )
+  }
+
+  async prepareIndex(collection: string): Promise<void> {
+    return this.onCollection(collection, async (c) => this.#startIndexWork(c), 'read')
   }
 
   async buildIndex(collection: string): Promise<void> {
@@ -464,6 +474,11 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
    * left for that query, which searches exactly and reports it in `annStatus`.
    */
   #prepareIndex(c: CollectionRow): void {
+    if (this.#ann?.buildAfterWrites) this.#startIndexWork(c)
+  }
+
+  /** Starts the collection's background index work, if it needs any; a failure is left for the next query. */
+  #startIndexWork(c: CollectionRow): void {
     if (this.#ann === undefined || c.count < this.#exactBelow) return
     this.#annTier()
       .then((tier) => tier.prepare(c))

@@ -99,6 +99,37 @@ describe('sqlite-vector ANN index built in the background', () => {
     await store.close()
   })
 
+  it('leaves the build to the querying store when writes are not to start it (a writer on lent transactions)', async () => {
+    const path = newDatabase()
+    const adapter = open(path)
+    let writerBuilds = 0
+    const settings = { exactBelow: 10, ann: { path, backgroundAbove: 10 } }
+    const writer = createSqliteVectorStore({
+      adapter,
+      ...settings,
+      ann: {
+        ...settings.ann,
+        buildAfterWrites: false,
+        buildIndex: async (options, plan, build) => {
+          writerBuilds++
+          return buildHnswIndex(options, plan, build)
+        },
+      },
+    })
+    const reader = createSqliteVectorStore({ adapter, ...settings })
+    await writer.createCollection('docs', { dimension: 8 })
+    await writer.upsert('docs', records(vectors(100, 8, 9)))
+    expect(await writer.annStatus('docs')).toMatchObject({ open: false, building: false })
+    // The querying store starts it after the writes, without a query and without waiting for it.
+    await reader.prepareIndex('docs')
+    expect(await reader.annStatus('docs')).toMatchObject({ building: true })
+    await reader.buildIndex('docs')
+    expect(await reader.annStatus('docs')).toMatchObject({ open: true, size: 100, building: false })
+    expect(writerBuilds).toBe(0)
+    await writer.close()
+    await reader.close()
+  })
+
   it('keeps answering exactly after a failed build, reports it, and builds on buildIndex()', async () => {
     const path = newDatabase()
     let allowed = false

@@ -1,4 +1,5 @@
 import type { StorageAdapter } from '@engram/core'
+import { FTS5_TOKENIZE } from './collection-tables.js'
 import { marks } from './record-rows.js'
 
 /** The scratch FTS5 table, in the connection's temp schema, with the tokenizer every collection's text table uses. */
@@ -47,7 +48,7 @@ export function changedWords(
   const own = probe
   const read = own.queue.then(async (): Promise<ChangedWords> => {
     if (!own.created) {
-      await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, seq UNINDEXED, tokenize='unicode61');
+      await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, seq UNINDEXED, ${FTS5_TOKENIZE});
         CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE}_words USING fts5vocab(temp, ${PROBE}, instance);`)
       own.created = true
     }

@@ -3,6 +3,9 @@ import type { StorageAdapter, VectorMetric } from '@engram/core'
 /** The registry of collections: one row per collection, shared by every store on the database. */
 export const REGISTRY = 'engram_collections'
 
+/** The tokenizer of every collection's FTS5 table, and of the scratch table text search scores changed records in. */
+export const FTS5_TOKENIZE = "tokenize='unicode61'"
+
 /** The registry's columns, in `CollectionRow`'s order. */
 export const REGISTRY_COLUMNS = 'cid, name, uid, dimension, metric, fts, seq, floor, count'
 
@@ -81,7 +84,7 @@ export async function createCollectionTables(
     CREATE INDEX ${t.vectors}_seq ON ${t.vectors}(seq);
     CREATE TABLE ${t.gone} (label INTEGER PRIMARY KEY, seq INTEGER NOT NULL);`
   if (fts) {
-    const using = fts === 'fts5' ? `fts5(text, tokenize='unicode61')` : 'fts4(text, tokenize=unicode61)'
+    const using = fts === 'fts5' ? `fts5(text, ${FTS5_TOKENIZE})` : 'fts4(text, tokenize=unicode61)'
     script += `
     CREATE VIRTUAL TABLE ${t.text} USING ${using};
     CREATE TRIGGER ${t.vectors}_ai AFTER INSERT ON ${t.vectors} WHEN new.text IS NOT NULL BEGIN

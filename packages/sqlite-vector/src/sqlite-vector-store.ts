@@ -260,8 +260,8 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
    * re-creation) the query runs again on the current row. So does a query that failed as a stale
    * row would make it fail (`NOT_FOUND`, `DIMENSION_MISMATCH`) once the row turns out to have
    * changed. A remembered row's tombstone floor may be behind; every catch-up reads the floor
-   * itself after the tombstones, so none relies on it. Reads and writes read the row first, and a
-   * write forgets it.
+   * itself after the tombstones, so none relies on it. Reads and writes read the row first; a
+   * write moves the change count, so the next query reads it again.
    */
   protected override async withCollection<T>(
     name: string,
@@ -283,12 +283,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
         return fn(current)
       }
     }
-    try {
-      return await fn(await this.#lookUp(name))
-    } finally {
-      // A write changes the row: what was remembered before it ends is older than it.
-      if (use === 'write') this.#known.delete(name)
-    }
+    return fn(await this.#lookUp(name))
   }
 
   protected async addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {

@@ -28,7 +28,7 @@ export interface HnswModule {
     initIndex(options: { maxElements: number; m: number; efConstruction: number }): void
     addPoint(point: number[], label: number): void
     setEf(ef: number): void
-    searchKnn(query: number[], k: number): { neighbors: number[] }
+    searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] }
   }
 }
 

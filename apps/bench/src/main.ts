@@ -15,10 +15,13 @@ import type { VectorSize } from './vectors-suite.js'
 const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => Promise<void> }> = {
   overhead: {
     about:
-      'quick: @engram/sqlite-native against raw better-sqlite3 (point read, 1,000-row inserts), and the HNSW sidecar against hnswlib-node at 10k × 384, about a minute',
+      'quick: @engram/sqlite-native against raw better-sqlite3 (point read, 1,000-row inserts), and the HNSW sidecar against hnswlib-node (alone, and with a hand-written read of the winners) at 10k × 384, about a minute',
     run: async (options) => {
       await (await import('./sqlite-overhead.js')).sqliteOverhead({ smoke: options.smoke })
-      await (await import('./sidecar-overhead.js')).sidecarOverhead({ smoke: options.smoke })
+      await (await import('./sidecar-overhead.js')).sidecarOverhead({
+        smoke: options.smoke,
+        ...(options.sizes ? { sizes: options.sizes } : {}),
+      })
     },
   },
   sql: {
@@ -88,7 +91,7 @@ ${Object.entries(SUITES)
 options:
   --smoke             tiny sizes: checks that every system still runs; the figures mean nothing
   --embeddings <file> vectors suite: real vectors instead of generated ones (.f32 raw float32 with --dim, or .jsonl)
-  --sizes <list>      vectors and scale suites: sizes to run, e.g. 10000x384,100000x384
+  --sizes <list>      vectors, scale and overhead (its sidecar part) suites: sizes to run, e.g. 10000x384,100000x384
   --tiers <list>      scale suite: sqlite-exact,sqlite-hnsw,pgvector (default all)
   --point-minutes <n> scale suite: minutes one tier may spend on one size before it is stopped (default 60)
   --max-rss-gib <n>   scale suite: GiB of RSS one tier's process may reach before it is stopped (default 12)

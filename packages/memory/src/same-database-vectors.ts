@@ -16,7 +16,7 @@ import type { VectorWrites } from './vector-writes.js'
  * `'reader'` for the store that answers recalls, and with write transactions and `'writer'` for
  * the stores that write in them, so a trace and its vector commit together. A writer should
  * leave index builds to the reader (`ann.buildAfterWrites: false` on the SQLite store), which
- * `Memory` asks to start them once each write commits (`prepareIndex`).
+ * `Memory` asks to take in each write, or start the build it made due, once it commits (`prepareIndex`).
  *
  * @example
  * Memory.open({
@@ -65,10 +65,10 @@ export class SameDatabaseVectors implements VectorWrites {
     if (ids.length > 0) await this.#within(tx, (store) => store.delete(this.#collection, { ids: [...ids] }))
   }
 
-  /** The writes committed: the reader may start the index build or catch-up they make due, without waiting for it. */
+  /** The writes committed: the reader takes a small write into its index now, or starts the build or catch-up a large one made due. */
   async settle(): Promise<void> {
     const reader = this.#reader as VectorStore & { prepareIndex?: (collection: string) => Promise<void> }
-    // Only sooner readiness rides on it: the next recall starts whatever this could not.
+    // Only readiness rides on it: the next recall applies or starts whatever this could not.
     if (typeof reader.prepareIndex === 'function')
       await reader.prepareIndex(this.#collection).catch(() => undefined)
   }

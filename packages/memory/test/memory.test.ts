@@ -237,6 +237,19 @@ describe('Memory.open', () => {
     })
   })
 
+  it('takes each remember() into an open HNSW index when it commits, so the next recall applies nothing', async () => {
+    const memory = await open({ exactBelow: 3 })
+    const vectors = memory.vectors as SqliteVectorStore
+    for (const fact of FACTS.slice(0, 3)) await memory.remember(fact)
+    await memory.recall('coral reef', { mode: 'vector' })
+    expect(await vectors.annStatus(memory.collection)).toMatchObject({ open: true, size: 3 })
+    await memory.remember('Octopuses have three hearts')
+    // Read before any recall: remember() itself brought the index up to the new sequence.
+    const status = await vectors.annStatus(memory.collection)
+    expect(status).toMatchObject({ open: true, size: 4, building: false })
+    expect(status.appliedSequence).toBe(status.sequence)
+  })
+
   it('measures the embedding dimension instead of assuming it', async () => {
     const memory = await open({ embed: createLocalEmbedder({ dimensions: 64 }) })
     expect(memory.dimensions).toBe(64)

@@ -103,9 +103,13 @@ export class AnnTier {
     })
   }
 
-  /** After a write: starts the background build or catch-up the collection now needs, if any; applies nothing itself. */
-  async prepare(collection: CollectionRow): Promise<void> {
-    await this.#locked(() => this.#ready(collection, 'write'))
+  /**
+   * After a write: starts the background build or catch-up the collection now needs, if any.
+   * With `applyUpTo`, an open index that is at most that many written records behind is caught
+   * up here instead, so the next query does not pay for it; otherwise nothing is applied here.
+   */
+  async prepare(collection: CollectionRow, applyUpTo = 0): Promise<void> {
+    await this.#locked(() => this.#ready(collection, 'write', applyUpTo))
   }
 
   /**
@@ -219,9 +223,10 @@ export class AnnTier {
   /**
    * The collection's index, opened or built if needed and caught up with the database; or
    * `undefined` when that takes a background build (started here), one is already running, or
-   * the last one failed.
+   * the last one failed. A write catches an open index up only when at most `applyUpTo` written
+   * records are pending.
    */
-  async #ready(collection: CollectionRow, need: Need): Promise<OpenIndex | undefined> {
+  async #ready(collection: CollectionRow, need: Need, applyUpTo = 0): Promise<OpenIndex | undefined> {
     if (this.#closed) throw new StorageError('CLOSED', 'The vector store is closed; open a new one')
     const name = collection.name
     let open = this.#open.get(name)
@@ -260,19 +265,20 @@ export class AnnTier {
       this.#open.set(name, open)
     }
     if (collection.seq > open.applied) {
-      if ((await this.#pending(collection, open)) > background) {
+      const pending = await this.#pending(collection, open)
+      if (pending > background) {
         // Replaced by an index built from its file and these changes; exact search answers meanwhile.
         this.#open.delete(name)
         await open.index.close()
         this.#start(collection)
         return undefined
       }
-      if (need === 'write') return open
+      if (need === 'write' && pending > applyUpTo) return open
       if (!(await this.#catchUp(collection, open))) {
         // Another store pruned tombstones this index needed while it caught up: start over from the file.
         this.#open.delete(name)
         await open.index.close()
-        return this.#ready(await this.#current(collection), need)
+        return this.#ready(await this.#current(collection), need, applyUpTo)
       }
     }
     return open

@@ -130,6 +130,39 @@ describe('sqlite-vector ANN index built in the background', () => {
     await reader.close()
   })
 
+  it('takes a small backlog into an open index on prepareIndex(), and leaves a larger one to the next query', async () => {
+    const path = newDatabase()
+    const adapter = open(path)
+    const settings = { exactBelow: 10, ann: { path, backgroundAbove: 200 } }
+    const writer = createSqliteVectorStore({
+      adapter,
+      ...settings,
+      ann: { ...settings.ann, buildAfterWrites: false },
+    })
+    const reader = createSqliteVectorStore({ adapter, ...settings })
+    await writer.createCollection('docs', { dimension: 8 })
+    await writer.upsert('docs', records(vectors(50, 8, 4)))
+    await reader.buildIndex('docs')
+    await writer.upsert('docs', records(vectors(3, 8, 5), 'a'))
+    const behind = await reader.annStatus('docs')
+    expect(behind.appliedSequence).toBeLessThan(behind.sequence)
+    await reader.prepareIndex('docs')
+    const caughtUp = await reader.annStatus('docs')
+    expect(caughtUp).toMatchObject({ open: true, size: 53, building: false })
+    expect(caughtUp.appliedSequence).toBe(caughtUp.sequence)
+    // 70 records: more than prepareIndex() applies, fewer than a background catch-up needs.
+    await writer.upsert('docs', records(vectors(70, 8, 6), 'b'))
+    await reader.prepareIndex('docs')
+    const left = await reader.annStatus('docs')
+    expect(left).toMatchObject({ open: true, size: 53, building: false })
+    expect(left.appliedSequence).toBeLessThan(left.sequence)
+    const probe = vectors(70, 8, 6)[69] as Float32Array
+    expect((await reader.query('docs', { vector: probe, topK: 1 }))[0]?.id).toBe('b69')
+    expect(await reader.annStatus('docs')).toMatchObject({ size: 123 })
+    await writer.close()
+    await reader.close()
+  })
+
   it('keeps answering exactly after a failed build, reports it, and builds on buildIndex()', async () => {
     const path = newDatabase()
     let allowed = false

@@ -247,7 +247,10 @@ export class AnnTier {
     else if (failure !== undefined && need !== 'build') return undefined
     const background = this.#config.backgroundAbove
     if (!open) {
-      if (need === 'write') {
+      // A write never builds an index on the main thread. One asked to apply what it wrote
+      // (`applyUpTo`) opens a usable index file as a query would, so the queries after it do not
+      // search exactly while a worker loads that same file.
+      if (need === 'write' && applyUpTo === 0) {
         if (collection.count > background) this.#start(collection)
         return undefined
       }
@@ -255,9 +258,9 @@ export class AnnTier {
       const applied = parseCheckpoint(index.checkpoint, collection)
       if (applied !== undefined) {
         open = { index, uid: collection.uid, applied, pending: 0, source: 'file', path: this.#path(name) }
-      } else if (collection.count > background) {
+      } else if (collection.count > background || need === 'write') {
         await index.close()
-        this.#start(collection)
+        if (collection.count > background) this.#start(collection)
         return undefined
       } else {
         open = await this.#buildHere(collection, index)

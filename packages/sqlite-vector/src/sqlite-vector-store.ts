@@ -87,12 +87,13 @@ export interface SqliteVectorStore extends VectorStore {
   /** Where a collection's ANN index stands (whether it is open or building, its size and the sequence it has applied). */
   annStatus(collection: string): Promise<AnnStatus>
   /**
-   * Call after writes made elsewhere (another store, a transaction lent to a writer). An open
-   * index at most 64 written records behind takes them in now, so the next query does not wait
-   * for them (a memory calls this once each write commits, so `remember()` pays for its own
-   * vector, as a write to any index does); a larger backlog starts the background build or
-   * catch-up it needs, without waiting for it, so the next query finds the index ready sooner.
-   * Does nothing without `ann` or below `exactBelow`.
+   * Call after writes made elsewhere (another store, a transaction lent to a writer). An index at
+   * most 64 written records behind takes them in now (opened from its file first, as a query
+   * would open it, if this store has not opened it yet), so the next query does not wait for them:
+   * a memory calls this once each write commits, so `remember()` pays for its own vector, as a
+   * write to any index does. A larger backlog, or a collection with no usable index file, starts
+   * the background build or catch-up it needs without waiting for it. Does nothing without `ann`
+   * or below `exactBelow`.
    */
   prepareIndex(collection: string): Promise<void>
   /**

@@ -163,6 +163,34 @@ describe('sqlite-vector ANN index built in the background', () => {
     await reader.close()
   })
 
+  it('opens the index file on prepareIndex() after a reopen, rather than loading it in a worker while queries search exactly', async () => {
+    const path = newDatabase()
+    const settings = { exactBelow: 10, ann: { path, backgroundAbove: 20 } }
+    const first = createSqliteVectorStore({ adapter: open(path), ...settings })
+    await first.createCollection('docs', { dimension: 8 })
+    await first.upsert('docs', records(vectors(50, 8, 7)))
+    await first.buildIndex('docs')
+    await first.close()
+
+    const adapter = open(path)
+    const writer = createSqliteVectorStore({
+      adapter,
+      ...settings,
+      ann: { ...settings.ann, buildAfterWrites: false },
+    })
+    const reader = createSqliteVectorStore({ adapter, ...settings })
+    // A write before this process's first query, as an agent that stores a message and then recalls.
+    await writer.upsert('docs', records(vectors(1, 8, 8), 'new'))
+    await reader.prepareIndex('docs')
+    const status = await reader.annStatus('docs')
+    expect(status).toMatchObject({ open: true, source: 'file', size: 51, building: false })
+    expect(status.appliedSequence).toBe(status.sequence)
+    const probe = vectors(1, 8, 8)[0] as Float32Array
+    expect((await reader.query('docs', { vector: probe, topK: 1 }))[0]?.id).toBe('new0')
+    await writer.close()
+    await reader.close()
+  })
+
   it('keeps answering exactly after a failed build, reports it, and builds on buildIndex()', async () => {
     const path = newDatabase()
     let allowed = false

@@ -24,8 +24,26 @@ export interface ChangedWords {
   holders: Map<string, WordHolder[]>
 }
 
-/** Per connection: whether its probe table exists, and the queue that gives it to one search at a time. */
-const probes = new WeakMap<StorageAdapter, { created: boolean; queue: Promise<unknown> }>()
+/** One changed record as the probe tokenized it: its sequence then, its length, and how often each word occurs. */
+interface Tokenized {
+  seq: number
+  length: number
+  counts: Map<string, number>
+}
+
+/** Tokenized records kept per vector table before they are dropped and read again (a few MB at most). */
+const MOST_TOKENIZED = 4000
+/** Labels per `IN (…)` list when the probe reads records by label. */
+const LABELS_PER_READ = 500
+
+/**
+ * Per connection: whether its probe table exists, the queue that gives it to one search at a
+ * time, and the records it has tokenized, by vector table and label.
+ */
+const probes = new WeakMap<
+  StorageAdapter,
+  { created: boolean; queue: Promise<unknown>; tokenized: Map<string, Map<number, Tokenized>> }
+>()
 
 /**
  * The records of the vector table `vectors` changed since sequence `from`, tokenized by a scratch
@@ -33,6 +51,13 @@ const probes = new WeakMap<StorageAdapter, { created: boolean; queue: Promise<un
  * in each and each one's length in tokens: what `bm25()` reads for them, without the count of
  * every record holding each word that every `bm25()` statement starts with. Callers check first
  * that few records changed (`countChanged`).
+ *
+ * A record is tokenized once per version: its words are kept under its label and sequence, and a
+ * later call reads only the records written since (a search after each write, as an agent makes
+ * them, would otherwise tokenize every record changed since its words' statistics were read). A
+ * record's sequence changes with every write to it, and a committed label and sequence are never
+ * given to another text, so a kept entry is never stale; one read while a write committed in
+ * between is kept under the older sequence, which no later call asks for.
  */
 export function changedWords(
   db: StorageAdapter,
@@ -42,55 +67,82 @@ export function changedWords(
 ): Promise<ChangedWords> {
   let probe = probes.get(db)
   if (probe === undefined) {
-    probe = { created: false, queue: Promise.resolve() }
+    probe = { created: false, queue: Promise.resolve(), tokenized: new Map() }
     probes.set(db, probe)
   }
   const own = probe
   const read = own.queue.then(async (): Promise<ChangedWords> => {
-    if (!own.created) {
-      await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, seq UNINDEXED, ${FTS5_TOKENIZE});
-        CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE}_words USING fts5vocab(temp, ${PROBE}, instance);`)
-      own.created = true
-    }
-    await db.run(`DELETE FROM temp.${PROBE}`)
-    const { changes } = await db.run(
-      `INSERT INTO temp.${PROBE}(rowid, text, seq) SELECT label, text, seq FROM ${vectors} WHERE seq > ? AND text IS NOT NULL`,
+    // Through the `seq` index; asked for label order, SQLite would walk the whole table instead.
+    const rows = await db.all<{ label: number; seq: number }>(
+      `SELECT label, seq FROM ${vectors} WHERE seq > ? AND text IS NOT NULL ORDER BY seq, label`,
       [from],
     )
-    const records = new Map<number, number>()
+    rows.sort((a, b) => a.label - b.label)
+    const records = new Map(rows.map((row) => [Number(row.label), Number(row.seq)]))
+    let kept = own.tokenized.get(vectors)
+    if (kept === undefined || kept.size > MOST_TOKENIZED) {
+      kept = new Map()
+      own.tokenized.set(vectors, kept)
+    }
+    const missing = [...records]
+      .filter(([label, seq]) => kept.get(label)?.seq !== seq)
+      .map(([label]) => label)
+    if (missing.length > 0) await tokenize(db, own, vectors, missing, kept)
     const holders = new Map<string, WordHolder[]>()
-    if (changes === 0) return { from, records, holders }
-    for (const row of await db.all<{ label: number; seq: number }>(
-      `SELECT rowid AS label, seq FROM temp.${PROBE}`,
-    )) {
-      records.set(Number(row.label), Number(row.seq))
-    }
-    if (words.length === 0) return { from, records, holders }
-    // One row per token: a record's count is its length as FTS5 counts it for bm25().
-    const lengths = new Map<number, number>()
-    for (const row of await db.all<{ doc: number; n: number }>(
-      `SELECT doc, count(*) AS n FROM temp.${PROBE}_words GROUP BY doc`,
-    )) {
-      lengths.set(Number(row.doc), Number(row.n))
-    }
-    for (const row of await db.all<{ term: string; doc: number; n: number }>(
-      `SELECT term, doc, count(*) AS n FROM temp.${PROBE}_words WHERE term IN (${marks(words.length)}) GROUP BY term, doc`,
-      words,
-    )) {
-      const label = Number(row.doc)
-      const list = holders.get(row.term) ?? []
-      list.push({
-        label,
-        seq: records.get(label) ?? 0,
-        frequency: Number(row.n),
-        length: lengths.get(label) ?? 0,
-      })
-      holders.set(row.term, list)
+    for (const word of words) {
+      const list: WordHolder[] = []
+      for (const [label, seq] of records) {
+        const record = kept.get(label)
+        const frequency = record?.seq === seq ? (record.counts.get(word) ?? 0) : 0
+        if (record !== undefined && frequency > 0) list.push({ label, seq, frequency, length: record.length })
+      }
+      if (list.length > 0) holders.set(word, list)
     }
     return { from, records, holders }
   })
   own.queue = read.catch(() => undefined)
   return read
+}
+
+/** Tokenizes the records with these labels in the probe table and keeps their words in `kept`. */
+async function tokenize(
+  db: StorageAdapter,
+  probe: { created: boolean },
+  vectors: string,
+  labels: readonly number[],
+  kept: Map<number, Tokenized>,
+): Promise<void> {
+  if (!probe.created) {
+    await db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE} USING fts5(text, seq UNINDEXED, ${FTS5_TOKENIZE});
+      CREATE VIRTUAL TABLE IF NOT EXISTS temp.${PROBE}_words USING fts5vocab(temp, ${PROBE}, instance);`)
+    probe.created = true
+  }
+  await db.run(`DELETE FROM temp.${PROBE}`)
+  for (let i = 0; i < labels.length; i += LABELS_PER_READ) {
+    const chunk = labels.slice(i, i + LABELS_PER_READ)
+    await db.run(
+      `INSERT INTO temp.${PROBE}(rowid, text, seq) SELECT label, text, seq FROM ${vectors}
+        WHERE label IN (${marks(chunk.length)}) AND text IS NOT NULL`,
+      chunk,
+    )
+  }
+  // The sequence each record had when it was read: its words are kept under that version.
+  const read = new Map<number, Tokenized>()
+  for (const row of await db.all<{ label: number; seq: number }>(
+    `SELECT rowid AS label, seq FROM temp.${PROBE}`,
+  )) {
+    read.set(Number(row.label), { seq: Number(row.seq), length: 0, counts: new Map() })
+  }
+  // One row per token: a record's length is its count of tokens, as FTS5 counts it for bm25().
+  for (const row of await db.all<{ term: string; doc: number; n: number }>(
+    `SELECT term, doc, count(*) AS n FROM temp.${PROBE}_words GROUP BY term, doc`,
+  )) {
+    const record = read.get(Number(row.doc))
+    if (record === undefined) continue
+    record.counts.set(row.term, Number(row.n))
+    record.length += Number(row.n)
+  }
+  for (const [label, record] of read) kept.set(label, record)
 }
 
 /** The part of `changed` that changed since the later state `from`. */

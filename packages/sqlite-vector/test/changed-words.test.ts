@@ -83,6 +83,61 @@ describe('changedWords', () => {
   })
 })
 
+describe('changedWords across calls', () => {
+  it('tokenizes each version of a record once: a later call reads only the records written since', async () => {
+    const db = openAdapter()
+    await collection(db, ['a', 'a b', 'b', 'a a', 'b', 'a b c'])
+    const tokenized: number[] = []
+    const run = db.run.bind(db)
+    db.run = async (sql, params) => {
+      const result = await run(sql, params)
+      if (sql.includes('INSERT INTO temp.')) tokenized.push(result.changes)
+      return result
+    }
+    const first = await changedWords(db, 'v', 0, ['a', 'b'])
+    expect(first.holders.get('a')?.map((h) => [h.label, h.frequency, h.length])).toEqual([
+      [1, 1, 1],
+      [2, 1, 2],
+      [4, 2, 2],
+      [6, 1, 3],
+    ])
+    expect(tokenized).toEqual([6])
+    // One new record and one rewritten one (a write gives it a new sequence): only those two are read.
+    await db.run('INSERT INTO v (label, text, seq) VALUES (7, ?, 3)', ['b b a'])
+    await db.run('UPDATE v SET text = ?, seq = 3 WHERE label = 4', ['c'])
+    tokenized.length = 0
+    const second = await changedWords(db, 'v', 0, ['a', 'b', 'c'])
+    expect(tokenized).toEqual([2])
+    expect(
+      Object.fromEntries(
+        [...second.holders].map(([w, list]) => [w, list.map((h) => [h.label, h.seq, h.frequency, h.length])]),
+      ),
+    ).toEqual({
+      a: [
+        [1, 1, 1, 1],
+        [2, 1, 1, 2],
+        [6, 2, 1, 3],
+        [7, 3, 1, 3],
+      ],
+      b: [
+        [2, 1, 1, 2],
+        [3, 1, 1, 1],
+        [5, 2, 1, 1],
+        [6, 2, 1, 3],
+        [7, 3, 2, 3],
+      ],
+      c: [
+        [4, 3, 1, 1],
+        [6, 2, 1, 3],
+      ],
+    })
+    // Nothing new: nothing is tokenized, and the answer is the same.
+    tokenized.length = 0
+    expect(await changedWords(db, 'v', 0, ['a', 'b', 'c'])).toEqual(second)
+    expect(tokenized).toEqual([])
+  })
+})
+
 describe('bm25Contribution', () => {
   it("equals bm25()'s score of a one-word query for every record holding the word", async () => {
     const db = openAdapter()

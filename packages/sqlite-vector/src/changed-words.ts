@@ -31,7 +31,7 @@ interface Tokenized {
   counts: Map<string, number>
 }
 
-/** Tokenized records kept per vector table before they are dropped and read again (a few MB at most). */
+/** Tokenized records kept per vector table; past this many the store starts over (they are read again as needed). */
 const MOST_TOKENIZED = 4000
 /** Labels per `IN (…)` list when the probe reads records by label. */
 const LABELS_PER_READ = 500
@@ -92,9 +92,10 @@ export function changedWords(
     for (const word of words) {
       const list: WordHolder[] = []
       for (const [label, seq] of records) {
+        // A record rewritten while it was being read is kept under its older sequence: left out, as a race is.
         const record = kept.get(label)
-        const frequency = record?.seq === seq ? (record.counts.get(word) ?? 0) : 0
-        if (record !== undefined && frequency > 0) list.push({ label, seq, frequency, length: record.length })
+        const frequency = record?.seq === seq ? record.counts.get(word) : undefined
+        if (frequency !== undefined) list.push({ label, seq, frequency, length: record?.length ?? 0 })
       }
       if (list.length > 0) holders.set(word, list)
     }

@@ -238,14 +238,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   }
 
   async prepareIndex(collection: string): Promise<void> {
-    return this.onCollection(
-      collection,
-      async (c) => {
-        if (this.#ann === undefined || c.count < this.#exactBelow) return
-        await (await this.#annTier()).prepare(c, APPLY_ON_PREPARE)
-      },
-      'read',
-    )
+    return this.onCollection(collection, (c) => this.#indexWork(c, APPLY_ON_PREPARE), 'read')
   }
 
   async buildIndex(collection: string): Promise<void> {
@@ -486,16 +479,15 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
    * catch-up its index needs, so it is ready (or closer) by the next query. A failure here is
    * left for that query, which searches exactly and reports it in `annStatus`.
    */
+  /** After this store's own write: starts the background index work it made due, without waiting; a failure is left for the next query. */
   #prepareIndex(c: CollectionRow): void {
-    if (this.#ann?.buildAfterWrites) this.#startIndexWork(c)
+    if (this.#ann?.buildAfterWrites) this.#indexWork(c, 0).catch(() => undefined)
   }
 
-  /** Starts the collection's background index work, if it needs any; a failure is left for the next query. */
-  #startIndexWork(c: CollectionRow): void {
+  /** The index work writes made due: a background build or catch-up, or applying up to `applyUpTo` records now. */
+  async #indexWork(c: CollectionRow, applyUpTo: number): Promise<void> {
     if (this.#ann === undefined || c.count < this.#exactBelow) return
-    this.#annTier()
-      .then((tier) => tier.prepare(c))
-      .catch(() => undefined)
+    await (await this.#annTier()).prepare(c, applyUpTo)
   }
 
   /** Reads the collection's registry row and remembers it for queries, with the connection's change count. */

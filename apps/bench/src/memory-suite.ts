@@ -319,6 +319,8 @@ interface RecallSystem {
   remember?: (item: MemoryItem) => Promise<unknown>
   /** Resolves once any index the system builds after a bulk load answers (timed apart from the ingest). */
   ready?: () => Promise<void>
+  /** How many memories the system holds after the ingest, by its own count (the default-mode rows only). */
+  held?: () => Promise<number>
   close: () => Promise<void>
 }
 
@@ -358,6 +360,7 @@ async function recall(
             ? {
                 ready: () => annReady(memory.vectors, memory.collection),
                 remember: ({ text, ...options }: MemoryItem) => memory.remember(text, options),
+                held: () => memory.count(),
               }
             : {}),
           close: i === 2 ? () => memory.close() : async () => undefined,
@@ -392,6 +395,7 @@ async function recall(
             ? {
                 ready: () => annReady(memory.vectors, memory.collection),
                 remember: ({ text, ...options }: MemoryItem) => memory.remember(text, options),
+                held: () => memory.count(),
               }
             : {}),
           close:
@@ -439,6 +443,8 @@ async function recall(
             },
             recall: async (query) => (await memory.recall(query, { limit: TOP_K })).length,
             remember: (item) => memory.remember(item.text, { tags: item.tags ?? [] }),
+            // It drops a text it already holds (by content hash), so it may hold fewer than it was given.
+            held: async () => (await memory.health()).activeTraces,
             close: () => memory.close(),
           },
         ]
@@ -459,6 +465,7 @@ async function recall(
     }
     let ingestCell = '-'
     let readyCell = '-'
+    let heldCell = '-'
     for (const system of systems) {
       const row = await attempt(system.system, system.role, async () => {
         const loaded = await timed(() => system.ingest(items))
@@ -466,6 +473,7 @@ async function recall(
           ingestCell = `${formatMs(loaded.ms)} (${Math.round((loaded.value.stored * 1000) / loaded.ms).toLocaleString('en-US')}/s, ${loaded.value.how})`
         }
         if (system.ready) readyCell = formatMs((await timed(system.ready)).ms)
+        if (system.held) heldCell = (await system.held()).toLocaleString('en-US')
         // The first query pays for whatever the system still does lazily; it is reported apart from the percentiles.
         const first = await timed(() => system.recall(queries[0] as string))
         for (let i = 0; i < Math.min(20, queries.length); i++) await system.recall(queries[i] as string)
@@ -477,6 +485,7 @@ async function recall(
           stats,
           extra: {
             ingest: ingestCell,
+            'memories held': heldCell,
             'index ready after ingest': readyCell,
             'first recall': formatMs(first.ms),
             'queries with < 10 hits': String(short),
@@ -520,9 +529,15 @@ async function recall(
     title: `recall(query, top ${TOP_K}) at ${sizes.memories.toLocaleString('en-US')} memories`,
     unit: 'queries',
     rows,
-    extraColumns: ['ingest', 'index ready after ingest', 'first recall', 'queries with < 10 hits'],
+    extraColumns: [
+      'ingest',
+      'memories held',
+      'index ready after ingest',
+      'first recall',
+      'queries with < 10 hits',
+    ],
     notes: [
-      `${sizes.queries} different queries, one at a time, after 20 warm-up queries; no scope filter, so every query searches all memories. "index ready after ingest": the SQLite tier builds its HNSW index in a worker once the ingest passes 1,000 memories, a PostgreSQL memory builds pgvector's in the background from its first recall on, and both search exactly until it is ready; the suite waits for it (\`buildIndex\`) before timing recalls. "time vs raw" is empty: there is no hand-written baseline for hybrid recall.`,
+      `${sizes.queries} different queries, one at a time, after 20 warm-up queries; no scope filter, so every query searches all memories. Every memory text is distinct (each ends with its own note number); "memories held" is each system's own count after the ingest (\`Memory.count()\`; agentos's \`health().activeTraces\`, as it drops a text it already holds). "index ready after ingest": the SQLite tier builds its HNSW index in a worker once the ingest passes 1,000 memories, a PostgreSQL memory builds pgvector's in the background from its first recall on, and both search exactly until it is ready; the suite waits for it (\`buildIndex\`) before timing recalls. "time vs raw" is empty: there is no hand-written baseline for hybrid recall.`,
     ],
   })
   printResultTable({

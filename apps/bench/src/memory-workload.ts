@@ -159,10 +159,16 @@ function memoryText(random: () => number): string {
     .replace('{city}', pick(random, CITIES))
 }
 
+/**
+ * `count` memories, every text distinct: the facts repeat (about 6,000 different ones), so each
+ * ends with its own note number, as a real agent's memories differ in their details. A memory
+ * layer that drops a repeated text (as @framers/agentos does, by content hash) would otherwise
+ * hold a fraction of what engram holds and rank far fewer records per query.
+ */
 export function memoryItems(count: number): Array<RememberOptions & { text: string }> {
   const random = seededRandom(7)
   return Array.from({ length: count }, (_, i) => ({
-    text: memoryText(random),
+    text: `${memoryText(random)} (note ${i + 1})`,
     scope: `user:${i % 1000}`,
     type: 'fact',
     tags: [pick(random, ['work', 'personal', 'travel', 'health'])],

@@ -177,6 +177,16 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
       'engram Memory, PostgreSQL',
       '@framers/agentos 0.9.164 Memory.createSqlite',
     ])
+    // Every memory layer holds every memory it was given: the texts are distinct, so none is dropped as a repeat.
+    const recall = tables[3]
+    const size = recall?.title.match(/at ([\d,]+) memories/)?.[1]
+    const held = recall?.rows.filter((r) => r.extra?.['memories held'] !== '-') ?? []
+    expect([...new Set(held.map((r) => r.system.split(' (')[0]))]).toEqual([
+      'engram Memory, SQLite',
+      'engram Memory, PostgreSQL',
+      '@framers/agentos 0.9.164 Memory.createSqlite',
+    ])
+    for (const row of held) expect(row.extra?.['memories held'], row.system).toBe(size)
     // Each layer's remember() is timed apart from the recall after it (index work may sit in either).
     for (const row of tables[4]?.rows ?? [])
       expect(row.extra?.['remember() before it (median)'], row.system).toMatch(/^\d+(\.\d+)? (µs|ms)$/)

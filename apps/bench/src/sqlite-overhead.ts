@@ -46,6 +46,10 @@ export async function sqliteOverhead(options: { smoke?: boolean } = {}): Promise
     [
       { name: 'better-sqlite3 prepared get()', run: () => rawSelect.get(key()) },
       {
+        name: 'better-sqlite3 get() handed back as a resolved promise (the floor for any async API)',
+        run: () => Promise.resolve(rawSelect.get(key())),
+      },
+      {
         name: 'engram sqlite-native get()',
         run: () => engram.get('SELECT id, name, score FROM kv WHERE id = ?', [key()]),
       },

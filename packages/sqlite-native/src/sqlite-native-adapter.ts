@@ -161,12 +161,32 @@ export function createSqliteNativeAdapter(config: SqliteNativeConfig): StorageAd
 }
 
 /**
- * Calls a statement method with the parameters. better-sqlite3 binds separate arguments faster
- * than one array (measured ~9% on a two-column INSERT), but spreading hundreds of values is
- * slower than handing over the array, so long lists go as an array.
+ * better-sqlite3 binds separate arguments faster than one array (measured ~9% on a two-column
+ * INSERT), but spreading hundreds of values is slower than handing over the array, so lists
+ * longer than this go as an array. Each statement method is called by name at its own call site:
+ * a shared helper that looked the method up by a variable name (`statement[method]`) cost about
+ * 0.08 µs a call (3.69 against 3.61 µs a point read, interleaved in one process).
  */
-function bind(statement: Statement, method: 'run' | 'get' | 'all' | 'iterate', params: unknown[]): unknown {
-  return params.length <= 32 ? statement[method](...params) : statement[method](params)
+const SPREAD_LIMIT = 32
+
+/** Runs a writing statement. */
+function runWith(statement: Statement, params: unknown[]): Database.RunResult {
+  return params.length <= SPREAD_LIMIT ? statement.run(...params) : statement.run(params)
+}
+
+/** Reads a statement's first row. */
+function getWith(statement: Statement, params: unknown[]): Row | undefined {
+  return params.length <= SPREAD_LIMIT ? statement.get(...params) : statement.get(params)
+}
+
+/** Reads all of a statement's rows. */
+function allWith(statement: Statement, params: unknown[]): Row[] {
+  return params.length <= SPREAD_LIMIT ? statement.all(...params) : statement.all(params)
+}
+
+/** Opens a cursor over a statement's rows. */
+function iterateWith(statement: Statement, params: unknown[]): Iterator<Row> {
+  return params.length <= SPREAD_LIMIT ? statement.iterate(...params) : statement.iterate(params)
 }
 
 function isDevelopment(): boolean {
@@ -249,7 +269,7 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   #run(statement: Statement, params: unknown[]): RunOutcome {
-    const info = bind(statement, 'run', params) as Database.RunResult
+    const info = runWith(statement, params)
     const rowid = info.lastInsertRowid
     // Writers return plain numbers (cheaper), and better-sqlite3's own result is handed on as
     // it is; only a rowid beyond 2^53 is read again exactly.
@@ -259,24 +279,24 @@ class BetterSqliteConnection implements SqlConnection {
   }
 
   #get(statement: Statement, sql: string, params: unknown[]): Row | undefined {
-    const row = bind(statement, 'get', params) as Row | undefined
+    const row = getWith(statement, params)
     if (row === undefined) return row
     const check = statement.check
     if (check === undefined ? settleRow(row, true) : check(row)) return row
     // A read-only query is cheap to repeat; it runs again with exact integers only when needed.
-    const exact = bind(this.#prepare(sql, true), 'get', params) as Row | undefined
+    const exact = getWith(this.#prepare(sql, true), params)
     if (exact !== undefined) settleRow(exact, true)
     return exact
   }
 
   #all(statement: Statement, sql: string, params: unknown[]): Row[] {
-    const rows = bind(statement, 'all', params) as Row[]
+    const rows = allWith(statement, params)
     const check = statement.check
     let i = 0
     if (check === undefined) for (; i < rows.length; i++) settleRow(rows[i] as Row, true)
     else while (i < rows.length && check(rows[i] as Row)) i++
     if (i === rows.length) return rows
-    const exact = bind(this.#prepare(sql, true), 'all', params) as Row[]
+    const exact = allWith(this.#prepare(sql, true), params)
     for (const row of exact) settleRow(row, true)
     return exact
   }
@@ -284,7 +304,7 @@ class BetterSqliteConnection implements SqlConnection {
   iterate(sql: string, params: unknown[]): Iterator<Row> {
     // A statement can only run one iteration at a time, so cursors get their own; rows already
     // handed out cannot be read again, so a cursor reads exact integers from the start.
-    return bind(this.#prepare(sql, true), 'iterate', params) as Iterator<Row>
+    return iterateWith(this.#prepare(sql, true), params)
   }
 
   close(): void {

@@ -111,6 +111,7 @@ async function rowsIfUnchanged(
   labels: readonly number[],
 ): Promise<LabelledRow[] | undefined> {
   const t = collectionTables(c.cid)
+  // `columns` starts with label and id, which carry the registry row's seq and uid; the rest are NULL.
   const blanks = columns
     .slice(2)
     .map(() => ', NULL')
@@ -120,6 +121,8 @@ async function rowsIfUnchanged(
       UNION ALL SELECT 1, seq, uid${blanks} FROM ${REGISTRY} WHERE cid = ?`,
     [...labels, c.cid],
   )
+  // SQLite returns a UNION ALL's parts in order. Were the registry row ever not last, the query
+  // would only run again on a freshly read row, never answer from a stale one.
   const registry = rows.pop()
   // The floor may have risen (a checkpoint pruned tombstones): catch-ups check it themselves.
   if (registry === undefined || registry.registry !== 1 || registry.label !== c.seq || registry.id !== c.uid)

@@ -5,7 +5,8 @@ import {
   type VectorMatch,
   type VectorRecord,
 } from '@engram/core'
-import { type CollectionRow, collectionTables, REGISTRY } from './collection-tables.js'
+import { type CollectionRow, collectionTables } from './collection-tables.js'
+import type { RecordCache, RecordFields } from './record-cache.js'
 
 /** Ids or labels per `IN (…)` list, well under SQLite's parameter limit. */
 export const CHUNK = 500
@@ -68,72 +69,41 @@ export async function rowsByLabel<T>(
 }
 
 /**
- * Turns hits into matches in the hits' order, reading each record once; a record deleted
- * meanwhile is left out. With `check`, the first read also reads the collection's registry row
- * in the same statement, and the answer is `undefined` when its sequence or uid no longer match
- * `c` (a store wrote, dropped or recreated the collection since `c` was read).
+ * Turns hits into matches in the hits' order, reading each record once (through `records`, which
+ * keeps them, unless vectors are asked for); a record deleted meanwhile is left out.
  */
 export async function toMatches(
   db: StorageAdapter,
   c: CollectionRow,
   hits: readonly Hit[],
   includeVectors: boolean,
-  check = false,
-): Promise<VectorMatch[] | undefined> {
-  const columns = ['label', 'id', 'metadata', 'text', ...(includeVectors ? ['vector'] : [])]
+  records?: RecordCache,
+): Promise<VectorMatch[]> {
   const labels = hits.map((hit) => hit.label)
-  let rows: LabelledRow[]
-  if (check) {
-    const first = await rowsIfUnchanged(db, c, columns, labels.slice(0, CHUNK))
-    if (first === undefined) return undefined
-    rows = first
-    if (labels.length > CHUNK)
-      rows.push(...(await rowsByLabel<LabelledRow>(db, c, columns.join(', '), labels.slice(CHUNK))))
+  let byLabel: Map<number, RecordFields & { vector?: Uint8Array }>
+  if (records !== undefined && !includeVectors) {
+    byLabel = await records.fields(c, labels)
   } else {
-    rows = await rowsByLabel<LabelledRow>(db, c, columns.join(', '), labels)
+    const columns = `label, id, metadata, text${includeVectors ? ', vector' : ''}`
+    const rows = await rowsByLabel<LabelledRow>(db, c, columns, labels)
+    byLabel = new Map(rows.map((row) => [row.label, row]))
   }
-  const byLabel = new Map(rows.map((row) => [row.label, row]))
-  return hits.flatMap((hit) => {
+  const matches: VectorMatch[] = []
+  for (const hit of hits) {
     const row = byLabel.get(hit.label)
-    return row ? [toMatch(row, hit.score, includeVectors)] : []
-  })
+    if (row !== undefined) matches.push(toMatch(row, hit.score, includeVectors))
+  }
+  return matches
 }
 
-/**
- * Up to `CHUNK` rows by label, read with the registry row in one statement; `undefined` if that
- * row changed or is gone. The registry row comes last, once (its `seq` and `uid` in the `label`
- * and `id` columns, told apart by `registry`), which costs less than joining it to every row.
- */
-async function rowsIfUnchanged(
-  db: StorageAdapter,
-  c: CollectionRow,
-  columns: readonly string[],
-  labels: readonly number[],
-): Promise<LabelledRow[] | undefined> {
-  const t = collectionTables(c.cid)
-  // `columns` starts with label and id, which carry the registry row's seq and uid; the rest are NULL.
-  const blanks = columns
-    .slice(2)
-    .map(() => ', NULL')
-    .join('')
-  const rows = await db.all<LabelledRow & { registry: number }>(
-    `SELECT 0 AS registry, ${columns.join(', ')} FROM ${t.vectors} WHERE label IN (${marks(labels.length)})
-      UNION ALL SELECT 1, seq, uid${blanks} FROM ${REGISTRY} WHERE cid = ?`,
-    [...labels, c.cid],
-  )
-  // SQLite returns a UNION ALL's parts in order. Were the registry row ever not last, the query
-  // would only run again on a freshly read row, never answer from a stale one.
-  const registry = rows.pop()
-  // The floor may have risen (a checkpoint pruned tombstones): catch-ups check it themselves.
-  if (registry === undefined || registry.registry !== 1 || registry.label !== c.seq || registry.id !== c.uid)
-    return undefined
-  return rows
-}
-
-function toMatch(row: StoredRow, score: number, includeVectors: boolean): VectorMatch {
+function toMatch(
+  row: RecordFields & { vector?: Uint8Array },
+  score: number,
+  includeVectors: boolean,
+): VectorMatch {
   const match: VectorMatch = { id: row.id, score }
   if (row.metadata !== null) match.metadata = JSON.parse(row.metadata) as Metadata
   if (row.text !== null) match.text = row.text
-  if (includeVectors) match.vector = bytesToVector(row.vector)
+  if (includeVectors) match.vector = bytesToVector(row.vector as Uint8Array)
   return match
 }

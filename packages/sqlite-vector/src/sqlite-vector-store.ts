@@ -5,7 +5,6 @@ import {
   FILTER_OPERATORS,
   type FilterNode,
   integerOption,
-  isStorageError,
   reciprocalRankFusion,
   type StorageAdapter,
   StorageError,
@@ -33,6 +32,7 @@ import {
   REGISTRY_COLUMNS,
 } from './collection-tables.js'
 import { ExactCache } from './exact-cache.js'
+import { RecordCache } from './record-cache.js'
 import { CHUNK, type Hit, marks, type StoredRow, toMatches, toRecord } from './record-rows.js'
 import { type SqlFragment, sqliteWhere } from './sqlite-filter.js'
 import { TextSearch } from './text-search.js'
@@ -80,6 +80,16 @@ export interface SqliteVectorStoreConfig {
    * Default is `64 * 1024 * 1024` (64 MiB).
    */
   exactCacheBytes?: number
+  /**
+   * Bytes of query results the store keeps in memory, for all collections together: the id,
+   * metadata and text of the records queries returned (least recently used go first), so a
+   * query reads from the database only the winners it has not returned before. Each query
+   * checks the collection's change sequence and forgets every record any store or process wrote
+   * or deleted since, so results never go stale. A record costs about `96 + 2 × (length of its
+   * id, metadata JSON and text)` bytes; `0` turns the cache off. Queries that ask for vectors
+   * always read them from the database. Default is `32 * 1024 * 1024` (32 MiB).
+   */
+  recordCacheBytes?: number
 }
 
 /** A `VectorStore` on a SQLite-dialect `StorageAdapter`, with the ANN tier's status on top. */
@@ -162,6 +172,7 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
     )
   }
   const cacheBytes = integerOption(config.exactCacheBytes, 64 * 1024 * 1024, 'exactCacheBytes', 0)
+  const recordBytes = integerOption(config.recordCacheBytes, 32 * 1024 * 1024, 'recordCacheBytes', 0)
   return new SqliteStore(adapter, {
     ann: config.ann === undefined ? undefined : checkAnnConfig(config.ann, adapter),
     exactBelow: integerOption(config.exactBelow, 1000, 'exactBelow', 0),
@@ -169,6 +180,7 @@ export function createSqliteVectorStore(config: SqliteVectorStoreConfig): Sqlite
     hybridCandidates: integerOption(config.hybridCandidates, 200, 'hybridCandidates'),
     commonTermFraction: fraction,
     cache: cacheBytes > 0 ? new ExactCache(adapter, cacheBytes) : undefined,
+    records: recordBytes > 0 ? new RecordCache(adapter, recordBytes) : undefined,
   })
 }
 
@@ -179,6 +191,7 @@ interface StoreSettings {
   termPruningThreshold: number
   commonTermFraction: number
   cache: ExactCache | undefined
+  records: RecordCache | undefined
 }
 
 /**
@@ -196,10 +209,9 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   readonly #text: TextSearch
   readonly #exactBelow: number
   readonly #hybridCandidates: number
+  readonly #records: RecordCache | undefined
   /** Each collection's registry row as this store last read it, for queries (see `withCollection`). */
-  readonly #known = new Map<string, KnownRow>()
-  /** Rows a query was handed from `#known`, which it checks at its end. */
-  readonly #reused = new WeakSet<CollectionRow>()
+  readonly #known = new Map<string, CollectionRow>()
   #tier: Promise<AnnTier> | undefined
 
   constructor(db: StorageAdapter, settings: StoreSettings) {
@@ -209,6 +221,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     this.#fts = fts === 'fts5' || fts === 'fts4' ? fts : null
     this.#ann = settings.ann
     this.#cache = settings.cache
+    this.#records = settings.records
     this.#exactBelow = settings.exactBelow
     this.#hybridCandidates = settings.hybridCandidates
     this.#vectors = new VectorSearch(db, {
@@ -263,38 +276,30 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
   }
 
   /**
-   * A query uses the collection's registry row as this store last read it, so it starts without
-   * reading the registry, unless the connection has written anything since (`total_changes()`,
-   * which counts this store's writes and those of every other store or transaction on the same
-   * adapter, such as a memory's vector writers). The statement that reads its winners reads the
-   * registry row too, and if that changed (a write by another connection or process, a drop or
-   * re-creation) the query runs again on the current row. So does a query that failed as a stale
-   * row would make it fail (`NOT_FOUND`, `DIMENSION_MISMATCH`) once the row turns out to have
-   * changed. A remembered row's tombstone floor may be behind; every catch-up reads the floor
-   * itself after the tombstones, so none relies on it. Reads and writes read the row first; a
-   * write moves the change count, so the next query reads it again.
+   * A query checks the collection's registry row as this store last read it by its key, reading
+   * only its change sequence and uid: when both are unchanged, no store or process wrote,
+   * dropped or re-created the collection since, and the query uses the row it has. Otherwise,
+   * and for every read and write, the row is read again by name. The remembered row's tombstone
+   * floor may be behind (a checkpoint prunes tombstones without a write); every catch-up reads the
+   * floor itself after the tombstones, so none relies on it.
    */
   protected override async withCollection<T>(
     name: string,
     fn: (collection: CollectionRow | undefined) => Promise<T>,
     use: CollectionUse,
   ): Promise<T> {
-    const known = use === 'query' ? await this.#remembered(name) : undefined
+    const known = use === 'query' ? this.#known.get(name) : undefined
     if (known !== undefined) {
-      const reused = { ...known }
-      this.#reused.add(reused)
-      try {
-        return await fn(reused)
-      } catch (error) {
-        const changed = error instanceof CollectionChanged
-        if (!changed && !isStorageError(error, 'NOT_FOUND') && !isStorageError(error, 'DIMENSION_MISMATCH'))
-          throw error
-        const current = await this.#lookUp(name)
-        if (!changed && current !== undefined && sameState(current, known)) throw error
-        return fn(current)
-      }
+      const now = await this.#db.get<{ seq: number; uid: string }>(
+        `SELECT seq, uid FROM ${REGISTRY} WHERE cid = ?`,
+        [known.cid],
+      )
+      if (now !== undefined && now.seq === known.seq && now.uid === known.uid) return fn(known)
     }
-    return fn(await this.#lookUp(name))
+    const row = await findCollection(this.#db, name)
+    if (row === undefined) this.#known.delete(name)
+    else this.#known.set(name, row)
+    return fn(row)
   }
 
   protected async addCollection(name: string, spec: Required<CollectionSpec>): Promise<void> {
@@ -328,6 +333,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     })
     if (dropped === undefined) return
     this.#cache?.drop(dropped)
+    this.#records?.drop(dropped)
     if (this.#ann) await (await this.#annTier()).drop(name)
   }
 
@@ -389,9 +395,7 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
       })
       hits = fused.map((item) => ({ label: Number(item.id), score: item.score }))
     }
-    const matches = await toMatches(this.#db, c, hits, q.includeVectors, this.#reused.has(c))
-    if (matches === undefined) throw new CollectionChanged()
-    return matches
+    return toMatches(this.#db, c, hits, q.includeVectors, this.#records)
   }
 
   protected async getRecords(c: CollectionRow, ids: string[]): Promise<VectorRecord[]> {
@@ -490,29 +494,6 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     await (await this.#annTier()).prepare(c, applyUpTo)
   }
 
-  /** Reads the collection's registry row and remembers it for queries, with the connection's change count. */
-  async #lookUp(name: string): Promise<CollectionRow | undefined> {
-    const found = await this.#db.get<CollectionRow & { changes: number }>(
-      `SELECT total_changes() AS changes, ${REGISTRY_COLUMNS} FROM ${REGISTRY} WHERE name = ?`,
-      [name],
-    )
-    if (found === undefined) {
-      this.#known.delete(name)
-      return undefined
-    }
-    const { changes, ...row } = found
-    this.#known.set(name, { row, changes: Number(changes) })
-    return row
-  }
-
-  /** The remembered row of `name`, unless this connection wrote anything since it was read. */
-  async #remembered(name: string): Promise<CollectionRow | undefined> {
-    const known = this.#known.get(name)
-    if (known === undefined) return undefined
-    const now = await this.#db.get<{ changes: number }>('SELECT total_changes() AS changes')
-    return Number(now?.changes) === known.changes ? known.row : undefined
-  }
-
   #annTier(): Promise<AnnTier> {
     const ann = this.#ann as CheckedAnnConfig
     if (!this.#tier) {
@@ -525,20 +506,6 @@ class SqliteStore extends VectorStoreBase<CollectionRow> implements SqliteVector
     }
     return this.#tier
   }
-}
-
-/** Thrown inside a query that used a remembered registry row once the row turns out to have changed. */
-class CollectionChanged extends Error {}
-
-/** Whether two registry rows describe the same records of the same collection. */
-function sameState(a: CollectionRow, b: CollectionRow): boolean {
-  return a.uid === b.uid && a.seq === b.seq
-}
-
-/** A registry row as this store last read it, and the connection's `total_changes()` when it was read. */
-interface KnownRow {
-  row: CollectionRow
-  changes: number
 }
 
 async function findCollection(db: StorageAdapter, name: string): Promise<CollectionRow | undefined> {

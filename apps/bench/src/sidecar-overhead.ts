@@ -20,6 +20,9 @@ const TOP_K = 10
  * row builds that same answer by hand: the raw index's labels, then one prepared better-sqlite3
  * statement reading the winners' ids and metadata from the store's own table in the same file.
  * The raw rows get each query as a plain array, hnswlib-node's own input, so they pay no conversion.
+ * The queries repeat, so after the first round engram answers every winner from its record cache;
+ * the last row is the same store with that cache off, which reads every query's winners as a
+ * query whose winners were never returned before does.
  */
 export async function sidecarOverhead(options: { smoke?: boolean; sizes?: readonly VectorSize[] } = {}) {
   const sizes = options.smoke
@@ -37,6 +40,7 @@ async function sidecarAt({ count, dimension }: VectorSize, smoke: boolean): Prom
   const path = join(folder, 'ann.db')
   const adapter = createSqliteNativeAdapter({ filename: path })
   const store = createSqliteVectorStore({ adapter, ann: { path, ...HNSW } })
+  const uncached = createSqliteVectorStore({ adapter, ann: { path, ...HNSW }, recordCacheBytes: 0 })
   let direct: Database.Database | undefined
   try {
     await store.createCollection('docs', { dimension })
@@ -47,6 +51,7 @@ async function sidecarAt({ count, dimension }: VectorSize, smoke: boolean): Prom
       await store.upsert('docs', batch)
     }
     await store.buildIndex('docs')
+    await uncached.buildIndex('docs')
     const { HierarchicalNSW } = loadHnswlib()
     const raw = new HierarchicalNSW('cosine', dimension)
     raw.initIndex({ maxElements: count, m: HNSW.m, efConstruction: HNSW.efConstruction })
@@ -83,6 +88,7 @@ async function sidecarAt({ count, dimension }: VectorSize, smoke: boolean): Prom
     let rawNext = 0
     let handNext = 0
     let engramNext = 0
+    let uncachedNext = 0
     const results = await compare(
       [
         {
@@ -101,6 +107,14 @@ async function sidecarAt({ count, dimension }: VectorSize, smoke: boolean): Prom
               topK: TOP_K,
             }),
         },
+        {
+          name: 'engram sqlite-vector query(), record cache off (every winner read)',
+          run: () =>
+            uncached.query('docs', {
+              vector: queries[uncachedNext++ % queries.length] as Float32Array,
+              topK: TOP_K,
+            }),
+        },
       ],
       smoke ? { rounds: 1, roundMs: 20 } : { rounds: 15, roundMs: 300 },
     )
@@ -112,6 +126,7 @@ async function sidecarAt({ count, dimension }: VectorSize, smoke: boolean): Prom
   } finally {
     direct?.close()
     await store.close()
+    await uncached.close()
     await adapter.close()
     rmSync(folder, { recursive: true, force: true })
   }

@@ -204,6 +204,7 @@ describe('pnpm bench <suite> --smoke', { timeout: 180_000 }, () => {
     const { stdout } = await smoke('overhead')
     expect(stdout).toContain('engram sqlite-native get()')
     expect(stdout).toContain('engram sqlite-vector query() with the HNSW sidecar')
+    expect(stdout).toContain('engram sqlite-vector query(), record cache off (every winner read)')
     // The same answer built by hand, and a check that it is the same work.
     expect(stdout).toContain('hnswlib-node searchKnn() + a prepared better-sqlite3 read of the winners')
     expect(stdout).toMatch(/The hand-built answer and engram's share [\d,]+ of [\d,]+ top-10 ids/)

@@ -15,7 +15,7 @@ import type { VectorSize } from './vectors-suite.js'
 const SUITES: Record<string, { about: string; run: (options: RunnerOptions) => Promise<void> }> = {
   overhead: {
     about:
-      'quick: @engram/sqlite-native against raw better-sqlite3 (point read beside the async floor, 1,000-row inserts), and the HNSW sidecar against hnswlib-node (alone, and with a hand-written read of the winners) at 10k × 384, about a minute',
+      'quick: @engram/sqlite-native against raw better-sqlite3 (point read beside the async floor, 1,000-row inserts), and the HNSW sidecar (record cache on and off) against hnswlib-node (alone, and with a hand-written read of the winners) at 10k × 384, about a minute',
     run: async (options) => {
       await (await import('./sqlite-overhead.js')).sqliteOverhead({ smoke: options.smoke })
       await (await import('./sidecar-overhead.js')).sidecarOverhead({

@@ -55,6 +55,13 @@ export class RecordCache {
     return this.#bytes
   }
 
+  /** How many records it keeps, over all collections. */
+  get size(): number {
+    let n = 0
+    for (const entry of this.#entries.values()) n += entry.rows.size
+    return n
+  }
+
   /** Forgets a collection (it was dropped). */
   drop(cid: number): void {
     const entry = this.#entries.get(cid)
@@ -118,16 +125,17 @@ export class RecordCache {
   }
 
   /**
-   * Forgets the records written or deleted after `entry.seq` (all of them, when more changed
-   * than it holds). A deleted record's label is never used again, and every search has applied
-   * the delete before it answers, so a tombstone pruned before this reads it only leaves that
-   * record's fields in memory until they are evicted; they are never returned.
+   * Forgets the records written or deleted after `entry.seq`: all of them when more changed than
+   * it holds, or when deletes since may have left no tombstones (the floor passed `entry.seq`).
+   * A deleted record's label is never used again, and every search has applied the delete before
+   * it answers, so a tombstone pruned after the floor was read only leaves that record's fields in
+   * memory until they are evicted; they are never returned.
    */
   async #catchUp(entry: Entry, c: CollectionRow): Promise<void> {
     const from = entry.seq
     const changed: number[] = []
-    let all = false
-    if (entry.rows.size > 0) {
+    let all = c.floor > from
+    if (entry.rows.size > 0 && !all) {
       const t = collectionTables(c.cid)
       all = (await countChanged(this.#db, t.vectors, from, entry.rows.size)) > entry.rows.size
       if (!all) {

@@ -214,4 +214,30 @@ export function scoringTests(settings: SuiteSettings): void {
     expect(matches[1]?.metadata ?? {}).toEqual({})
     expect(matches[1]?.text).toBeUndefined()
   })
+
+  it('a query after an upsert that rewrote a returned record returns its new metadata and text', async () => {
+    const name = await h.collection({ dimension: 2 })
+    await h.load(name, [
+      { id: 'a', vector: [1, 0], metadata: { v: 1 }, text: 'first words' },
+      { id: 'b', vector: [0, 1], metadata: { v: 1 } },
+    ])
+    const [before] = await h.store.query(name, { vector: [1, 0], topK: 1 })
+    expect(before).toMatchObject({ id: 'a', metadata: { v: 1 }, text: 'first words' })
+    await h.load(name, [{ id: 'a', vector: [1, 0], metadata: { v: 2 } }])
+    const [after] = await h.store.query(name, { vector: [1, 0], topK: 1 })
+    expect(after?.id).toBe('a')
+    expect(after?.metadata).toEqual({ v: 2 })
+    expect(after?.text).toBeUndefined()
+    await h.store.delete(name, { ids: ['a'] })
+    expect((await h.store.query(name, { vector: [1, 0], topK: 2 })).map((m) => m.id)).toEqual(['b'])
+  })
+
+  it('mutating the metadata of a match does not change what the next query returns', async () => {
+    const name = await h.collection({ dimension: 2 })
+    await h.load(name, [{ id: 'a', vector: [1, 0], metadata: { tags: ['x'] } }])
+    const [first] = await h.store.query(name, { vector: [1, 0], topK: 1 })
+    ;(first!.metadata!.tags as string[]).push('added')
+    const [second] = await h.store.query(name, { vector: [1, 0], topK: 1 })
+    expect(second?.metadata).toEqual({ tags: ['x'] })
+  })
 }

@@ -9,7 +9,7 @@ import {
 } from '@engram/core'
 import type { AnnBuildPlan, AnnTierConfig, CheckedAnnConfig } from './ann-config.js'
 import { resolveAnnConfig } from './ann-config.js'
-import { changedRows, countChanged } from './changed-rows.js'
+import { changedRows, countChanged, goneSince } from './changed-rows.js'
 import { type CollectionRow, collectionTables, currentRow, REGISTRY } from './collection-tables.js'
 import { indexFileName } from './index-file-name.js'
 
@@ -340,10 +340,7 @@ export class AnnTier {
       const out: AnnBuildPlan = { extend: from !== undefined, items: this.#rows(collection, from ?? -1) }
       if (from !== undefined) {
         source = 'file'
-        out.removed = async () =>
-          (await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])).map(
-            (r) => r.label,
-          )
+        out.removed = () => goneSince(this.#db, t.gone, from)
       }
       if (this.#path(collection.name) !== undefined) out.checkpoint = `${row.uid}@${row.seq}`
       return out
@@ -423,9 +420,9 @@ export class AnnTier {
       await open.index.add(batch)
       added += batch.length
     }
-    const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
+    const gone = await goneSince(this.#db, t.gone, from)
     if ((await this.#current(collection)).floor > from) return false
-    await open.index.remove(gone.map((row) => row.label))
+    await open.index.remove(gone)
     open.applied = sequence
     open.pending += added + gone.length
     if (open.pending >= this.#config.persistEvery) await this.#checkpoint(collection.name, open)

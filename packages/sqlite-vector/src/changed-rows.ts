@@ -39,3 +39,9 @@ export async function countChanged(
   )
   return row?.n ?? 0
 }
+
+/** The labels of the records deleted after sequence `from`, from the collection's tombstone table. */
+export async function goneSince(db: StorageAdapter, table: string, from: number): Promise<number[]> {
+  const rows = await db.all<{ label: number }>(`SELECT label FROM ${table} WHERE seq > ?`, [from])
+  return rows.map((row) => row.label)
+}

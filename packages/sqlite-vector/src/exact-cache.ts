@@ -1,5 +1,5 @@
 import { Mutex, type StorageAdapter } from '@engram/core'
-import { changedRows, countChanged } from './changed-rows.js'
+import { changedRows, countChanged, goneSince } from './changed-rows.js'
 import { type CollectionRow, collectionTables, currentRow } from './collection-tables.js'
 import { createExactScorer } from './exact-scorer.js'
 import { FloatVectors } from './float-vectors.js'
@@ -194,11 +194,11 @@ export class ExactCache {
     } else {
       rows = await this.#db.all(`SELECT label, vector FROM ${t.vectors} WHERE seq > ? ORDER BY label`, [from])
     }
-    const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [from])
+    const gone = await goneSince(this.#db, t.gone, from)
     // Tombstones above `from` may have been pruned since `c` was read: the floor, read after them, says.
     if (((await currentRow(this.#db, c))?.floor ?? Number.POSITIVE_INFINITY) > from) return undefined
     for (const row of rows) if (!entry.put(row.label, viewVector(row.vector))) return undefined
-    if (gone.length > 0) entry.remove(new Set(gone.map((row) => row.label)))
+    if (gone.length > 0) entry.remove(new Set(gone))
     // The reads saw at least the state at `c.seq`; an entry already ahead of it stays ahead.
     entry.seq = Math.max(entry.seq, c.seq)
     return entry

@@ -1,5 +1,5 @@
 import type { StorageAdapter } from '@engram/core'
-import { changedRows, countChanged } from './changed-rows.js'
+import { changedRows, countChanged, goneSince } from './changed-rows.js'
 import { type CollectionRow, collectionTables } from './collection-tables.js'
 import { rowsByLabel } from './record-rows.js'
 
@@ -148,10 +148,7 @@ export class RecordCache {
         )) {
           for (const row of page) changed.push(row.label)
         }
-        const gone = await this.#db.all<{ label: number }>(`SELECT label FROM ${t.gone} WHERE seq > ?`, [
-          from,
-        ])
-        for (const row of gone) changed.push(row.label)
+        changed.push(...(await goneSince(this.#db, t.gone, from)))
       }
     }
     // Forgetting more than a concurrent catch-up did is always safe, so this applies regardless.
